@@ -13,7 +13,8 @@
 //!   `JsonHubProtocol`.
 //! - [`negotiate`]: the `POST …/negotiate` response body and the query strings of the negotiate
 //!   and WebSocket requests.
-//! - `reconnect` (next commit): stateful reconnect's message buffer as a state machine.
+//! - [`reconnect`]: [`MessageBuffer`], stateful reconnect's numbering, Ack/Sequence handling,
+//!   duplicate dropping, backpressure and resend, as a state machine.
 //! - [`error`]: [`ProtocolError`], whose messages are .NET's own.
 
 pub mod error;
@@ -22,9 +23,11 @@ pub mod handshake;
 mod json;
 pub mod message;
 pub mod negotiate;
+pub mod reconnect;
 
 pub use error::{ProtocolError, Result};
 pub use framing::{encode, RecordReader, RECORD_SEPARATOR};
 pub use handshake::{HandshakeRequest, HandshakeResponse};
 pub use message::{CompletionResult, Headers, HubMessage};
 pub use negotiate::{AvailableTransport, NegotiateReply, NegotiateResponse};
+pub use reconnect::MessageBuffer;
