@@ -1,1 +1,171 @@
-//! Placeholder; filled by its issue.
+//! hubspec-refhub: the reference SignalR hub. Its group and connection logic *is* the
+//! `hubspec-model` crate's [`Hub`](hubspec_model::Hub): the server is the spec, served over
+//! ASP.NET Core's JSON hub protocol, so the official clients work against it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hubspec_refhub::RefHubError> {
+//! use hubspec_refhub::{RefHub, RefHubConfig};
+//! let hub = RefHub::start(RefHubConfig::default()).await?;
+//! println!("{}", hub.url()); // http://127.0.0.1:PORT/hub
+//! hub.restart().await;       // every connection gone, rooms records kept
+//! hub.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Module map:
+//! - [`config`]: [`RefHubConfig`], ASP.NET Core's defaults for limits and timeouts.
+//! - `server`: axum routes, negotiate, the WebSocket endpoint (404 / 409 / resume), the
+//!   sweeper of stale negotiations.
+//! - `connection`: one socket: handshake, read loop, writer task, keep-alive, client timeout,
+//!   Acks, and what the socket's end means for the connection (end or suspend).
+//! - `dispatch`: the conformance hub's methods bound from an Invocation, and the error texts.
+//! - `state`: the model plus ids, tokens, sockets and replay buffers; contract calls become
+//!   model operations there, and the model's deliveries become frames.
+//! - `rooms`: the rooms records in SQLite.
+//! - [`faults`]: the named, off-by-default bugs ([`Fault`]).
+//! - [`error`]: [`RefHubError`].
+//!
+//! **Architecture invariant:** refhub never decides who is in a group or who receives a
+//! send; it asks the model. Faults perturb the operations given to the model (or the wire),
+//! they do not reimplement semantics.
+//!
+//! **Ordering:** one lock guards the state; an operation's deliveries are queued to every
+//! recipient, and only then the caller's Completion, all under that lock. Each connection has
+//! one writer task draining one FIFO queue, so per-connection order is the order of the
+//! model's deliveries.
+
+pub mod config;
+mod connection;
+mod dispatch;
+pub mod error;
+pub mod faults;
+mod rooms;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hubspec_model::Profile;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::RefHubConfig;
+pub use error::RefHubError;
+pub use faults::Fault;
+
+use crate::server::Shared;
+
+/// A running reference hub.
+pub struct RefHub {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RefHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefHub").field("url", &self.url()).finish()
+    }
+}
+
+impl RefHub {
+    /// Binds `config.listen`, loads the rooms records and starts serving.
+    pub async fn start(config: RefHubConfig) -> Result<RefHub, RefHubError> {
+        if config.profile == Profile::Classic {
+            return Err(RefHubError::Config(
+                "profile classic is not served: refhub speaks ASP.NET Core SignalR (core, core-stateful)".into(),
+            ));
+        }
+        let rooms = rooms::RoomsDb::open(config.rooms_db.as_deref())?;
+        let state = state::State::new(config.clone(), rooms)?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| RefHubError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| RefHubError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let shared = Arc::new(Shared::new(config, state));
+        let (stop, mut stopped) = watch::channel(false);
+        let app = server::router(shared.clone());
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        });
+        let sweeper = tokio::spawn(server::sweep(shared.clone()));
+        tracing::info!(url = %format!("http://{addr}{}", shared.config.normalized_path()), "refhub listening");
+        Ok(RefHub {
+            shared,
+            addr,
+            stop,
+            server,
+            sweeper,
+        })
+    }
+
+    /// The hub's URL, e.g. `http://127.0.0.1:5000/hub`.
+    pub fn url(&self) -> String {
+        format!(
+            "http://{}{}",
+            self.addr,
+            self.shared.config.normalized_path()
+        )
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &RefHubConfig {
+        &self.shared.config
+    }
+
+    /// The in-process restart: every socket gets a Close (`allowReconnect`, as ASP.NET Core
+    /// sends on shutdown) and is closed, every connection is gone (the model's `Restart`),
+    /// tokens die (a resume gets 404), and the rooms records are reloaded from the database.
+    pub async fn restart(&self) {
+        let transports = self.shared.lock().restart();
+        tracing::info!(sockets = transports.len(), "restart");
+        for t in &transports {
+            t.close(None, true);
+        }
+        // Give the writers a moment to put the close frames on the wire.
+        for t in transports {
+            let _ = tokio::time::timeout(Duration::from_millis(500), t.closed()).await;
+        }
+    }
+
+    /// Closes every connection and stops serving.
+    pub async fn shutdown(self) {
+        self.restart().await;
+        let _ = self.stop.send(true);
+        self.sweeper.abort();
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(5), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+    }
+
+    /// The model state right now (for tests and diagnostics).
+    pub fn model(&self) -> hubspec_model::Hub {
+        self.shared.lock().hub.clone()
+    }
+}

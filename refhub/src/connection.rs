@@ -1,0 +1,495 @@
+//! One WebSocket: the handshake (or a stateful resume), the read loop, the writer task, keep-
+//! alive, client timeout, Acks, and how the socket's end ends or suspends its connection.
+//!
+//! Reading and dispatching happen on this task, one record after another, like ASP.NET Core
+//! with `MaximumParallelInvocationsPerClient = 1`; everything written goes through the
+//! connection's [`Transport`] to its writer task, in order.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use hubspec_model::ConnId;
+use hubspec_wire::handshake::{self, HandshakeRequest, HandshakeResponse};
+use hubspec_wire::{HubMessage, ProtocolError, RecordReader};
+use tokio::sync::mpsc;
+
+use crate::dispatch::{self, errors};
+use crate::server::Shared;
+use crate::state::{completion, End, Out, Transport};
+
+/// What a socket is for, decided by the HTTP handler before the upgrade.
+#[derive(Debug)]
+pub(crate) enum Mode {
+    /// A new connection: handshake, then the model's `Connect`.
+    New {
+        public_id: String,
+        token: Option<String>,
+        stateful: bool,
+        user: Option<String>,
+    },
+    /// A stateful reconnect of a live connection: no handshake, `Sequence` and replay.
+    Resume { conn: ConnId, token: String },
+}
+
+/// Why the read loop stopped.
+#[derive(Debug)]
+enum Exit {
+    /// The client sent a Close message: answered with a Close, connection ended.
+    HubClose,
+    /// The client closed the WebSocket (close frame) without a Close message.
+    ClientClosed,
+    /// The socket failed or ended without a close frame.
+    Lost,
+    /// Nothing from the client for `client_timeout`.
+    Timeout,
+    /// A protocol error or a flood: Close with this error, connection ended.
+    Error(String),
+    /// The server closed the socket (restart, overflow, replaced by a resume).
+    Superseded,
+}
+
+/// Runs a socket to its end.
+pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
+    let (sink, mut stream) = socket.split();
+    let (transport, rx, queued) = Transport::new();
+    let config = shared.config.clone();
+    let writer = tokio::spawn(writer(sink, rx, queued, config.keep_alive));
+    let mut reader = RecordReader::with_max_record_size(config.max_message_bytes);
+
+    let attached = match mode {
+        Mode::New {
+            public_id,
+            token,
+            stateful,
+            user,
+        } => {
+            match handshake(
+                &mut stream,
+                &mut reader,
+                &transport,
+                config.handshake_timeout,
+            )
+            .await
+            {
+                Some(version) => {
+                    let stateful = stateful && version >= handshake::STATEFUL_RECONNECT_VERSION;
+                    transport.send_text(HandshakeResponse::success().to_json() + "\u{1e}");
+                    let mut st = shared.lock();
+                    let connected = st.connect(
+                        user,
+                        public_id.clone(),
+                        token.clone(),
+                        stateful,
+                        transport.clone(),
+                    );
+                    st.settle();
+                    drop(st);
+                    if let Some((conn, _)) = connected {
+                        tracing::info!(%conn, id = %public_id, stateful, "connected");
+                    }
+                    connected.map(|(conn, generation)| (conn, generation, stateful))
+                }
+                None => {
+                    if let Some(token) = token {
+                        shared.lock().tokens.remove(&token);
+                    }
+                    None
+                }
+            }
+        }
+        Mode::Resume { conn, token } => {
+            let mut st = shared.lock();
+            let resumed = st.resume(conn, transport.clone());
+            st.settle();
+            drop(st);
+            match resumed {
+                Some(generation) => {
+                    tracing::info!(%conn, "resumed");
+                    Some((conn, generation, true))
+                }
+                None => {
+                    tracing::info!(%conn, %token, "resume of a connection that has ended");
+                    transport.send(Out::Close);
+                    None
+                }
+            }
+        }
+    };
+
+    if let Some((conn, generation, stateful)) = attached {
+        let exit = read_loop(
+            &shared,
+            conn,
+            generation,
+            stateful,
+            &mut stream,
+            &mut reader,
+            &transport,
+        )
+        .await;
+        finish(&shared, conn, generation, stateful, exit);
+    }
+    drop(transport);
+    // The writer stops once its queue is drained up to a close, or when every sender is gone.
+    if tokio::time::timeout(Duration::from_secs(5), writer)
+        .await
+        .is_err()
+    {
+        tracing::debug!("writer did not stop in time");
+    }
+}
+
+/// Reads the handshake request and answers errors; returns the protocol version on success
+/// (the caller writes `{}` once the connection is registered).
+async fn handshake(
+    stream: &mut SplitStream<WebSocket>,
+    reader: &mut RecordReader,
+    transport: &Transport,
+    timeout: Duration,
+) -> Option<i32> {
+    let fail = |error: String| {
+        tracing::info!(%error, "handshake failed");
+        transport.send_text(HandshakeResponse::error(error).to_json() + "\u{1e}");
+        transport.send(Out::Close);
+        None
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let record = loop {
+        match reader.next_record() {
+            Ok(Some(record)) => break record,
+            Ok(None) => {}
+            Err(ProtocolError::RecordTooLarge { .. }) => {
+                return fail(handshake::HANDSHAKE_CANCELED.to_owned())
+            }
+            Err(e) => {
+                return fail(handshake::handshake_failed(Some(&format!(
+                    "InvalidDataException: {e}"
+                ))))
+            }
+        }
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => return fail(handshake::HANDSHAKE_CANCELED.to_owned()),
+            Ok(Some(Ok(Message::Text(text)))) => reader.push(text.as_bytes()),
+            Ok(Some(Ok(Message::Binary(bytes)))) => reader.push(&bytes),
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            Ok(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => {
+                transport.send(Out::Close);
+                return None;
+            }
+        }
+    };
+    let request = match HandshakeRequest::parse(&record) {
+        Ok(request) => request,
+        Err(e) => {
+            return fail(handshake::handshake_failed(Some(&format!(
+                "InvalidDataException: {e}"
+            ))))
+        }
+    };
+    match request.check_json() {
+        Ok(()) => Some(request.version),
+        Err(error) => fail(error),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn read_loop(
+    shared: &Arc<Shared>,
+    conn: ConnId,
+    generation: u64,
+    stateful: bool,
+    stream: &mut SplitStream<WebSocket>,
+    reader: &mut RecordReader,
+    transport: &Transport,
+) -> Exit {
+    let config = &shared.config;
+    let mut ack_tick = tokio::time::interval(hubspec_wire::reconnect::ACK_INTERVAL);
+    ack_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // Every complete record first: the handshake's frame may carry invocations too.
+        let mut records = Vec::new();
+        let mut failure = None;
+        loop {
+            match reader.next_record() {
+                Ok(Some(record)) => records.push(record),
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(errors::connection_error(&e.to_string()));
+                    break;
+                }
+            }
+        }
+        if !records.is_empty() {
+            if let Some(exit) = process(shared, conn, generation, records) {
+                return exit;
+            }
+        }
+        if let Some(error) = failure {
+            return Exit::Error(error);
+        }
+        tokio::select! {
+            frame = tokio::time::timeout(config.client_timeout, stream.next()) => match frame {
+                Err(_) => return Exit::Timeout,
+                Ok(None) | Ok(Some(Err(_))) => return Exit::Lost,
+                Ok(Some(Ok(Message::Text(text)))) => reader.push(text.as_bytes()),
+                Ok(Some(Ok(Message::Binary(bytes)))) => reader.push(&bytes),
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                Ok(Some(Ok(Message::Close(_)))) => return Exit::ClientClosed,
+            },
+            _ = ack_tick.tick(), if stateful => shared.lock().ack_due(conn, generation),
+            _ = transport.closed() => return Exit::Superseded,
+        }
+    }
+}
+
+/// Handles the records of one read. `Some` ends the connection.
+fn process(
+    shared: &Arc<Shared>,
+    conn: ConnId,
+    generation: u64,
+    records: Vec<String>,
+) -> Option<Exit> {
+    let limit = shared.config.max_pending_invocations;
+    let mut messages = Vec::with_capacity(records.len());
+    for record in &records {
+        match HubMessage::parse(record) {
+            Ok(message) => messages.push(message),
+            Err(e) => {
+                // The records before the bad one are still handled, as .NET does.
+                return handle_all(shared, conn, generation, messages)
+                    .or(Some(Exit::Error(errors::connection_error(&e.to_string()))));
+            }
+        }
+    }
+    let invocations = messages
+        .iter()
+        .filter(|m| {
+            matches!(
+                m,
+                HubMessage::Invocation { .. } | HubMessage::StreamInvocation { .. }
+            )
+        })
+        .count();
+    if invocations > limit {
+        return Some(Exit::Error(format!(
+            "Connection closed with an error. HubException: {invocations} invocations arrived at once; the limit is {limit}."
+        )));
+    }
+    handle_all(shared, conn, generation, messages)
+}
+
+fn handle_all(
+    shared: &Arc<Shared>,
+    conn: ConnId,
+    generation: u64,
+    messages: Vec<HubMessage>,
+) -> Option<Exit> {
+    for message in messages {
+        if let Some(exit) = handle(shared, conn, generation, message) {
+            return Some(exit);
+        }
+    }
+    None
+}
+
+/// Handles one message from the client.
+fn handle(
+    shared: &Arc<Shared>,
+    conn: ConnId,
+    generation: u64,
+    message: HubMessage,
+) -> Option<Exit> {
+    let mut st = shared.lock();
+    st.current(conn, generation)?;
+    match st.receive(conn, generation, &message) {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(error) => return Some(Exit::Error(error)),
+    }
+    match message {
+        HubMessage::Invocation {
+            invocation_id,
+            target,
+            arguments,
+            ..
+        } => {
+            let performed = match dispatch::bind(&target, &arguments) {
+                Ok(call) => st.invoke(conn, call, &target),
+                Err(error) => crate::state::Performed {
+                    completion: Err(error),
+                    deferred: None,
+                },
+            };
+            if let Err(error) = &performed.completion {
+                tracing::debug!(%conn, %target, %error, "invocation failed");
+            }
+            // Without an invocationId the caller wants no answer, errors included.
+            if let Some(id) = invocation_id {
+                st.push(conn, &completion(&id, &performed.completion), None);
+                st.settle();
+            }
+            drop(st);
+            if let Some(op) = performed.deferred {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let mut st = shared.lock();
+                    st.apply_deferred(&op);
+                });
+            }
+            None
+        }
+        HubMessage::StreamInvocation {
+            invocation_id,
+            target,
+            ..
+        } => {
+            let known = dispatch::method_names().any(|m| m.eq_ignore_ascii_case(&target));
+            let error = if known {
+                errors::not_streaming(&target)
+            } else {
+                errors::unknown_method(&target)
+            };
+            st.push(conn, &completion(&invocation_id, &Err(error)), None);
+            st.settle();
+            None
+        }
+        // Client results, stream items and cancellations name nothing this hub started.
+        HubMessage::Completion { .. }
+        | HubMessage::StreamItem { .. }
+        | HubMessage::CancelInvocation { .. } => None,
+        HubMessage::Ping | HubMessage::Ack { .. } | HubMessage::Sequence { .. } => None,
+        HubMessage::Close { error, .. } => {
+            tracing::info!(%conn, error = error.as_deref().unwrap_or(""), "client sent Close");
+            Some(Exit::HubClose)
+        }
+        HubMessage::Unknown(code) => Some(Exit::Error(format!(
+            "Connection closed with an error. InvalidDataException: Unknown message type '{code}'."
+        ))),
+    }
+}
+
+/// Ends or suspends the connection after its socket's read loop stopped.
+fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, exit: Exit) {
+    let mut st = shared.lock();
+    if st.current(conn, generation).is_none() {
+        return;
+    }
+    tracing::info!(%conn, ?exit, "socket ended");
+    match exit {
+        Exit::HubClose => {
+            if let Some(t) = st.end(conn, End::Closed) {
+                t.close(None, false);
+            }
+        }
+        Exit::ClientClosed => {
+            if let Some(t) = st.end(conn, End::Closed) {
+                t.send(Out::Close);
+            }
+        }
+        Exit::Error(error) => {
+            if let Some(t) = st.end(conn, End::Closed) {
+                t.close(Some(error), false);
+            }
+        }
+        Exit::Timeout => {
+            // ASP.NET Core: AbortAllowReconnect, then the hub connection ends with this Close.
+            if let Some(t) = st.end(conn, End::Closed) {
+                t.close(Some("Connection closed with an error.".to_owned()), true);
+            }
+        }
+        Exit::Lost | Exit::Superseded if stateful => {
+            if let Some(generation) = st.suspend(conn) {
+                let epoch = st.epoch;
+                let timeout = shared.config.disconnect_timeout;
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    let mut st = shared.lock();
+                    let suspended = st
+                        .entries
+                        .get(&conn)
+                        .is_some_and(|e| e.generation == generation && !e.has_transport());
+                    if st.epoch == epoch && suspended {
+                        tracing::info!(%conn, "disconnect timeout: connection ends");
+                        st.end(conn, End::Expired);
+                    }
+                });
+            }
+        }
+        Exit::Lost | Exit::Superseded => {
+            st.end(conn, End::Lost);
+        }
+    }
+    st.settle();
+}
+
+/// Owns the socket's sending half: writes queued frames in order, batching what is already
+/// queued, and a Ping when nothing was written for `keep_alive` (once the handshake answer or
+/// the resume's Sequence went out).
+async fn writer(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    queued: Arc<AtomicUsize>,
+    keep_alive: Duration,
+) {
+    let ping = Utf8Bytes::from(HubMessage::Ping.to_wire());
+    let mut started = false;
+    loop {
+        let next = if started {
+            match tokio::time::timeout(keep_alive, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if sink.send(Message::Text(ping.clone())).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = next else {
+            let _ = sink.close().await;
+            return;
+        };
+        let mut item = Some(first);
+        let mut close = false;
+        let mut batch = 0;
+        while let Some(out) = item.take() {
+            batch += 1;
+            queued.fetch_sub(1, Ordering::Relaxed);
+            match out {
+                Out::Text(text) => {
+                    started = true;
+                    if sink.feed(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                Out::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if batch < 256 {
+                item = rx.try_recv().ok();
+            }
+        }
+        if close {
+            let frame = CloseFrame {
+                code: 1000,
+                reason: Utf8Bytes::from_static(""),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+            let _ = sink.close().await;
+            return;
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! `hubspec-refhub`: run the reference hub.
+
+fn main() {}
