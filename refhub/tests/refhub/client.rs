@@ -101,7 +101,11 @@ pub struct Client {
     inbox: VecDeque<HubMessage>,
     /// `Receive` payloads seen while waiting for something else, in order.
     pub received: Vec<String>,
-    next_invocation: u64,
+    /// The last invocation id used; a resumed client starts higher so that replayed
+    /// Completions of the old socket cannot be taken for new ones.
+    pub next_invocation: u64,
+    /// Completions that answered nothing this client waits for (replayed after a resume).
+    pub stray: Vec<HubMessage>,
     /// The connection id (from negotiate or GetConnectionId).
     pub id: String,
     /// The token (negotiated connections only).
@@ -147,6 +151,7 @@ impl Client {
             inbox: VecDeque::new(),
             received: Vec::new(),
             next_invocation: 0,
+            stray: Vec::new(),
             id,
             token,
         }
@@ -245,6 +250,7 @@ impl Client {
             } if target == "Receive" => self
                 .received
                 .push(arguments[0].as_str().unwrap().to_owned()),
+            m @ HubMessage::Completion { .. } => self.stray.push(m),
             other => panic!("unexpected message {other:?}"),
         }
     }

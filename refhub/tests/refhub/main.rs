@@ -3,7 +3,9 @@
 //! - `client`: the minimal test client.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `groups`: every contract method, wired to the model.
+//! - `reconnect`: stateful reconnect and the core profile's drop.
 
 mod client;
 mod groups;
 mod protocol;
+mod reconnect;
