@@ -77,8 +77,11 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
             {
                 Some(version) => {
                     let stateful = stateful && version >= handshake::STATEFUL_RECONNECT_VERSION;
-                    transport.send_text(HandshakeResponse::success().to_json() + "\u{1e}");
                     let mut st = shared.lock();
+                    // Under the lock that registers the connection: `{}` is the first thing
+                    // the client reads, and once it has it, the connection is in the model
+                    // (with its rooms) for every send that follows.
+                    transport.send_text(HandshakeResponse::success().to_json() + "\u{1e}");
                     let connected = st.connect(
                         user,
                         public_id.clone(),

@@ -4,8 +4,10 @@
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `groups`: every contract method, wired to the model.
 //! - `reconnect`: stateful reconnect and the core profile's drop.
+//! - `rooms`: rooms records in SQLite, in-process and process restarts.
 
 mod client;
 mod groups;
 mod protocol;
 mod reconnect;
+mod rooms;
