@@ -1,11 +1,13 @@
 //! Black-box tests of the reference hub over real sockets on 127.0.0.1:0.
 //!
+//! - `bad_input`: every kind of bad input gets its documented error.
 //! - `client`: the minimal test client.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `groups`: every contract method, wired to the model.
 //! - `reconnect`: stateful reconnect and the core profile's drop.
 //! - `rooms`: rooms records in SQLite, in-process and process restarts.
 
+mod bad_input;
 mod client;
 mod groups;
 mod protocol;

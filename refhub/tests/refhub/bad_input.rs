@@ -1,0 +1,277 @@
+//! Bad input: each gets a documented error (a Completion error, a handshake error or a Close
+//! with an error), and never disturbs the server or another connection.
+
+use std::time::Duration;
+
+use hubspec_refhub::RefHub;
+use hubspec_wire::HubMessage;
+use serde_json::json;
+
+use crate::client::{open, start, Client};
+
+/// A connection that is in group "g" and must keep working through the abuse.
+async fn bystander(hub: &RefHub) -> Client {
+    let mut c = Client::connect(hub, None, false).await;
+    c.ok("AddToGroup", json!(["g"])).await;
+    c
+}
+
+async fn still_fine(hub: &RefHub, bystander: &mut Client) {
+    let mut probe = Client::connect(hub, None, false).await;
+    probe.ok("SendToGroup", json!(["g", "still here"])).await;
+    assert_eq!(bystander.sync().await, vec!["still here"]);
+}
+
+/// The Close error a connection gets after sending `raw` (after a good handshake).
+async fn close_after(hub: &RefHub, raw: &str) -> Option<String> {
+    let mut c = Client::connect(hub, None, false).await;
+    c.send_raw(raw).await;
+    match c.closed().await {
+        Some(HubMessage::Close {
+            error,
+            allow_reconnect: false,
+        }) => error,
+        other => panic!("expected a Close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn malformed_json_closes_that_connection_with_an_error() {
+    let hub = start(|_| {}).await;
+    let mut b = bystander(&hub).await;
+    assert_eq!(
+        close_after(&hub, "{\"type\":1,\u{1e}").await.as_deref(),
+        Some("Connection closed with an error. InvalidDataException: Error reading JSON.")
+    );
+    assert_eq!(
+        close_after(&hub, "[1,2]\u{1e}").await.as_deref(),
+        Some("Connection closed with an error. InvalidDataException: Unexpected JSON Token Type 'Array'. Expected a JSON Object.")
+    );
+    assert_eq!(
+        close_after(&hub, "{\"target\":\"x\"}\u{1e}").await.as_deref(),
+        Some("Connection closed with an error. InvalidDataException: Missing required property 'type'.")
+    );
+    still_fine(&hub, &mut b).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_missing_record_separator_runs_into_the_next_record_and_closes_with_an_error() {
+    let hub = start(|_| {}).await;
+    let mut b = bystander(&hub).await;
+    let mut c = Client::connect(&hub, None, false).await;
+    // Without its 0x1E the invocation is not complete: nothing happens yet.
+    c.send_raw(r#"{"type":1,"invocationId":"1","target":"SendToCaller","arguments":["x"]}"#)
+        .await;
+    c.send(&HubMessage::Ping).await;
+    // The two texts form one record, which is not JSON.
+    assert_eq!(
+        c.closed().await,
+        Some(HubMessage::Close {
+            error: Some(
+                "Connection closed with an error. InvalidDataException: Error reading JSON.".into()
+            ),
+            allow_reconnect: false
+        })
+    );
+    still_fine(&hub, &mut b).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_message_type_closes_with_an_error() {
+    let hub = start(|_| {}).await;
+    let mut b = bystander(&hub).await;
+    assert_eq!(
+        close_after(&hub, "{\"type\":42}\u{1e}").await.as_deref(),
+        Some("Connection closed with an error. InvalidDataException: Unknown message type '42'.")
+    );
+    still_fine(&hub, &mut b).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_methods_and_bad_arguments_get_a_completion_error_and_the_connection_lives_on() {
+    let hub = start(|_| {}).await;
+    let mut b = bystander(&hub).await;
+    let mut c = Client::connect(&hub, None, false).await;
+    assert_eq!(
+        c.invoke("Nope", json!([1])).await,
+        Err("Failed to invoke 'Nope' due to an error on the server. HubException: Method does not exist.".into())
+    );
+    assert_eq!(
+        c.invoke("SendToGroup", json!(["g"])).await,
+        Err("Failed to invoke 'SendToGroup' due to an error on the server. InvalidDataException: Invocation provides 1 argument(s) but target expects 2.".into())
+    );
+    assert_eq!(
+        c.invoke("SendToGroup", json!([["g"], 5])).await,
+        Err("Failed to invoke 'SendToGroup' due to an error on the server. InvalidDataException: Error binding arguments. Make sure that the types of the provided values match the types of the hub method being invoked.".into())
+    );
+    assert_eq!(
+        c.invoke("AddToGroup", json!([null])).await,
+        Err("An unexpected error occurred invoking 'AddToGroup' on the server. ArgumentNullException: Value cannot be null. (Parameter 'groupName')".into())
+    );
+    c.send(&HubMessage::StreamInvocation {
+        invocation_id: "s".into(),
+        target: "SendToAll".into(),
+        arguments: vec![json!("p")],
+        stream_ids: None,
+        headers: Default::default(),
+    })
+    .await;
+    assert_eq!(
+        c.completion("s").await,
+        Err("The client attempted to invoke the non-streaming 'SendToAll' method with a streaming invocation.".into())
+    );
+    c.ok("SendToGroup", json!(["g", "after errors"])).await;
+    assert_eq!(b.sync().await, vec!["after errors"]);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_group_name_over_the_limit_is_refused() {
+    let hub = start(|c| c.max_group_name_bytes = 16).await;
+    let mut c = Client::connect(&hub, Some("u"), false).await;
+    let long = "é".repeat(9); // 18 bytes, 9 characters
+    for (method, args) in [
+        ("AddToGroup", json!([long])),
+        ("SendToGroup", json!([long, "p"])),
+        ("SendToGroups", json!([["ok", long], "p"])),
+        ("JoinRoom", json!([long])),
+    ] {
+        assert_eq!(
+            c.invoke(method, args).await,
+            Err(format!("An unexpected error occurred invoking '{method}' on the server. HubException: The group name is 18 bytes long; the limit is 16 bytes."))
+        );
+    }
+    c.ok("AddToGroup", json!(["x".repeat(16)])).await;
+    assert_eq!(hub.model().groups().len(), 1);
+    assert!(hub.model().rooms.is_empty(), "nothing recorded");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_record_over_the_maximum_message_size_closes_with_an_error() {
+    let hub = start(|_| {}).await;
+    let mut b = bystander(&hub).await;
+    let big =
+        HubMessage::invocation(Some("1"), "SendToAll", vec![json!("x".repeat(40_000))]).to_wire();
+    assert_eq!(
+        close_after(&hub, &big).await.as_deref(),
+        Some("Connection closed with an error. InvalidDataException: The maximum message size of 32768B was exceeded. The message size can be configured in AddHubOptions.")
+    );
+    let mut c = Client::connect(&hub, None, false).await;
+    let fits = HubMessage::invocation(Some("1"), "SendToCaller", vec![json!("y".repeat(30_000))]);
+    c.send(&fits).await;
+    assert_eq!(c.completion("1").await, Ok(None));
+    still_fine(&hub, &mut b).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn handshake_garbage_gets_a_handshake_error() {
+    let hub = start(|_| {}).await;
+    let mut b = bystander(&hub).await;
+    for (request, error) in [
+        ("hello\u{1e}", "An unexpected error occurred during connection handshake. InvalidDataException: Error reading JSON."),
+        ("{\"protocol\":\"json\"}\u{1e}", "An unexpected error occurred during connection handshake. InvalidDataException: Missing required property 'version'. Message content: {\"protocol\":\"json\"}"),
+    ] {
+        let ws = open(&hub, "").await.unwrap();
+        let mut c = Client::over(ws, String::new(), None);
+        c.send_raw(request).await;
+        let answer: serde_json::Value = serde_json::from_str(&c.next_record().await.unwrap()).unwrap();
+        assert_eq!(answer, json!({ "error": error }));
+        assert!(c.next_record().await.is_none(), "closed after the error");
+    }
+    still_fine(&hub, &mut b).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_handshake_that_never_comes_is_canceled() {
+    let hub = start(|c| c.handshake_timeout = Duration::from_millis(200)).await;
+    let ws = open(&hub, "").await.unwrap();
+    let mut c = Client::over(ws, String::new(), None);
+    assert_eq!(
+        c.next_record().await.as_deref(),
+        Some(r#"{"error":"Handshake was canceled."}"#)
+    );
+    assert!(c.next_record().await.is_none());
+    assert!(hub.model().conns.is_empty());
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_invocations_closes_only_the_flooding_connection() {
+    let hub = start(|c| c.max_pending_invocations = 64).await;
+    let mut b = bystander(&hub).await;
+    let mut c = Client::connect(&hub, None, false).await;
+    let flood: String = (0..200)
+        .map(|i| {
+            HubMessage::invocation(
+                Some(&i.to_string()),
+                "SendToGroup",
+                vec![json!("g"), json!("flood")],
+            )
+            .to_wire()
+        })
+        .collect();
+    c.send_raw(&flood).await;
+    let mut close = None;
+    while let Some(m) = c.recv().await {
+        if let HubMessage::Close { error, .. } = m {
+            close = error;
+        }
+    }
+    assert_eq!(
+        close.as_deref(),
+        Some("Connection closed with an error. HubException: 200 invocations arrived at once; the limit is 64.")
+    );
+    still_fine(&hub, &mut b).await;
+    // 64 at once is within the limit.
+    let mut d = Client::connect(&hub, None, false).await;
+    let ok: String = (0..64)
+        .map(|i| {
+            HubMessage::invocation(Some(&i.to_string()), "SendToCaller", vec![json!("p")]).to_wire()
+        })
+        .collect();
+    d.send_raw(&ok).await;
+    assert_eq!(d.completion("63").await, Ok(None));
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_cut_without_blocking_others() {
+    let hub = start(|c| c.max_queued_messages = 2_000).await;
+    let mut b = bystander(&hub).await;
+    // A socket that handshakes, joins "flooded", then never reads again.
+    let mut slow = Client::connect(&hub, None, false).await;
+    slow.ok("AddToGroup", json!(["flooded"])).await;
+    let mut sender = Client::connect(&hub, None, false).await;
+    assert_eq!(hub.model().conns.len(), 3);
+    let payload = "z".repeat(8_000);
+    let started = std::time::Instant::now();
+    for _ in 0..4_000 {
+        sender
+            .send(&HubMessage::invocation(
+                None,
+                "SendToGroup",
+                vec![json!("flooded"), json!(payload)],
+            ))
+            .await;
+    }
+    sender.ok("SendToCaller", json!(["done"])).await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let mut cut = false;
+    for _ in 0..100 {
+        if hub.model().conns.len() == 2 {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cut, "the slow consumer was cut");
+    still_fine(&hub, &mut b).await;
+    drop(slow);
+    hub.shutdown().await;
+}
