@@ -3,12 +3,14 @@
 //! - `bad_input`: every kind of bad input gets its documented error.
 //! - `client`: the minimal test client.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
+//! - `faults`: every fault is observable through the contract.
 //! - `groups`: every contract method, wired to the model.
 //! - `reconnect`: stateful reconnect and the core profile's drop.
 //! - `rooms`: rooms records in SQLite, in-process and process restarts.
 
 mod bad_input;
 mod client;
+mod faults;
 mod groups;
 mod protocol;
 mod reconnect;
