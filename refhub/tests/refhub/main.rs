@@ -5,6 +5,7 @@
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
 //! - `groups`: every contract method, wired to the model.
+//! - `peers`: the official JS client and a Python client (installed on first use).
 //! - `reconnect`: stateful reconnect and the core profile's drop.
 //! - `rooms`: rooms records in SQLite, in-process and process restarts.
 
@@ -12,6 +13,7 @@ mod bad_input;
 mod client;
 mod faults;
 mod groups;
+mod peers;
 mod protocol;
 mod reconnect;
 mod rooms;

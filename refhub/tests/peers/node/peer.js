@@ -1,0 +1,211 @@
+// The official @microsoft/signalr client against refhub.
+//
+// Usage: node peer.js <hub url> <scenario>
+//   negotiate  three clients with negotiate: groups, GroupExcept, OthersInGroup, user sends
+//   skip       skipNegotiation over WebSockets: a group round trip
+//   stateful   withStatefulReconnect() through a loopback TCP proxy that cuts the socket
+//              without a close frame: same connection id, groups kept, messages sent
+//              meanwhile received once each and in order
+//
+// Prints "ok <scenario>" and exits 0 on success; prints the failure and exits 1 otherwise.
+// Every wait has a timeout, and the whole run is bounded too.
+"use strict";
+
+const net = require("net");
+const signalR = require("@microsoft/signalr");
+
+const [, , hubUrl, scenario] = process.argv;
+const WAIT_MS = 5000;
+setTimeout(() => fail(`scenario ${scenario} timed out`), 30000).unref();
+
+function fail(message) {
+  console.error(`FAIL ${scenario}: ${message}`);
+  process.exit(1);
+}
+
+function assertEqual(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) fail(`${what}: expected ${e}, got ${a}`);
+}
+
+function withTimeout(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), WAIT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A client with an inbox of `Receive` payloads. */
+async function client(url, options = {}, stateful = false) {
+  let builder = new signalR.HubConnectionBuilder()
+    .withUrl(url, options)
+    .configureLogging(signalR.LogLevel.Warning);
+  if (stateful) builder = builder.withStatefulReconnect();
+  const connection = builder.build();
+  const inbox = [];
+  connection.on("Receive", (payload) => {
+    inbox.push(payload);
+  });
+  await withTimeout(connection.start(), `start ${url}`);
+  const id = await withTimeout(connection.invoke("GetConnectionId"), "GetConnectionId");
+  return { connection, inbox, id };
+}
+
+/** Everything received so far: a SendToCaller barrier flushes the FIFO queue. */
+async function sync(c) {
+  const marker = `__sync_${Math.random()}`;
+  await withTimeout(c.connection.invoke("SendToCaller", marker), "sync");
+  const deadline = Date.now() + WAIT_MS;
+  while (!c.inbox.includes(marker)) {
+    if (Date.now() > deadline) fail("sync marker never arrived");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const got = c.inbox.splice(0, c.inbox.length);
+  got.pop();
+  return got;
+}
+
+function withQuery(url, query) {
+  return url + (url.includes("?") ? "&" : "?") + query;
+}
+
+async function negotiateScenario() {
+  const a = await client(withQuery(hubUrl, "user=alice"));
+  const b = await client(withQuery(hubUrl, "user=alice"));
+  const c = await client(withQuery(hubUrl, "user=bob"));
+  assertEqual(a.id, a.connection.connectionId, "GetConnectionId is the negotiated id");
+  await a.connection.invoke("AddToGroup", "g");
+  await c.connection.invoke("AddConnectionToGroup", b.id, "g");
+  await c.connection.invoke("SendToGroup", "g", "group");
+  await c.connection.invoke("SendToGroupExcept", "g", [a.id], "except");
+  await a.connection.invoke("SendToOthersInGroup", "g", "others");
+  await c.connection.invoke("SendToUser", "alice", "user");
+  await c.connection.invoke("SendToGroups", ["g", "nobody"], "groups");
+  assertEqual(await sync(a), ["group", "user", "groups"], "a");
+  assertEqual(await sync(b), ["group", "except", "others", "user", "groups"], "b");
+  assertEqual(await sync(c), [], "c");
+  await b.connection.invoke("RemoveFromGroup", "g");
+  await c.connection.invoke("SendToGroup", "g", "after-remove");
+  assertEqual(await sync(a), ["after-remove"], "a after remove");
+  assertEqual(await sync(b), [], "b after remove");
+  let error = null;
+  try {
+    await a.connection.invoke("AddToGroup", null);
+  } catch (e) {
+    error = String(e.message);
+  }
+  if (!error || !error.includes("ArgumentNullException")) fail(`null group: ${error}`);
+  for (const x of [a, b, c]) await x.connection.stop();
+}
+
+async function skipScenario() {
+  const options = { skipNegotiation: true, transport: signalR.HttpTransportType.WebSockets };
+  const a = await client(hubUrl, options);
+  const b = await client(hubUrl, options);
+  if (a.connection.connectionId) fail("skipNegotiation has no connection id on the client");
+  await a.connection.invoke("AddToGroup", "room");
+  await b.connection.invoke("SendToGroup", "room", "hello");
+  await b.connection.invoke("SendToOthers", "others");
+  assertEqual(await sync(a), ["hello", "others"], "a");
+  assertEqual(await sync(b), [], "b");
+  for (const x of [a, b]) await x.connection.stop();
+}
+
+/** A loopback TCP proxy: `cut()` destroys every piped socket (no close frame); while held,
+ * new client sockets wait unconnected until `release()`. */
+function proxy(target) {
+  const sockets = new Set();
+  const waiting = [];
+  let held = false;
+  const pipe = (client) => {
+    const upstream = net.connect(target.port, target.hostname);
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", drop);
+    upstream.on("error", drop);
+    client.on("close", drop);
+    upstream.on("close", drop);
+  };
+  const server = net.createServer((socket) => {
+    socket.pause();
+    if (held) waiting.push(socket);
+    else {
+      pipe(socket);
+      socket.resume();
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      resolve({
+        port: server.address().port,
+        cut() {
+          held = true;
+          for (const s of sockets) s.resetAndDestroy ? s.resetAndDestroy() : s.destroy();
+          sockets.clear();
+        },
+        release() {
+          held = false;
+          for (const s of waiting.splice(0)) {
+            pipe(s);
+            s.resume();
+          }
+        },
+        waiting: () => waiting.length,
+        close: () => server.close(),
+      });
+    });
+  });
+}
+
+async function statefulScenario() {
+  const target = new URL(hubUrl);
+  const p = await proxy(target);
+  const viaProxy = `http://127.0.0.1:${p.port}${target.pathname}`;
+  const a = await client(viaProxy, { transport: signalR.HttpTransportType.WebSockets }, true);
+  const b = await client(hubUrl);
+  await a.connection.invoke("AddToGroup", "g");
+  await b.connection.invoke("SendToGroup", "g", "before");
+  assertEqual(await sync(a), ["before"], "a before the cut");
+  const idBefore = a.connection.connectionId;
+
+  p.cut();
+  // The client reconnects at once; its new socket waits in the proxy meanwhile.
+  const deadline = Date.now() + WAIT_MS;
+  while (p.waiting() === 0) {
+    if (Date.now() > deadline) fail("the client never tried to reconnect");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (let i = 1; i <= 3; i++) await b.connection.invoke("SendToGroup", "g", `during-${i}`);
+  await b.connection.invoke("SendToConnection", a.id, "during-direct");
+  p.release();
+
+  assertEqual(
+    await sync(a),
+    ["during-1", "during-2", "during-3", "during-direct"],
+    "a received what was sent while cut, once each, in order"
+  );
+  assertEqual(a.connection.connectionId, idBefore, "connection id kept");
+  assertEqual(await a.connection.invoke("GetConnectionId"), idBefore, "server-side id kept");
+  assertEqual(a.connection.state, signalR.HubConnectionState.Connected, "state");
+  await b.connection.invoke("SendToGroup", "g", "after");
+  assertEqual(await sync(a), ["after"], "groups kept after the resume");
+  for (const x of [a, b]) await x.connection.stop();
+  p.close();
+}
+
+const scenarios = { negotiate: negotiateScenario, skip: skipScenario, stateful: statefulScenario };
+if (!scenarios[scenario]) fail(`unknown scenario (expected ${Object.keys(scenarios).join(", ")})`);
+scenarios[scenario]()
+  .then(() => {
+    console.log(`ok ${scenario}`);
+    process.exit(0);
+  })
+  .catch((e) => fail(e && e.stack ? e.stack : String(e)));

@@ -1,0 +1,222 @@
+//! Real peers: the official `@microsoft/signalr` client (npm) and `signalrcore` (PyPI) drive
+//! refhub. Their packages are installed on first use under `target/peers/` from the pinned
+//! `refhub/tests/peers/node/package-lock.json` and `refhub/tests/peers/python/requirements.txt`.
+//! A missing `node`/`npm` or `python3` fails these tests with a message saying so; they never
+//! pass silently.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::client::start;
+
+/// How long an install may take.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long one peer run may take.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn sources() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// `target/peers`, next to the test executable's profile directory.
+fn work_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("target directory")
+        .to_path_buf();
+    target.join("peers")
+}
+
+/// Runs `command` to completion within `timeout`; `Err` has its output.
+fn run(mut command: Command, timeout: Duration) -> Result<String, String> {
+    let what = format!("{command:?}");
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{what} timed out after {timeout:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("{what}: {e}")),
+        }
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{what} failed ({}):\n{text}", output.status))
+    }
+}
+
+fn require_tool(tool: &str, arg: &str, hint: &str) {
+    let mut c = Command::new(tool);
+    c.arg(arg);
+    if let Err(e) = run(c, Duration::from_secs(30)) {
+        panic!("the real-peer tests need `{tool}` ({hint}), and it is not usable here: {e}");
+    }
+}
+
+/// Copies `files` from `from` to `to`; returns whether any lock/requirements content changed
+/// compared with the stamp of the last successful install.
+fn stage(from: &Path, to: &Path, files: &[&str], stamp_of: &str) -> bool {
+    std::fs::create_dir_all(to).expect("create target/peers");
+    for f in files {
+        std::fs::copy(from.join(f), to.join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
+    }
+    let want = std::fs::read_to_string(from.join(stamp_of)).expect("lock file");
+    let stamp = to.join(".installed");
+    std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str())
+}
+
+fn mark_installed(from: &Path, to: &Path, stamp_of: &str) {
+    let want = std::fs::read_to_string(from.join(stamp_of)).expect("lock file");
+    std::fs::write(to.join(".installed"), want).expect("write stamp");
+}
+
+/// `target/peers/node` with `npm ci` done once per lock file.
+fn node_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        require_tool("node", "--version", "Node.js 18 or newer");
+        require_tool("npm", "--version", "npm, which comes with Node.js");
+        let from = sources().join("node");
+        let to = work_dir().join("node");
+        let stale = stage(
+            &from,
+            &to,
+            &["package.json", "package-lock.json", "peer.js"],
+            "package-lock.json",
+        );
+        if stale || !to.join("node_modules/@microsoft/signalr").is_dir() {
+            let mut npm = Command::new("npm");
+            npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&to);
+            if let Err(e) = run(npm, INSTALL_TIMEOUT) {
+                panic!("npm ci of the pinned @microsoft/signalr failed: {e}");
+            }
+            mark_installed(&from, &to, "package-lock.json");
+        }
+        to
+    })
+}
+
+/// `target/peers/venv` with the pinned requirements installed once.
+fn python() -> &'static PathBuf {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        require_tool(
+            "python3",
+            "--version",
+            "Python 3.8 or newer with venv and pip",
+        );
+        let from = sources().join("python");
+        let to = work_dir().join("python");
+        let venv = work_dir().join("venv");
+        let stale = stage(
+            &from,
+            &to,
+            &["requirements.txt", "peer.py"],
+            "requirements.txt",
+        );
+        let python = venv.join("bin/python");
+        if stale || !python.is_file() {
+            let mut mk = Command::new("python3");
+            mk.args(["-m", "venv"]).arg(&venv);
+            if let Err(e) = run(mk, INSTALL_TIMEOUT) {
+                panic!("cannot create the Python venv for the real-peer test: {e}");
+            }
+            let mut pip = Command::new(&python);
+            pip.args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(to.join("requirements.txt"));
+            if let Err(e) = run(pip, INSTALL_TIMEOUT) {
+                panic!("pip install of the pinned signalrcore failed: {e}");
+            }
+            mark_installed(&from, &to, "requirements.txt");
+        }
+        python
+    })
+}
+
+async fn node(scenario: &str, url: String) {
+    let dir = node_dir().clone();
+    let scenario = scenario.to_owned();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut c = Command::new("node");
+        c.arg("peer.js").arg(&url).arg(&scenario).current_dir(&dir);
+        run(c, RUN_TIMEOUT).map(|out| (scenario, out))
+    })
+    .await
+    .expect("node runner");
+    match result {
+        Ok((scenario, out)) => assert!(out.contains(&format!("ok {scenario}")), "{out}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn the_official_js_client_joins_groups_and_receives_group_except_and_others_sends() {
+    let hub = start(|_| {}).await;
+    node("negotiate", hub.url()).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_official_js_client_works_with_skip_negotiation() {
+    let hub = start(|_| {}).await;
+    node("skip", hub.url()).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_official_js_client_with_stateful_reconnect_survives_a_cut_socket() {
+    let hub = start(|_| {}).await;
+    node("stateful", hub.url()).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn signalrcore_from_pypi_does_a_group_round_trip() {
+    let hub = start(|c| c.profile = hubspec_model::Profile::Core).await;
+    let python = python().clone();
+    let script = work_dir().join("python/peer.py");
+    let url = hub.url();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut c = Command::new(python);
+        c.arg(script).arg(url);
+        run(c, RUN_TIMEOUT)
+    })
+    .await
+    .expect("python runner");
+    match result {
+        Ok(out) => assert!(out.contains("ok python"), "{out}"),
+        Err(e) => panic!("{e}"),
+    }
+    hub.shutdown().await;
+}
