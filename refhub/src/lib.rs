@@ -23,7 +23,7 @@
 //!   model operations there, and the model's deliveries become frames.
 //! - `rooms`: the rooms records in SQLite.
 //! - [`faults`]: the named, off-by-default bugs ([`Fault`]).
-//! - [`error`]: [`RefHubError`].
+//! - [`error`]: the crate's error type, [`RefHubError`].
 //!
 //! **Architecture invariant:** refhub never decides who is in a group or who receives a
 //! send; it asks the model. Faults perturb the operations given to the model (or the wire),
