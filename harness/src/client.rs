@@ -297,10 +297,13 @@ fn http_form(url: &Url) -> String {
 impl Client {
     /// Negotiate (unless skipped), connect, handshake, send the first Ping and start the tasks.
     pub async fn connect(opts: ClientOptions) -> Result<Client, ClientError> {
-        let mut base = http_form(&opts.url);
-        if let Some(user) = &opts.user {
-            base = append_query_param(&base, "user", user);
-        }
+        Self::connect_with_frames(opts).await.map_err(|(e, _)| e)
+    }
+
+    /// [`connect`](Self::connect), returning the frames exchanged when it fails.
+    pub async fn connect_with_frames(
+        opts: ClientOptions,
+    ) -> Result<Client, (ClientError, Vec<RawFrame>)> {
         let shared = Arc::new(Mutex::new(Shared {
             label: opts.label.clone(),
             frames: VecDeque::new(),
@@ -319,6 +322,20 @@ impl Client {
             sequence_seen: false,
             ping_unanswered: false,
         }));
+        match Self::connect_on(opts, shared.clone()).await {
+            Ok(client) => Ok(client),
+            Err(e) => Err((e, lock(&shared).frames.iter().cloned().collect())),
+        }
+    }
+
+    async fn connect_on(
+        opts: ClientOptions,
+        shared: Arc<Mutex<Shared>>,
+    ) -> Result<Client, ClientError> {
+        let mut base = http_form(&opts.url);
+        if let Some(user) = &opts.user {
+            base = append_query_param(&base, "user", user);
+        }
         let mut negotiated = None;
         let mut stateful = false;
         let mut token = None;

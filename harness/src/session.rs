@@ -99,6 +99,8 @@ enum State {
 
 struct Live {
     client: Client,
+    /// Index of the node URL it was opened on.
+    node: usize,
     live_id: String,
     state: State,
 }
@@ -390,10 +392,11 @@ impl Session {
                     model_id.to_string(),
                     user.as_deref().map(|u| self.user_arg(u)),
                 );
-                let client = match Client::connect(opts).await {
+                let client = match Client::connect_with_frames(opts).await {
                     Ok(c) => c,
-                    Err(e) => {
-                        run.protocol(step, op, &e, Vec::new());
+                    Err((e, frames)) => {
+                        let e = self.classify_death(node, e).await;
+                        run.protocol(step, op, &e, frames);
                         return Ok(true);
                     }
                 };
@@ -417,6 +420,7 @@ impl Session {
                             model_id,
                             Live {
                                 client,
+                                node,
                                 live_id: String::new(),
                                 state: State::Ended,
                             },
@@ -430,6 +434,7 @@ impl Session {
                     model_id,
                     Live {
                         client,
+                        node,
                         live_id,
                         state: State::Connected,
                     },
@@ -548,6 +553,7 @@ impl Session {
                     Ok(_) => run.observed[index].result = Some(OpResult::Ok),
                     Err(e) => {
                         let e = self.classify_timeout(&live.client, e).await;
+                        let e = self.classify_death(live.node, e).await;
                         let frames = live.client.frames();
                         run.protocol(step, op, &e, frames);
                         return Ok(true);
@@ -568,7 +574,7 @@ impl Session {
             Ok(_) => ClientError::protocol(
                 "PRO-COMPLETION",
                 format!(
-                    "no Completion within {} ms for {what}, although the server answers other invocations",
+                    "waited {} ms for {what} in vain, although the server answers other invocations: it omitted that Completion",
                     after.as_millis()
                 ),
             ),
@@ -578,6 +584,35 @@ impl Session {
                     "no answer within {} ms to {what}, nor to a probe after it: the server hangs",
                     after.as_millis()
                 ),
+            ),
+        }
+    }
+
+    /// A connection that closed or could not connect: if the node no longer accepts TCP
+    /// connections, the target died mid-case (`PRO-RESPONSIVE`).
+    async fn classify_death(&self, node: usize, e: ClientError) -> ClientError {
+        if !matches!(e, ClientError::Closed { .. } | ClientError::Connect { .. }) {
+            return e;
+        }
+        let url = &self.config.urls[node];
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return e;
+        };
+        let host = host.trim_matches(['[', ']']).to_string();
+        let probe = tokio::time::timeout(
+            self.config.timeouts.connect,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await;
+        match probe {
+            Ok(Ok(_)) => e,
+            Ok(Err(refused)) => ClientError::protocol(
+                "PRO-RESPONSIVE",
+                format!("the target died mid-case ({e}); a new TCP connection to {host}:{port} fails: {refused}"),
+            ),
+            Err(_) => ClientError::protocol(
+                "PRO-RESPONSIVE",
+                format!("the target stopped accepting connections mid-case ({e})"),
             ),
         }
     }

@@ -1,0 +1,341 @@
+//! Misbehaving servers: each protocol fault a target can commit is a divergence with its `PRO-`
+//! rule and the raw frames involved, never a panic or a hang of ours.
+//!
+//! The fake hub below speaks just enough of the contract for a session (handshake,
+//! `GetConnectionId`, `SendToConnection`, `SendToCaller`, `AddToGroup`) and commits one fault.
+//! Sessions reach it with `skip_negotiation`, so it needs no HTTP beyond the WebSocket upgrade.
+
+use futures_util::{SinkExt, StreamExt};
+use hubspec_harness::{DivergenceKind, RunReport, Session, TargetConfig};
+use hubspec_model::{ConnId, Op, Selector, Spec};
+use hubspec_wire::{CompletionResult, HubMessage, RecordReader};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// Every message in a binary frame.
+    BinaryFrames,
+    /// No Completion for `AddToGroup`.
+    OmitCompletion,
+    /// Two Completions for `AddToGroup`.
+    DuplicateCompletion,
+    /// A record that is not JSON after `SendToCaller`'s message.
+    MalformedRecord,
+    /// On `AddToGroup`, closes the socket with no Close message.
+    CloseWithoutCloseMessage,
+    /// On a client Ping, drops the connection.
+    DropsOnPing,
+    /// After `GetConnectionId`, reads and answers nothing more.
+    Hang,
+    /// On `AddToGroup`, the whole server goes away (listener and sockets).
+    DiesMidCase,
+    /// Refuses the handshake.
+    RefusesHandshake,
+    /// Answers a client Close by closing the socket without its own Close message.
+    NoCloseReply,
+}
+
+struct Fake {
+    url: String,
+    _stop: watch::Sender<bool>,
+}
+
+async fn start(fault: Fault) -> Fake {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/hub", listener.local_addr().unwrap());
+    let (stop, stopped) = watch::channel(false);
+    let (die_tx, mut die_rx) = watch::channel(false);
+    let ids = Arc::new(AtomicU32::new(0));
+    tokio::spawn(async move {
+        let mut conns = Vec::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((tcp, _)) = accepted else { break };
+                    let n = ids.fetch_add(1, Ordering::Relaxed) + 1;
+                    conns.push(tokio::spawn(serve(tcp, fault, n, die_tx.clone())));
+                }
+                _ = die_rx.changed() => break,
+            }
+        }
+        // Dying: the listener and every socket go at once.
+        for c in conns {
+            c.abort();
+        }
+        drop(stopped);
+    });
+    Fake { url, _stop: stop }
+}
+
+async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sender<bool>) {
+    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+        return;
+    };
+    let id = format!("conn-{n}");
+    let mut reader = RecordReader::new();
+    let mut handshaken = false;
+    let mut hung = false;
+    let frame = |text: String| {
+        if fault == Fault::BinaryFrames {
+            Message::binary(text.into_bytes())
+        } else {
+            Message::text(text)
+        }
+    };
+    while let Some(Ok(msg)) = ws.next().await {
+        if hung {
+            continue;
+        }
+        let data = match msg {
+            Message::Text(t) => t.as_bytes().to_vec(),
+            Message::Binary(b) => b.to_vec(),
+            Message::Close(_) => return,
+            _ => continue,
+        };
+        reader.push(&data);
+        while let Ok(Some(record)) = reader.next_record() {
+            if !handshaken {
+                handshaken = true;
+                let reply = if fault == Fault::RefusesHandshake {
+                    "{\"error\":\"The protocol 'json' is not supported.\"}\u{1e}"
+                } else {
+                    "{}\u{1e}"
+                };
+                let _ = ws.send(frame(reply.into())).await;
+                if fault == Fault::RefusesHandshake {
+                    let _ = ws.close(None).await;
+                    return;
+                }
+                continue;
+            }
+            let Ok(message) = HubMessage::parse(&record) else {
+                continue;
+            };
+            let (invocation_id, target, arguments) = match message {
+                HubMessage::Ping if fault == Fault::DropsOnPing => return,
+                HubMessage::Close { .. } => {
+                    if fault != Fault::NoCloseReply {
+                        let close = HubMessage::Close {
+                            error: None,
+                            allow_reconnect: false,
+                        };
+                        let _ = ws.send(frame(close.to_wire())).await;
+                    }
+                    let _ = ws.close(None).await;
+                    return;
+                }
+                HubMessage::Invocation {
+                    invocation_id: Some(i),
+                    target,
+                    arguments,
+                    ..
+                } => (i, target, arguments),
+                _ => continue,
+            };
+            let complete = |result: CompletionResult| {
+                frame(HubMessage::completion(invocation_id.clone(), result).to_wire())
+            };
+            let receive = |payload: &Value| {
+                frame(HubMessage::invocation(None, "Receive", vec![payload.clone()]).to_wire())
+            };
+            match target.as_str() {
+                "GetConnectionId" => {
+                    let _ = ws.send(complete(CompletionResult::Result(json!(id)))).await;
+                    if fault == Fault::Hang {
+                        hung = true;
+                        break;
+                    }
+                }
+                "SendToConnection" => {
+                    if arguments.first() == Some(&json!(id)) {
+                        let _ = ws.send(receive(&arguments[1])).await;
+                    }
+                    let _ = ws.send(complete(CompletionResult::Void)).await;
+                }
+                "SendToCaller" => {
+                    let _ = ws.send(receive(&arguments[0])).await;
+                    if fault == Fault::MalformedRecord {
+                        let _ = ws.send(frame("{\"type\":1,\"target\u{1e}".into())).await;
+                    }
+                    let _ = ws.send(complete(CompletionResult::Void)).await;
+                }
+                "AddToGroup" => match fault {
+                    Fault::OmitCompletion => {}
+                    Fault::DuplicateCompletion => {
+                        let _ = ws.send(complete(CompletionResult::Void)).await;
+                        let _ = ws.send(complete(CompletionResult::Void)).await;
+                    }
+                    Fault::CloseWithoutCloseMessage => {
+                        let _ = ws.close(None).await;
+                        return;
+                    }
+                    Fault::DiesMidCase => {
+                        let _ = die.send(true);
+                        return;
+                    }
+                    _ => {
+                        let _ = ws.send(complete(CompletionResult::Void)).await;
+                    }
+                },
+                other => {
+                    let error = format!("Unknown hub method '{other}'");
+                    let _ = ws.send(complete(CompletionResult::Error(error))).await;
+                }
+            }
+        }
+    }
+}
+
+fn ops() -> Vec<Op> {
+    vec![
+        Op::Connect { user: None },
+        Op::Send {
+            caller: ConnId(1),
+            selector: Selector::Caller,
+            payload: "m1".into(),
+        },
+        Op::AddToGroup {
+            caller: ConnId(1),
+            group: Some("g".into()),
+        },
+        Op::Send {
+            caller: ConnId(1),
+            selector: Selector::Caller,
+            payload: "m2".into(),
+        },
+        Op::Disconnect { conn: ConnId(1) },
+    ]
+}
+
+async fn run_against(fault: Fault) -> RunReport {
+    let fake = start(fault).await;
+    let mut config = TargetConfig::for_url(&fake.url).unwrap();
+    config.skip_negotiation = true;
+    config.timeouts.connect = Duration::from_millis(1000);
+    config.timeouts.invocation = Duration::from_millis(400);
+    config.timeouts.barrier = Duration::from_millis(1000);
+    let mut session = Session::new(&config, Spec::default(), &format!("{fault:?}"), None);
+    let report = tokio::time::timeout(Duration::from_secs(20), session.run(&ops()))
+        .await
+        .expect("a misbehaving server never hangs the harness")
+        .expect("the history is valid");
+    drop(fake);
+    report
+}
+
+/// The report has a divergence naming `rule` first (or among its rules when `first` is false),
+/// with raw frames attached; returns its text.
+async fn assert_finding(fault: Fault, rule: &str) -> String {
+    let report = run_against(fault).await;
+    let all: Vec<String> = report.divergences.iter().map(|d| d.to_string()).collect();
+    let d = report
+        .divergences
+        .iter()
+        .find(|d| d.violates(rule))
+        .unwrap_or_else(|| panic!("{fault:?}: no {rule} divergence in:\n{}", all.join("\n")));
+    assert!(!d.frames.is_empty(), "{fault:?}: no frames attached:\n{d}");
+    assert!(d.to_string().starts_with('['), "{d}");
+    assert!(d.replay.contains("--ops"), "{d}");
+    assert!(!report.passed());
+    println!("{d}");
+    d.to_string()
+}
+
+#[tokio::test]
+async fn json_in_binary_frames_is_pro_text_frames() {
+    let text = assert_finding(Fault::BinaryFrames, "PRO-TEXT-FRAMES").await;
+    assert!(
+        text.contains("BINARY"),
+        "the binary frame is shown:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_omitted_completion_is_pro_completion() {
+    let text = assert_finding(Fault::OmitCompletion, "PRO-COMPLETION").await;
+    assert!(text.contains("AddToGroup"), "{text}");
+}
+
+#[tokio::test]
+async fn a_duplicated_completion_is_pro_completion() {
+    let text = assert_finding(Fault::DuplicateCompletion, "PRO-COMPLETION").await;
+    assert!(text.contains("second Completion"), "{text}");
+}
+
+#[tokio::test]
+async fn a_malformed_record_is_pro_well_formed() {
+    let text = assert_finding(Fault::MalformedRecord, "PRO-WELL-FORMED").await;
+    assert!(
+        text.contains("\\\"target"),
+        "the bad record is quoted:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_close_without_a_close_message_is_pro_close() {
+    assert_finding(Fault::CloseWithoutCloseMessage, "PRO-CLOSE").await;
+}
+
+#[tokio::test]
+async fn a_close_not_answered_with_a_close_is_pro_close() {
+    let report = run_against(Fault::NoCloseReply).await;
+    let d = report
+        .divergences
+        .iter()
+        .find(|d| d.violates("PRO-CLOSE"))
+        .expect("PRO-CLOSE");
+    assert_eq!(d.step, 5, "{d}");
+    assert!(d.observed.contains("without answering our Close"), "{d}");
+    assert!(!d.frames.is_empty());
+}
+
+#[tokio::test]
+async fn a_server_that_drops_the_connection_on_a_ping_is_pro_ping() {
+    assert_finding(Fault::DropsOnPing, "PRO-PING").await;
+}
+
+#[tokio::test]
+async fn a_server_that_hangs_is_pro_responsive_within_the_timeout() {
+    let started = std::time::Instant::now();
+    let text = assert_finding(Fault::Hang, "PRO-RESPONSIVE").await;
+    assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+}
+
+#[tokio::test]
+async fn a_server_that_dies_mid_case_is_reported_not_a_hang() {
+    let report = run_against(Fault::DiesMidCase).await;
+    let d = report
+        .divergences
+        .iter()
+        .find(|d| d.violates("PRO-RESPONSIVE"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}",
+                report
+                    .divergences
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
+    assert_eq!(d.kind, DivergenceKind::Protocol);
+    assert!(d.observed.contains("died"), "{d}");
+    assert!(!d.frames.is_empty());
+    assert_eq!(
+        report.observed.steps.len(),
+        2,
+        "the run stops at the step that failed"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_handshake_is_pro_handshake() {
+    assert_finding(Fault::RefusesHandshake, "PRO-HANDSHAKE").await;
+}
