@@ -140,19 +140,21 @@ impl RefHub {
     /// tokens die (a resume gets 404), and the rooms records are reloaded from the database.
     pub async fn restart(&self) {
         let transports = self.shared.lock().restart();
-        tracing::info!(sockets = transports.len(), "restart");
-        for t in &transports {
-            t.close(None, true);
-        }
-        // Give the writers a moment to put the close frames on the wire.
-        for t in transports {
-            let _ = tokio::time::timeout(Duration::from_millis(500), t.closed()).await;
-        }
+        tracing::info!(
+            sockets = transports.len(),
+            "restart: every connection closed"
+        );
+        close_all(transports).await;
     }
 
     /// Closes every connection and stops serving.
     pub async fn shutdown(self) {
-        self.restart().await;
+        let transports = self.shared.lock().restart();
+        tracing::info!(
+            sockets = transports.len(),
+            "shutdown: every connection closed"
+        );
+        close_all(transports).await;
         let _ = self.stop.send(true);
         self.sweeper.abort();
         let mut server = self.server;
@@ -168,4 +170,14 @@ impl RefHub {
     pub fn model(&self) -> hubspec_model::Hub {
         self.shared.lock().hub.clone()
     }
+}
+
+/// Sends each socket a Close (`allowReconnect`, as ASP.NET Core does when the server shuts
+/// down) and a close frame, and gives the writers a moment to put them on the wire.
+async fn close_all(transports: Vec<state::Transport>) {
+    for t in &transports {
+        t.close(None, true);
+    }
+    let all = futures_util::future::join_all(transports.iter().map(|t| t.closed()));
+    let _ = tokio::time::timeout(Duration::from_secs(1), all).await;
 }

@@ -1,6 +1,7 @@
 //! Black-box tests of the reference hub over real sockets on 127.0.0.1:0.
 //!
 //! - `bad_input`: every kind of bad input gets its documented error.
+//! - `binary`: the `hubspec-refhub` command line.
 //! - `client`: the minimal test client.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
@@ -10,6 +11,7 @@
 //! - `rooms`: rooms records in SQLite, in-process and process restarts.
 
 mod bad_input;
+mod binary;
 mod client;
 mod faults;
 mod groups;
