@@ -1052,7 +1052,7 @@ async fn open_websocket(
         FrameKind::Event,
         &format!("GET {url} (WebSocket upgrade)"),
     );
-    match timeout(bound, tokio_tungstenite::connect_async(url)).await {
+    match timeout(bound, tokio_tungstenite::connect_async_with_config(url, None, true)).await {
         Err(_) => Err(ClientError::timeout(
             format!("the WebSocket connection to {url}"),
             bound,

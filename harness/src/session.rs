@@ -81,6 +81,8 @@ pub struct RunReport {
     pub divergences: Vec<Divergence>,
     /// Whether the history needs the server to itself ([`is_exclusive`]).
     pub exclusive: bool,
+    /// How long each step that ran took, its barrier included.
+    pub timings: Vec<Duration>,
 }
 
 impl RunReport {
@@ -231,12 +233,15 @@ impl Session {
             observed: Vec::new(),
             divergences: Vec::new(),
         };
+        let mut timings = Vec::with_capacity(ops.len());
         for index in 0..ops.len() {
+            let started = Instant::now();
             run.observed.push(ObservedStep::default());
             let fatal = self.step(&mut run, index).await?;
             let barrier_fatal = self.barrier(&mut run, index).await;
             self.sweep_findings(&mut run, index);
             run.compare(self.spec, index);
+            timings.push(started.elapsed());
             if fatal || barrier_fatal {
                 break;
             }
@@ -256,6 +261,7 @@ impl Session {
             expected,
             divergences,
             exclusive: is_exclusive(ops),
+            timings,
         })
     }
 

@@ -39,6 +39,11 @@ enum Fault {
     RefusesHandshake,
     /// Answers a client Close by closing the socket without its own Close message.
     NoCloseReply,
+    /// Completes `SendToCaller` first and writes its message only after the next invocation
+    /// (so after the barrier marker that follows it).
+    LateDelivery,
+    /// Sends a `Receive` no op asked for along with `SendToCaller`'s message.
+    JunkMessage,
 }
 
 struct Fake {
@@ -81,6 +86,7 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
     let mut reader = RecordReader::new();
     let mut handshaken = false;
     let mut hung = false;
+    let mut held: Option<Message> = None;
     let frame = |text: String| {
         if fault == Fault::BinaryFrames {
             Message::binary(text.into_bytes())
@@ -138,6 +144,22 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
                 } => (i, target, arguments),
                 _ => continue,
             };
+            if target != "SendToCaller" {
+                if let Some(m) = held.take() {
+                    // After the invocation that follows, i.e. after the barrier's marker.
+                    let _ = ws
+                        .send(complete_now(
+                            &invocation_id,
+                            &target,
+                            &arguments,
+                            &id,
+                            fault,
+                        ))
+                        .await;
+                    let _ = ws.send(m).await;
+                    continue;
+                }
+            }
             let complete = |result: CompletionResult| {
                 frame(HubMessage::completion(invocation_id.clone(), result).to_wire())
             };
@@ -158,8 +180,15 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
                     }
                     let _ = ws.send(complete(CompletionResult::Void)).await;
                 }
+                "SendToCaller" if fault == Fault::LateDelivery => {
+                    held = Some(receive(&arguments[0]));
+                    let _ = ws.send(complete(CompletionResult::Void)).await;
+                }
                 "SendToCaller" => {
                     let _ = ws.send(receive(&arguments[0])).await;
+                    if fault == Fault::JunkMessage {
+                        let _ = ws.send(receive(&json!("junk"))).await;
+                    }
                     if fault == Fault::MalformedRecord {
                         let _ = ws.send(frame("{\"type\":1,\"target\u{1e}".into())).await;
                     }
@@ -190,6 +219,25 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
             }
         }
     }
+}
+
+/// For [`Fault::LateDelivery`]: answers the invocation that releases the held message the way
+/// the plain fake would (only `SendToConnection` to oneself and `AddToGroup` occur there).
+fn complete_now(
+    invocation_id: &str,
+    target: &str,
+    arguments: &[Value],
+    id: &str,
+    _fault: Fault,
+) -> Message {
+    let mut text = String::new();
+    if target == "SendToConnection" && arguments.first() == Some(&json!(id)) {
+        text.push_str(
+            &HubMessage::invocation(None, "Receive", vec![arguments[1].clone()]).to_wire(),
+        );
+    }
+    text.push_str(&HubMessage::completion(invocation_id, CompletionResult::Void).to_wire());
+    Message::text(text)
 }
 
 fn ops() -> Vec<Op> {
@@ -338,4 +386,37 @@ async fn a_server_that_dies_mid_case_is_reported_not_a_hang() {
 #[tokio::test]
 async fn a_refused_handshake_is_pro_handshake() {
     assert_finding(Fault::RefusesHandshake, "PRO-HANDSHAKE").await;
+}
+
+#[tokio::test]
+async fn a_message_after_its_barrier_is_late_and_blamed_on_fifo() {
+    let report = run_against(Fault::LateDelivery).await;
+    let d = report
+        .divergences
+        .iter()
+        .find(|d| d.kind == DivergenceKind::Late)
+        .unwrap_or_else(|| panic!("no late divergence: {:?}", report.divergences));
+    assert_eq!(d.step, 2, "reported at the step that sent it:\n{d}");
+    assert_eq!(d.rules[0], "SND-FIFO", "{d}");
+    assert!(d.observed.contains("after the barrier of step 2"), "{d}");
+    assert!(
+        !report
+            .divergences
+            .iter()
+            .any(|d| d.kind == DivergenceKind::Lost && d.step == 2),
+        "the lost report of step 2 became a late one"
+    );
+}
+
+#[tokio::test]
+async fn a_message_no_op_sent_is_unexpected() {
+    let report = run_against(Fault::JunkMessage).await;
+    let d = report
+        .divergences
+        .iter()
+        .find(|d| d.kind == DivergenceKind::Unexpected)
+        .unwrap_or_else(|| panic!("no unexpected divergence: {:?}", report.divergences));
+    assert_eq!(d.rules, vec!["SND-EXACTLY-ONCE"]);
+    assert!(d.observed.contains("junk"), "{d}");
+    assert!(!d.frames.is_empty());
 }
