@@ -21,6 +21,10 @@ use crate::dispatch::{self, errors};
 use crate::server::Shared;
 use crate::state::{completion, End, Out, Transport};
 
+/// `late-membership`: how long after its Completion a membership change takes effect. Long
+/// enough that a send started right after the Completion misses it even on a loaded machine.
+pub(crate) const LATE_MEMBERSHIP_DELAY: Duration = Duration::from_millis(200);
+
 /// What a socket is for, decided by the HTTP handler before the upgrade.
 #[derive(Debug)]
 pub(crate) enum Mode {
@@ -339,7 +343,7 @@ fn handle(
             if let Some(op) = performed.deferred {
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(LATE_MEMBERSHIP_DELAY).await;
                     let mut st = shared.lock();
                     st.apply_deferred(&op);
                 });

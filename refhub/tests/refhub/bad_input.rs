@@ -242,7 +242,7 @@ async fn a_flood_of_invocations_closes_only_the_flooding_connection() {
 
 #[tokio::test]
 async fn a_client_that_does_not_read_is_cut_without_blocking_others() {
-    let hub = start(|c| c.max_queued_messages = 2_000).await;
+    let hub = start(|c| c.max_queued_messages = 1_000).await;
     let mut b = bystander(&hub).await;
     // A socket that handshakes, joins "flooded", then never reads again.
     let mut slow = Client::connect(&hub, None, false).await;
@@ -251,7 +251,7 @@ async fn a_client_that_does_not_read_is_cut_without_blocking_others() {
     assert_eq!(hub.model().conns.len(), 3);
     let payload = "z".repeat(8_000);
     let started = std::time::Instant::now();
-    for _ in 0..4_000 {
+    for _ in 0..6_000 {
         sender
             .send(&HubMessage::invocation(
                 None,
@@ -263,7 +263,7 @@ async fn a_client_that_does_not_read_is_cut_without_blocking_others() {
     sender.ok("SendToCaller", json!(["done"])).await;
     assert!(started.elapsed() < Duration::from_secs(20));
     let mut cut = false;
-    for _ in 0..100 {
+    for _ in 0..250 {
         if hub.model().conns.len() == 2 {
             cut = true;
             break;

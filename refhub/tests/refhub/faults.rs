@@ -189,7 +189,7 @@ async fn late_membership_takes_effect_shortly_after_the_completion() {
     let mut b = Client::connect(&hub, None, false).await;
     a.ok("AddToGroup", json!(["g"])).await;
     b.ok("SendToGroup", json!(["g", "early"])).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     b.ok("SendToGroup", json!(["g", "late"])).await;
     assert_eq!(a.sync().await, vec!["late"]);
     hub.shutdown().await;

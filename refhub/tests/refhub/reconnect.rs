@@ -148,7 +148,12 @@ async fn past_the_disconnect_timeout_the_connection_ends_and_a_resume_gets_404()
     a.ok("AddToGroup", json!(["g"])).await;
     let (_id, token) = cut(a);
     wait_status(&hub, 1).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    for _ in 0..250 {
+        if hub.model().conns.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(hub.model().conns.len(), 1, "only b is left");
     assert!(hub.model().groups().is_empty(), "memberships gone");
     assert_eq!(
