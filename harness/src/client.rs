@@ -1052,7 +1052,12 @@ async fn open_websocket(
         FrameKind::Event,
         &format!("GET {url} (WebSocket upgrade)"),
     );
-    match timeout(bound, tokio_tungstenite::connect_async_with_config(url, None, true)).await {
+    match timeout(
+        bound,
+        tokio_tungstenite::connect_async_with_config(url, None, true),
+    )
+    .await
+    {
         Err(_) => Err(ClientError::timeout(
             format!("the WebSocket connection to {url}"),
             bound,
