@@ -1,6 +1,28 @@
 //! hubspec-harness: drives a live SignalR hub over the JSON hub protocol, observes exactly what
 //! each operation did, and compares it with the model.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), hubspec_harness::HarnessError> {
+//! use hubspec_harness::{Session, TargetConfig};
+//! use hubspec_model::scenarios;
+//! let config = TargetConfig::for_url("http://127.0.0.1:5000/hub")?;
+//! let scenario = &scenarios()[0];
+//! let mut session = Session::new(&config, config.spec(), &scenario.key(), None);
+//! let report = session.run(&scenario.ops).await?;
+//! for d in &report.divergences {
+//!     println!("{d}"); // "[RULE-ID] step N (op): kind", expected, observed, transcript, replay, frames
+//! }
+//! assert_eq!(report.observed.to_string(), report.expected.to_string());
+//! session.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! **Invariants.** Every wait has a bound from [`Timeouts`]; every buffer has a cap (the frame
+//! log, the receive queue, the findings); a target that misbehaves becomes a [`Divergence`]
+//! with a `PRO-` rule and its raw frames, never a panic or a hang of ours. The harness depends
+//! on `hubspec-model` for what should happen and on `hubspec-wire` for the wire format, and on
+//! the reference hub only in its tests.
+//!
 //! Module map:
 //! - [`client`]: one SignalR connection (negotiate, WebSocket, handshake, invocations,
 //!   pings, Close, stateful reconnect, abrupt drop), with a bounded log of raw frames.
