@@ -127,7 +127,7 @@ impl Script {
             payload,
         });
     }
-    fn to_group(&mut self, caller: ConnId, group: &str) {
+    fn send_group(&mut self, caller: ConnId, group: &str) {
         self.send(caller, Selector::Group(g(group)));
     }
     fn op(&mut self, op: Op<Text>) {
@@ -153,9 +153,9 @@ pub fn scenarios() -> Vec<Scenario> {
     // GRP-CREATE-ON-ADD: nobody gets a send before the first add; the member does after.
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
-    s.to_group(b, "news");
+    s.send_group(b, "news");
     s.add(a, g("news"));
-    s.to_group(b, "news");
+    s.send_group(b, "news");
     out.push(s.done("GRP-CREATE-ON-ADD", "basic"));
 
     // GRP-DELETE-ON-EMPTY: the old member does not come back with the re-created group.
@@ -163,9 +163,9 @@ pub fn scenarios() -> Vec<Scenario> {
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g("g"));
     s.remove(a, g("g"));
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.add(b, g("g"));
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     out.push(s.done("GRP-DELETE-ON-EMPTY", "fresh"));
 
     let mut s = Script::new();
@@ -173,7 +173,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.add(a, g("g"));
     s.add(a, g("g"));
     s.add_id(b, id(a), g("g"));
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     out.push(s.done("GRP-ADD-IDEMPOTENT", "twice"));
 
     let mut s = Script::new();
@@ -181,7 +181,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.remove(a, g("g"));
     s.add(b, g("g"));
     s.remove(a, g("g"));
-    s.to_group(a, "g");
+    s.send_group(a, "g");
     out.push(s.done("GRP-REMOVE-NONMEMBER", "basic"));
 
     let mut s = Script::new();
@@ -189,7 +189,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.add(a, g("g"));
     s.add(b, g("g"));
     s.remove(a, g("g"));
-    s.to_group(c, "g");
+    s.send_group(c, "g");
     out.push(s.done("GRP-REMOVE-ONE", "basic"));
 
     let mut s = Script::new();
@@ -197,17 +197,17 @@ pub fn scenarios() -> Vec<Scenario> {
     s.add(a, g("Chat"));
     s.add(b, g("chat"));
     s.add(c, g("chat "));
-    s.to_group(c, "Chat");
-    s.to_group(c, "chat");
-    s.to_group(a, "CHAT");
+    s.send_group(c, "Chat");
+    s.send_group(c, "chat");
+    s.send_group(a, "CHAT");
     out.push(s.done("GRP-NAMES-ORDINAL", "case"));
 
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g(""));
-    s.to_group(b, "");
+    s.send_group(b, "");
     s.remove(a, g(""));
-    s.to_group(b, "");
+    s.send_group(b, "");
     out.push(s.done("GRP-EMPTY-NAME", "basic"));
 
     let mut s = Script::new();
@@ -224,27 +224,27 @@ pub fn scenarios() -> Vec<Scenario> {
     s.add(a, g("g1"));
     s.add(a, g("g2"));
     s.add(a, g("g3"));
-    s.to_group(b, "g1");
-    s.to_group(b, "g3");
+    s.send_group(b, "g1");
+    s.send_group(b, "g3");
     s.remove(a, g("g1"));
-    s.to_group(b, "g1");
-    s.to_group(b, "g2");
+    s.send_group(b, "g1");
+    s.send_group(b, "g2");
     out.push(s.done("GRP-MULTI-MEMBERSHIP", "basic"));
 
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
     s.add_id(a, Target::Unknown, g("g"));
-    s.to_group(a, "g");
+    s.send_group(a, "g");
     s.add(b, g("g"));
     s.remove_id(a, Target::Unknown, g("g"));
-    s.to_group(a, "g");
+    s.send_group(a, "g");
     out.push(s.done("GRP-UNKNOWN-ID", "basic"));
 
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
     s.op(Op::Disconnect { conn: b });
     s.add_id(a, id(b), g("g"));
-    s.to_group(a, "g");
+    s.send_group(a, "g");
     s.remove_id(a, id(b), g("g"));
     s.send(a, Selector::All);
     out.push(s.done("GRP-CLOSED-ID", "basic"));
@@ -253,19 +253,19 @@ pub fn scenarios() -> Vec<Scenario> {
     let (a, b, c) = (s.anon(), s.anon(), s.anon());
     s.add_id(a, id(b), g("g"));
     s.add_id(a, id(c), g("g"));
-    s.to_group(a, "g");
+    s.send_group(a, "g");
     s.remove_id(c, id(b), g("g"));
-    s.to_group(a, "g");
+    s.send_group(a, "g");
     out.push(s.done("GRP-ADD-BY-ID", "basic"));
 
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g("g"));
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.remove(a, g("g"));
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.add(a, g("g"));
-    s.to_group(a, "g");
+    s.send_group(a, "g");
     out.push(s.done("GRP-EFFECT-BEFORE-COMPLETION", "back-to-back"));
 
     // Connections.
@@ -274,7 +274,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.add(a, g("g1"));
     s.add(a, g("g2"));
     s.op(Op::Disconnect { conn: a });
-    s.to_group(b, "g1");
+    s.send_group(b, "g1");
     s.send(b, Selector::Groups(vec![g("g1"), g("g2")]));
     out.push(s.done("CON-DISCONNECT-LEAVES-GROUPS", "basic"));
 
@@ -285,7 +285,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.send(a2, Selector::Group(g("g")));
     s.op(Op::Disconnect { conn: a });
     let a3 = s.connect(Some("alice"));
-    s.to_group(a3, "g");
+    s.send_group(a3, "g");
     out.push(s.done("CON-NEW-NO-GROUPS", "same-user"));
 
     let mut s = Script::new();
@@ -301,7 +301,7 @@ pub fn scenarios() -> Vec<Scenario> {
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g("g"));
     s.op(Op::Drop { conn: a });
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.op(Op::Resume {
         conn: a,
         altered_token: false,
@@ -314,18 +314,18 @@ pub fn scenarios() -> Vec<Scenario> {
     s.add(a, g("g"));
     s.op(Op::Drop { conn: a });
     let a2 = s.connect(Some("alice"));
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.add(a2, g("g"));
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     out.push(s.done("REC-RECONNECT-IS-NEW", "rejoin"));
 
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g("g1"));
     s.op(Op::Drop { conn: a });
-    s.to_group(b, "g1");
+    s.send_group(b, "g1");
     s.add_id(b, id(a), g("g2"));
-    s.to_group(b, "g2");
+    s.send_group(b, "g2");
     s.op(Op::Resume {
         conn: a,
         altered_token: false,
@@ -341,8 +341,8 @@ pub fn scenarios() -> Vec<Scenario> {
         conn: a,
         altered_token: false,
     });
-    s.to_group(b, "g1");
-    s.to_group(b, "g2");
+    s.send_group(b, "g1");
+    s.send_group(b, "g2");
     s.send(b, Selector::Connection(id(a)));
     out.push(s.done("REC-RESUME-KEEPS-GROUPS", "basic"));
 
@@ -350,23 +350,23 @@ pub fn scenarios() -> Vec<Scenario> {
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g("g"));
     s.op(Op::Drop { conn: a });
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.send(b, Selector::Connection(id(a)));
     s.send(b, Selector::All);
     s.op(Op::Resume {
         conn: a,
         altered_token: false,
     });
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     out.push(s.done("REC-RESUME-REPLAYS", "in-order"));
 
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g("g"));
     s.op(Op::Drop { conn: a });
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.op(Op::Expire { conn: a });
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.op(Op::Resume {
         conn: a,
         altered_token: false,
@@ -381,7 +381,7 @@ pub fn scenarios() -> Vec<Scenario> {
         conn: a,
         altered_token: false,
     });
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     out.push(s.done("REC-GRACEFUL-NO-RESUME", "basic"));
 
     let mut s = Script::new();
@@ -393,8 +393,8 @@ pub fn scenarios() -> Vec<Scenario> {
         conn: a,
         altered_token: false,
     });
-    s.to_group(b, "g1");
-    s.to_group(b, "g2");
+    s.send_group(b, "g1");
+    s.send_group(b, "g2");
     let a2 = s.anon();
     s.send(a2, Selector::Groups(vec![g("g1")]));
     out.push(s.done("REC-CLASSIC-REJOIN", "basic"));
@@ -412,8 +412,8 @@ pub fn scenarios() -> Vec<Scenario> {
         conn: a,
         altered_token: false,
     });
-    s.to_group(b, "stored");
-    s.to_group(b, "unstored");
+    s.send_group(b, "stored");
+    s.send_group(b, "unstored");
     out.push(s.done("REC-CLASSIC-VERIFY", "store-confirms"));
 
     let mut s = Script::new();
@@ -424,7 +424,7 @@ pub fn scenarios() -> Vec<Scenario> {
         conn: a,
         altered_token: true,
     });
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     out.push(s.done("REC-CLASSIC-ALTERED-TOKEN", "basic"));
 
     // Sends.
@@ -470,8 +470,8 @@ pub fn scenarios() -> Vec<Scenario> {
     let (a, b, _c) = (s.anon(), s.anon(), s.anon());
     s.add(a, g("g"));
     s.add(b, g("g"));
-    s.to_group(a, "g");
-    s.to_group(a, "nobody-here");
+    s.send_group(a, "g");
+    s.send_group(a, "nobody-here");
     out.push(s.done("SND-GROUP", "basic"));
 
     let mut s = Script::new();
@@ -535,7 +535,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.add(a, g("g"));
     s.add(b, g("g"));
     s.add(a, g("g"));
-    s.to_group(c, "g");
+    s.send_group(c, "g");
     s.send(c, Selector::Connections(vec![id(a), id(a)]));
     s.send(c, Selector::Users(vec![]));
     out.push(s.done("SND-EXACTLY-ONCE", "basic"));
@@ -543,10 +543,10 @@ pub fn scenarios() -> Vec<Scenario> {
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g("g"));
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     s.send(b, Selector::Connection(id(a)));
     s.send(b, Selector::All);
-    s.to_group(b, "g");
+    s.send_group(b, "g");
     out.push(s.done("SND-FIFO", "mixed-selectors"));
 
     // Restart.
@@ -556,7 +556,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.op(Op::Restart);
     let c = s.anon();
     let d = s.anon();
-    s.to_group(d, "g");
+    s.send_group(d, "g");
     s.send(c, Selector::All);
     out.push(s.done("RST-WIPES-MEMBERSHIP", "basic"));
 
@@ -570,7 +570,7 @@ pub fn scenarios() -> Vec<Scenario> {
         altered_token: false,
     });
     let c = s.anon();
-    s.to_group(c, "g");
+    s.send_group(c, "g");
     out.push(s.done("RST-NO-RESUME", "basic"));
 
     // Rooms.
@@ -583,7 +583,7 @@ pub fn scenarios() -> Vec<Scenario> {
     });
     s.op(Op::Disconnect { conn: a });
     let a2 = s.connect(Some("alice"));
-    s.to_group(b, "lobby");
+    s.send_group(b, "lobby");
     s.send(a2, Selector::OthersInGroup(g("lobby")));
     out.push(s.done("ROOM-RESTORE-ON-CONNECT", "basic"));
 
@@ -596,7 +596,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.op(Op::Restart);
     let _a2 = s.connect(Some("alice"));
     let b = s.anon();
-    s.to_group(b, "lobby");
+    s.send_group(b, "lobby");
     out.push(s.done("ROOM-SURVIVE-RESTART", "basic"));
 
     let mut s = Script::new();
@@ -612,9 +612,9 @@ pub fn scenarios() -> Vec<Scenario> {
         caller: a,
         room: g("lobby"),
     });
-    s.to_group(b, "lobby");
+    s.send_group(b, "lobby");
     let _a3 = s.connect(Some("alice"));
-    s.to_group(b, "lobby");
+    s.send_group(b, "lobby");
     out.push(s.done("ROOM-LEAVE-DELETES", "basic"));
 
     let mut s = Script::new();
@@ -625,7 +625,7 @@ pub fn scenarios() -> Vec<Scenario> {
     });
     let _b = s.connect(Some("bob"));
     let _n = s.anon();
-    s.to_group(a, "lobby");
+    s.send_group(a, "lobby");
     out.push(s.done("ROOM-PER-USER", "basic"));
 
     let mut s = Script::new();
@@ -634,7 +634,7 @@ pub fn scenarios() -> Vec<Scenario> {
         caller: n,
         room: g("lobby"),
     });
-    s.to_group(b, "lobby");
+    s.send_group(b, "lobby");
     out.push(s.done("ROOM-NEEDS-USER", "anonymous"));
 
     out

@@ -202,7 +202,7 @@ pub fn format_op<N: Names>(op: &Op<N>) -> String {
                     s.push_str(", ");
                 }
                 Selector::Users(us) => {
-                    list(&mut s, us, |s, u| quoted(s, u));
+                    list(&mut s, us, quoted);
                     s.push_str(", ");
                 }
             }

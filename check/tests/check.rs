@@ -1,0 +1,275 @@
+//! The model checker's own tests: pinned state counts (a tripwire for spec changes), the
+//! parallel engine against stateright's, every property proven under every profile, and
+//! deliberate bugs that must be caught.
+
+use hubspec_check::{check, check_model, concretize, Bounds, CheckOptions, Engine, HubModel};
+use hubspec_model::{Hub, Op, Profile, Small, Spec, Transcript};
+
+fn bounds(connections: u8, users: u8, groups: u8, buffer: u8) -> Bounds {
+    Bounds {
+        connections,
+        users,
+        groups,
+        buffer,
+        ..Bounds::default()
+    }
+}
+
+fn opts(threads: usize, engine: Engine) -> CheckOptions {
+    CheckOptions {
+        threads,
+        engine,
+        ..CheckOptions::default()
+    }
+}
+
+/// A change to the spec that changes the reachable graph changes these numbers: update them
+/// only when the change is meant, and say so in the commit.
+#[test]
+fn state_counts_are_pinned_for_two_small_configurations() {
+    let r = check(
+        Spec::new(Profile::Core),
+        bounds(2, 1, 1, 1),
+        opts(1, Engine::Parallel),
+    );
+    assert_eq!((r.unique, r.generated), (108, 6033), "core 2×1×1");
+    let r = check(
+        Spec::new(Profile::CoreStateful),
+        bounds(2, 2, 1, 1),
+        opts(1, Engine::Parallel),
+    );
+    assert_eq!(
+        (r.unique, r.generated),
+        (PINNED_STATEFUL.0, PINNED_STATEFUL.1),
+        "core-stateful 2×2×1"
+    );
+}
+
+const PINNED_STATEFUL: (usize, usize) = (2086, 55905);
+
+#[test]
+fn the_parallel_engine_counts_what_stateright_counts() {
+    for (spec, b) in [
+        (Spec::new(Profile::Core), bounds(2, 2, 2, 1)),
+        (Spec::new(Profile::CoreStateful), bounds(2, 2, 1, 2)),
+        (
+            Spec::new(Profile::Classic).with_verify_rejoin(true),
+            bounds(2, 1, 2, 1),
+        ),
+    ] {
+        let reference = check(spec, b, opts(1, Engine::Stateright));
+        for threads in [1, 2] {
+            let r = check(spec, b, opts(threads, Engine::Parallel));
+            assert_eq!(
+                (r.unique, r.generated),
+                (reference.unique, reference.generated),
+                "{spec} {b} threads {threads}"
+            );
+            let names = |r: &hubspec_check::CheckReport| {
+                r.properties
+                    .iter()
+                    .map(|p| (p.name, p.holds))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(names(&r), names(&reference));
+        }
+    }
+}
+
+fn proves(spec: Spec, b: Bounds) {
+    let r = check(spec, b, opts(2, Engine::Parallel));
+    assert!(!r.truncated);
+    assert!(r.all_hold(), "{r}");
+    println!("{r}");
+}
+
+#[test]
+fn every_property_holds_for_3x2x2_under_core() {
+    proves(Spec::new(Profile::Core), bounds(3, 2, 2, 1));
+}
+
+#[test]
+fn every_property_holds_for_3x2x2_under_core_stateful() {
+    proves(Spec::new(Profile::CoreStateful), bounds(3, 2, 2, 1));
+}
+
+/// Classic with rooms and groups tokens is the largest graph; its rooms-free universe keeps
+/// the test under a minute, and the verify-rejoin variant (which needs rooms) is proven on
+/// two connections below.
+#[test]
+fn every_property_holds_for_3x2x2_under_classic() {
+    proves(
+        Spec::new(Profile::Classic),
+        Bounds {
+            rooms: false,
+            ..bounds(3, 2, 2, 1)
+        },
+    );
+}
+
+#[test]
+fn every_property_holds_under_classic_with_rejoin_verification() {
+    proves(
+        Spec::new(Profile::Classic).with_verify_rejoin(true),
+        bounds(2, 2, 2, 1),
+    );
+}
+
+#[test]
+fn every_property_holds_with_the_once_fanout_variant() {
+    proves(
+        Spec::new(Profile::Core).with_fanout(hubspec_model::GroupsFanout::Once),
+        bounds(3, 2, 2, 1),
+    );
+}
+
+fn mutated(
+    spec: Spec,
+    b: Bounds,
+    mutation: fn(&Op<Small>, &mut Hub<Small>),
+) -> hubspec_check::CheckReport {
+    let model = HubModel {
+        mutation: Some(mutation),
+        ..HubModel::new(spec, b)
+    };
+    check_model(model, opts(1, Engine::Parallel))
+}
+
+fn failing<'a>(r: &'a hubspec_check::CheckReport, name: &str) -> &'a [String] {
+    let p = r
+        .properties
+        .iter()
+        .find(|p| p.name == name)
+        .expect("property exists");
+    assert!(!p.holds, "{name} should fail:\n{r}");
+    p.path.as_deref().expect("a counterexample")
+}
+
+#[test]
+fn sticky_groups_on_a_new_connection_are_caught_with_a_counterexample() {
+    // Bug: a new connection of a user inherits the groups of the user's other connection.
+    let r = mutated(Spec::new(Profile::Core), bounds(2, 1, 1, 1), |op, hub| {
+        if let Op::Connect { user: Some(u) } = op {
+            let inherited = hub
+                .conns
+                .iter()
+                .find(|c| c.user == Some(*u) && !c.groups.is_empty())
+                .map(|c| c.groups.clone());
+            if let (Some(g), Some(last)) = (inherited, hub.conns.last_mut()) {
+                last.groups = g;
+            }
+        }
+    });
+    let path = failing(
+        &r,
+        "a new connection has no groups unless rooms restore them",
+    );
+    assert!(path.len() >= 3, "connect, join, connect at least: {path:?}");
+    assert!(path.last().unwrap().starts_with("connect(user"), "{path:?}");
+}
+
+#[test]
+fn a_restart_that_keeps_memberships_is_caught() {
+    let r = mutated(Spec::new(Profile::Core), bounds(1, 1, 1, 1), |op, hub| {
+        if let Op::Restart = op {
+            hub.conns.push(hubspec_model::Conn {
+                id: hubspec_model::ConnId(hub.next_id + 1),
+                user: None,
+                status: hubspec_model::Status::Connected,
+                groups: smallvec_of(0),
+                buffer: Default::default(),
+                token: Default::default(),
+            });
+            hub.next_id += 1;
+        }
+    });
+    failing(&r, "after a restart no membership");
+}
+
+fn smallvec_of(g: u8) -> hubspec_model::hub::Set<u8> {
+    let mut s = hubspec_model::hub::Set::new();
+    s.push(g);
+    s
+}
+
+#[test]
+fn a_resume_that_loses_groups_is_caught_and_its_path_replays_concretely() {
+    let spec = Spec::new(Profile::CoreStateful);
+    let r = mutated(spec, bounds(2, 1, 1, 1), |op, hub| {
+        if let Op::Resume { conn, .. } = op {
+            if let Some(c) = hub.conns.iter_mut().find(|c| c.id == *conn) {
+                c.groups.clear();
+            }
+        }
+    });
+    failing(
+        &r,
+        "a resumed connection has exactly its groups at the drop",
+    );
+}
+
+#[test]
+fn a_too_small_bound_fails_the_reachability_witnesses() {
+    // One connection and one user cannot show a user with two connections or a group with
+    // two members: the `sometimes` properties say so instead of passing vacuously.
+    let r = check(
+        Spec::new(Profile::Core),
+        bounds(1, 1, 1, 1),
+        opts(1, Engine::Parallel),
+    );
+    assert!(!r.all_hold());
+    assert!(r
+        .properties
+        .iter()
+        .any(|p| !p.always && !p.holds && p.name == "a group has two members"));
+}
+
+#[test]
+fn canonical_paths_map_back_to_concrete_histories_that_reach_the_same_class() {
+    use hubspec_check::CheckState;
+    use hubspec_model::ConnId;
+    use stateright::Model;
+    let spec = Spec::new(Profile::CoreStateful);
+    let model = HubModel::new(spec, bounds(3, 2, 2, 1));
+    // Connection churn makes canonical ids shift between steps.
+    let canonical: Vec<Op<Small>> = vec![
+        Op::Connect { user: Some(0) },
+        Op::Connect { user: None },
+        Op::AddToGroup {
+            caller: ConnId(2),
+            group: Some(1),
+        },
+        Op::Connect { user: Some(1) },
+        Op::Drop { conn: ConnId(1) },
+        Op::AddConnectionToGroup {
+            caller: ConnId(2),
+            target: hubspec_model::Target::Id(ConnId(3)),
+            group: Some(0),
+        },
+        Op::Disconnect { conn: ConnId(2) },
+        Op::Send {
+            caller: ConnId(1),
+            selector: hubspec_model::Selector::All,
+            payload: 0,
+        },
+    ];
+    let mut state = CheckState::default();
+    for op in &canonical {
+        state = model
+            .next_state(&state, op.clone())
+            .expect("a valid canonical step");
+    }
+    let concrete = concretize(&spec, &canonical);
+    let mut hub: Hub<Small> = Hub::new();
+    for op in &concrete {
+        hub.apply(&spec, op).expect("a valid concrete step");
+    }
+    let mut reached = CheckState { hub, violations: 0 };
+    reached.canonicalize();
+    assert_eq!(reached, state);
+    let text: Vec<_> = concrete
+        .iter()
+        .map(hubspec_model::transcript::small_to_text)
+        .collect();
+    Transcript::run(spec, &text).expect("valid readable history");
+}
