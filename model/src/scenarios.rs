@@ -550,14 +550,16 @@ pub fn scenarios() -> Vec<Scenario> {
     out.push(s.done("SND-FIFO", "mixed-selectors"));
 
     // Restart.
+    // With a user, so that a server restoring the user's old memberships shows too.
     let mut s = Script::new();
-    let (a, _b) = (s.anon(), s.anon());
+    let a = s.connect(Some("alice"));
+    let _b = s.anon();
     s.add(a, g("g"));
     s.op(Op::Restart);
-    let c = s.anon();
+    let _a2 = s.connect(Some("alice"));
     let d = s.anon();
     s.send_group(d, "g");
-    s.send(c, Selector::All);
+    s.send(d, Selector::All);
     out.push(s.done("RST-WIPES-MEMBERSHIP", "basic"));
 
     let mut s = Script::new();

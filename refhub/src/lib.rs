@@ -98,6 +98,11 @@ impl RefHub {
         let (stop, mut stopped) = watch::channel(false);
         let app = server::router(shared.clone());
         let server = tokio::spawn(async move {
+            // Without TCP_NODELAY every small SignalR record waits on Nagle's algorithm and
+            // the peer's delayed ACK: measured 70× fewer session ops/s at 4 connections.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
             });
