@@ -1,1 +1,39 @@
-//! Placeholder; filled by its issue.
+//! hubspec-conformance: the conformance suite. Every rule of the catalog checked against a
+//! SignalR hub — the embedded reference hub by default, or any server named by
+//! `HUBSPEC_URL` / `HUBSPEC_CONFIG` — three ways: each rule's scenarios, random histories from
+//! the model, and every transition of the model's bounded graph; plus mutants of the
+//! reference hub that the suite must catch. The `hubspec` binary (src/main.rs) is its CLI.
+//!
+//! Module map:
+//! - [`target`]: the server under test (configured, or the embedded refhub) and its restarter.
+//! - [`case`]: one history run against a target and compared with the model.
+//! - [`scenario`]: each rule's scenarios; which are applicable; allowed variants.
+//! - [`probes`]: the `PRO-` rules, checked with a bare client.
+//! - [`properties`]: proptest-state-machine over the model, the target as system under test.
+//! - [`exhaustive`]: walks covering every transition of the model's bounded graph.
+//! - [`mutants`]: refhub with each fault; detection figures; shrinking.
+//! - [`suite`]: the orchestration and the verdict per rule.
+//! - [`expected`]: expected verdicts per known target, kept as data keyed by rule ID.
+//! - [`report`]: the report data (what `report.json` serialises); [`report_json`],
+//!   [`report_junit`] and [`report_html`] write it.
+//! - [`error`]: [`SuiteError`], why a run produced no verdicts.
+
+pub mod case;
+pub mod error;
+pub mod exhaustive;
+pub mod expected;
+pub mod mutants;
+pub mod probes;
+pub mod properties;
+pub mod report;
+pub mod report_html;
+pub mod report_json;
+pub mod report_junit;
+pub mod scenario;
+pub mod suite;
+pub mod target;
+
+pub use error::SuiteError;
+pub use report::{RuleReport, RunReport, Verdict};
+pub use suite::{replay, run_suite, Part, Plan, Progress, Quiet};
+pub use target::Target;

@@ -1,0 +1,27 @@
+//! The suite's one error type: why a run could not produce verdicts at all.
+
+use hubspec_harness::HarnessError;
+
+/// A run that cannot produce verdicts. A target that misbehaves is never this: it is a
+/// failing verdict with its finding.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// Nothing answers at the target's URL (or it does not speak SignalR at all).
+    #[error("the target cannot be reached: {0}")]
+    Unreachable(String),
+    /// The target's configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// `--only` named nothing in the catalog.
+    #[error("--only {0} matches no rule in the catalog (rule IDs look like GRP-ADD-IDEMPOTENT; a prefix such as GRP- selects an area)")]
+    NothingMatched(String),
+    /// Every selected rule was not applicable: a run that checked nothing is not a pass.
+    #[error("no rule was checked: every selected rule is not applicable to this target (declare its capabilities and profile, or select other rules)")]
+    NothingChecked,
+    /// The embedded reference hub did not start.
+    #[error("the embedded reference hub did not start: {0}")]
+    Embedded(String),
+    /// The harness refused to run (invalid history, missing capability).
+    #[error(transparent)]
+    Harness(#[from] HarnessError),
+}

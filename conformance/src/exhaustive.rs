@@ -1,0 +1,210 @@
+//! Bounded-exhaustive comparison: every reachable (state, operation) transition of the
+//! model's graph within bounds, run against the target.
+//!
+//! The graph is the model checker's (symmetry-reduced, so each case once); a set of walks
+//! from the initial state covers every transition at least once, each walk taking the
+//! uncovered transitions of its current state first (most are self-loops: sends to connected
+//! connections change nothing) and otherwise heading to the nearest state that still has
+//! some. Each walk is mapped back to a concrete history and run as one case.
+
+use crate::case::{run_case, CaseOutcome};
+use crate::target::Target;
+use futures_util::stream::{self, StreamExt};
+use hubspec_check::{concretize, Bounds, CheckState, HubModel};
+use hubspec_model::{transcript::small_to_text, Op, Small, Spec};
+use stateright::Model;
+use std::collections::{HashMap, VecDeque};
+
+/// The model's graph within bounds.
+pub struct Graph {
+    /// Canonical states, the initial one first.
+    pub states: Vec<CheckState>,
+    /// Per state, its transitions: (operation, target state index). Only states above the
+    /// depth bound have transitions.
+    pub edges: Vec<Vec<(Op<Small>, usize)>>,
+}
+
+impl Graph {
+    /// Every transition within the bounds.
+    pub fn transitions(&self) -> usize {
+        self.edges.iter().map(Vec::len).sum()
+    }
+}
+
+/// The bounds the suite explores: small enough that every transition runs in seconds, large
+/// enough to hold two connections' interplay in two groups. `Expire` (each waits a disconnect
+/// timeout), `Restart` and rooms are left to the scenarios and the property runs.
+pub fn default_bounds() -> Bounds {
+    Bounds { connections: 2, users: 1, groups: 2, payloads: 1, buffer: 1, depth: Some(4), rooms: false, restart: false }
+}
+
+/// Build the graph of `spec` within `bounds` (depth is required).
+pub fn graph(spec: Spec, bounds: Bounds) -> Graph {
+    let model = HubModel::new(spec, bounds);
+    let depth = bounds.depth.expect("the exhaustive graph needs a depth bound");
+    let mut index: HashMap<CheckState, usize> = HashMap::new();
+    let init = model.init_states().remove(0);
+    index.insert(init.clone(), 0);
+    let mut states = vec![init];
+    let mut edges: Vec<Vec<(Op<Small>, usize)>> = vec![vec![]];
+    let mut queue = VecDeque::from([(0usize, 0usize)]);
+    let mut actions = Vec::new();
+    while let Some((at, d)) = queue.pop_front() {
+        if d >= depth {
+            continue;
+        }
+        actions.clear();
+        model.actions(&states[at], &mut actions);
+        for op in actions.drain(..).filter(|op| !matches!(op, Op::Expire { .. })) {
+            let Some(next) = model.next_state(&states[at], op.clone()) else { continue };
+            if !model.within_boundary(&next) {
+                continue;
+            }
+            let to = match index.get(&next) {
+                Some(i) => *i,
+                None => {
+                    let i = states.len();
+                    index.insert(next.clone(), i);
+                    states.push(next);
+                    edges.push(vec![]);
+                    queue.push_back((i, d + 1));
+                    i
+                }
+            };
+            edges[at].push((op, to));
+        }
+    }
+    Graph { states, edges }
+}
+
+/// Walks from the initial state that together take every transition, each at most
+/// `max_len` operations long.
+pub fn walks(graph: &Graph, max_len: usize) -> Vec<Vec<Op<Small>>> {
+    let mut uncovered: Vec<Vec<bool>> = graph.edges.iter().map(|e| vec![true; e.len()]).collect();
+    let mut left: usize = graph.transitions();
+    let mut out = Vec::new();
+    while left > 0 {
+        let mut at = 0usize;
+        let mut walk: Vec<Op<Small>> = Vec::new();
+        while walk.len() < max_len {
+            if let Some(i) = uncovered[at].iter().position(|u| *u) {
+                // Self-loops first, so the walk stays where it has work.
+                let i = (0..graph.edges[at].len())
+                    .find(|j| uncovered[at][*j] && graph.edges[at][*j].1 == at)
+                    .unwrap_or(i);
+                uncovered[at][i] = false;
+                left -= 1;
+                let (op, to) = &graph.edges[at][i];
+                walk.push(op.clone());
+                at = *to;
+                continue;
+            }
+            // Head for the nearest state with uncovered transitions.
+            let Some(path) = path_to_work(graph, &uncovered, at) else { break };
+            if walk.len() + path.len() > max_len {
+                break;
+            }
+            for (from, i) in path {
+                if uncovered[from][i] {
+                    uncovered[from][i] = false;
+                    left -= 1;
+                }
+                walk.push(graph.edges[from][i].0.clone());
+                at = graph.edges[from][i].1;
+            }
+        }
+        if walk.is_empty() {
+            break;
+        }
+        out.push(walk);
+    }
+    out
+}
+
+fn path_to_work(graph: &Graph, uncovered: &[Vec<bool>], from: usize) -> Option<Vec<(usize, usize)>> {
+    let mut prev: HashMap<usize, (usize, usize)> = HashMap::new();
+    let mut queue = VecDeque::from([from]);
+    while let Some(s) = queue.pop_front() {
+        if s != from && uncovered[s].iter().any(|u| *u) {
+            let mut path = Vec::new();
+            let mut at = s;
+            while at != from {
+                let (p, i) = prev[&at];
+                path.push((p, i));
+                at = p;
+            }
+            path.reverse();
+            return Some(path);
+        }
+        for (i, (_, to)) in graph.edges[s].iter().enumerate() {
+            if *to != from && !prev.contains_key(to) {
+                prev.insert(*to, (s, i));
+                queue.push_back(*to);
+            }
+        }
+    }
+    None
+}
+
+/// What the exhaustive part found.
+pub struct ExhaustiveRun {
+    /// Transitions within the bounds.
+    pub transitions: usize,
+    /// Transitions on walks that ran without divergence.
+    pub covered: usize,
+    /// Walks run.
+    pub walks: usize,
+    /// Operations sent.
+    pub ops: usize,
+    /// The failing walks.
+    pub failures: Vec<CaseOutcome>,
+}
+
+/// Run every transition of `spec` within `bounds` against `target`.
+pub async fn run(target: &Target, spec: Spec, bounds: Bounds, parallel: usize) -> ExhaustiveRun {
+    let g = graph(spec, bounds);
+    let walks = walks(&g, 48);
+    let transitions = g.transitions();
+    // The transitions each walk takes, for the coverage count.
+    let mut per_walk: Vec<usize> = Vec::with_capacity(walks.len());
+    {
+        let mut taken = vec![vec![false; 0]; 0];
+        taken.extend(g.edges.iter().map(|e| vec![false; e.len()]));
+        for walk in &walks {
+            let mut at = 0usize;
+            let mut new = 0;
+            for op in walk {
+                let i = g.edges[at].iter().position(|(o, _)| o == op).expect("walks follow edges");
+                if !taken[at][i] {
+                    taken[at][i] = true;
+                    new += 1;
+                }
+                at = g.edges[at][i].1;
+            }
+            per_walk.push(new);
+        }
+    }
+    let histories: Vec<Vec<Op>> = walks
+        .iter()
+        .map(|w| concretize(&spec, w).iter().map(small_to_text).collect())
+        .collect();
+    let ops = histories.iter().map(Vec::len).sum();
+    let outcomes: Vec<(usize, CaseOutcome)> = stream::iter(histories.iter().enumerate())
+        .map(|(i, h)| async move {
+            let name = format!("exhaustive walk {} ({})", i + 1, spec.profile);
+            (i, run_case(target, spec, &name, h).await)
+        })
+        .buffer_unordered(parallel.max(1))
+        .collect()
+        .await;
+    let mut covered = 0;
+    let mut failures = Vec::new();
+    for (i, o) in outcomes {
+        if o.passed() {
+            covered += per_walk[i];
+        } else {
+            failures.push(o);
+        }
+    }
+    ExhaustiveRun { transitions, covered, walks: walks.len(), ops, failures }
+}

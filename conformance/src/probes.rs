@@ -1,0 +1,143 @@
+//! Probes for the `PRO-` rules: the wire-protocol facts the rest of the suite relies on,
+//! checked with a bare client rather than through a model history.
+
+use crate::report::Finding;
+use crate::target::Target;
+use hubspec_harness::{Client, ClientError, ClientOptions};
+use hubspec_model::{Profile, Rule};
+use hubspec_wire::CompletionResult;
+use std::time::Duration;
+
+/// Whether the probe for `rule` can run against `target`, or why not.
+pub fn applicable(rule: &Rule, target: &Target) -> Result<(), String> {
+    match rule.id {
+        "PRO-NEGOTIATE" if target.config.skip_negotiation => {
+            Err("the target is configured with skip_negotiation".into())
+        }
+        "PRO-SEQUENCE" if target.config.profile != Profile::CoreStateful => {
+            Err("stated for profile core-stateful only".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn options(target: &Target, label: &str, stateful: bool) -> ClientOptions {
+    let mut o = ClientOptions::new(target.config.urls[0].clone());
+    o.skip_negotiation = target.config.skip_negotiation;
+    o.stateful = stateful;
+    o.connect_timeout = target.config.timeouts.connect;
+    o.invocation_timeout = target.config.timeouts.invocation;
+    o.ping_interval = target.config.timeouts.ping_interval;
+    o.label = label.into();
+    o
+}
+
+fn fail(rule: &str, expected: &str, observed: String, frames: Vec<String>) -> Finding {
+    Finding {
+        case: format!("probe {rule}"),
+        rules: vec![rule.to_string()],
+        kind: "protocol".into(),
+        step: 0,
+        op: None,
+        expected: expected.into(),
+        observed,
+        transcript: String::new(),
+        expected_transcript: String::new(),
+        replay: format!("cargo run -p hubspec-conformance --bin hubspec -- run --only {rule}"),
+        frames,
+    }
+}
+
+fn client_error(rule: &str, what: &str, e: &ClientError, frames: Vec<String>) -> Finding {
+    let named = e.rule().unwrap_or(rule);
+    let mut f = fail(rule, what, e.to_string(), frames);
+    if named != rule {
+        f.rules.push(named.to_string());
+    }
+    f
+}
+
+/// Run the probe for `rule`; `Ok` when the target behaves, `Err` with the evidence otherwise.
+pub async fn probe(rule: &Rule, target: &Target) -> Result<(), Finding> {
+    let id = rule.id;
+    let stateful = id == "PRO-SEQUENCE";
+    let mut client = match Client::connect_with_frames(options(target, "p1", stateful)).await {
+        Ok(c) => c,
+        Err((e, frames)) => {
+            let frames = frames.iter().map(|f| f.to_string()).collect();
+            return Err(client_error(id, "negotiate, WebSocket and handshake succeed", &e, frames));
+        }
+    };
+    let result = run_probe(id, &mut client).await;
+    let frames: Vec<String> = client.frames().iter().map(|f| f.to_string()).collect();
+    let findings = client.take_findings();
+    client.shutdown().await;
+    match result {
+        Err((expected, observed)) => Err(fail(id, &expected, observed, frames)),
+        Ok(()) => match findings.into_iter().find(|f| f.rule == id) {
+            Some(f) => Err(fail(id, "no protocol finding", f.detail, frames)),
+            None => Ok(()),
+        },
+    }
+}
+
+type ProbeResult = Result<(), (String, String)>;
+
+fn ok<T>(what: &str, r: Result<T, ClientError>) -> Result<T, (String, String)> {
+    r.map_err(|e| (what.to_string(), e.to_string()))
+}
+
+async fn run_probe(id: &str, client: &mut Client) -> ProbeResult {
+    match id {
+        "PRO-NEGOTIATE" => match client.negotiated() {
+            Some(n) if !n.connection_id.as_deref().unwrap_or("").is_empty() => Ok(()),
+            other => Err(("a v1 negotiate response with a connectionId".into(), format!("{other:?}"))),
+        },
+        "PRO-HANDSHAKE" | "PRO-TEXT-FRAMES" | "PRO-WELL-FORMED" | "PRO-COMPLETION" | "PRO-RESPONSIVE" => {
+            // A few invocations of every shape; the client checks frames, records and
+            // completions as they come and reports any finding.
+            for _ in 0..3 {
+                ok("GetConnectionId completes", client.connection_id().await)?;
+            }
+            ok("AddToGroup completes", client.invoke("AddToGroup", vec!["hubspec-probe".into()]).await)?;
+            let id = ok("GetConnectionId completes", client.connection_id().await)?;
+            ok(
+                "SendToConnection completes",
+                client.invoke("SendToConnection", vec![id.into(), "probe".into()]).await,
+            )?;
+            Ok(())
+        }
+        "PRO-UNKNOWN-METHOD" => {
+            match ok("a Completion", client.invoke("NoSuchHubspecMethod", vec![]).await)? {
+                CompletionResult::Error(_) => {}
+                other => return Err(("a Completion with an error".into(), format!("{other:?}"))),
+            }
+            ok("the connection stays usable", client.connection_id().await).map(|_| ())
+        }
+        "PRO-PING" => {
+            client.send_raw("{\"type\":6}\u{1e}").await.map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            client.send_raw("{\"type\":6}\u{1e}").await.map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
+            ok("the connection stays open after Pings", client.connection_id().await).map(|_| ())
+        }
+        "PRO-CLOSE" => {
+            ok("a client Close is answered with a Close", client.close().await)?;
+            match client.server_close() {
+                Some(_) => Ok(()),
+                None => Err(("a Close from the server".into(), "the socket closed without one".into())),
+            }
+        }
+        "PRO-SEQUENCE" => {
+            let id = ok("GetConnectionId completes", client.connection_id().await)?;
+            client.drop_transport().await;
+            ok("the resume succeeds with a Sequence first", client.resume().await)?;
+            let again = ok("GetConnectionId completes after the resume", client.connection_id().await)?;
+            if again == id {
+                Ok(())
+            } else {
+                Err(("the same connection id after the resume".into(), format!("{id} became {again}")))
+            }
+        }
+        other => Err(("a probe for this rule".into(), format!("no probe is defined for {other}"))),
+    }
+}

@@ -1,0 +1,204 @@
+//! What a run found: a verdict per rule, with the evidence. Serialised as `report.json`
+//! (schema in docs/src/report-schema.md); the JUnit and HTML reports are views of it.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// The verdict on one rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every case that checks the rule ran and matched the model.
+    Pass,
+    /// At least one case diverged in a way the rule names.
+    Fail,
+    /// The rule needs a capability or a profile the target does not declare: nothing was
+    /// checked, and nothing is claimed.
+    NotApplicable {
+        /// Why, e.g. "needs capability rooms" or "stated for profile core only".
+        reason: String,
+    },
+    /// The target does not match the declared variant but matches another variant the spec
+    /// admits (e.g. declared `groups_fanout = per-group`, behaves as `once`).
+    AllowedVariant {
+        /// Which variant the target showed, e.g. "groups_fanout = once".
+        variant: String,
+    },
+}
+
+impl Verdict {
+    /// The verdict's short name: pass, fail, not-applicable, allowed-variant.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NotApplicable { .. } => "not-applicable",
+            Verdict::AllowedVariant { .. } => "allowed-variant",
+        }
+    }
+
+    /// Whether the verdict counts against the target.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Verdict::Fail)
+    }
+
+    /// Whether anything was checked (pass, fail and allowed variant).
+    pub fn was_checked(&self) -> bool {
+        !matches!(self, Verdict::NotApplicable { .. })
+    }
+}
+
+/// One divergence, as evidence for a failure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The case it came from, e.g. `scenario GRP-ADD-IDEMPOTENT/twice (core-stateful)`.
+    pub case: String,
+    /// The rules it violates, most specific first.
+    pub rules: Vec<String>,
+    /// lost, late, duplicate, unexpected, reordered, result, broken barrier, protocol.
+    pub kind: String,
+    /// The 1-based step.
+    pub step: usize,
+    /// The step's operation in transcript form.
+    pub op: Option<String>,
+    /// What the model says.
+    pub expected: String,
+    /// What the target did.
+    pub observed: String,
+    /// The minimal transcript (observed, up to the step).
+    pub transcript: String,
+    /// The model's transcript of the same history.
+    pub expected_transcript: String,
+    /// A command line that replays the history.
+    pub replay: String,
+    /// Raw wire frames of the connections concerned.
+    pub frames: Vec<String>,
+}
+
+/// The result of one rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleReport {
+    /// The rule's ID.
+    pub id: String,
+    /// Its statement.
+    pub statement: String,
+    /// The verdict.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// Time spent on the cases named after the rule.
+    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    pub duration: Duration,
+    /// How many cases checked it (scenarios and probes named after it).
+    pub cases: usize,
+    /// Evidence for a failure (the shortest first), at most a handful.
+    pub findings: Vec<Finding>,
+}
+
+/// Transition coverage of the bounded-exhaustive part.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Coverage {
+    /// The bounds explored, in words.
+    pub bounds: String,
+    /// Reachable (state, operation) transitions within the bounds.
+    pub transitions: usize,
+    /// Transitions run against the target without divergence.
+    pub covered: usize,
+    /// Walks (sessions) run.
+    pub walks: usize,
+    /// Operations sent.
+    pub ops: usize,
+}
+
+impl Coverage {
+    /// Covered transitions as a percentage.
+    pub fn percent(&self) -> f64 {
+        if self.transitions == 0 { 0.0 } else { 100.0 * self.covered as f64 / self.transitions as f64 }
+    }
+}
+
+/// The property-based part.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PropertyStats {
+    /// Random histories run.
+    pub cases: u32,
+    /// Operations sent in all.
+    pub ops: usize,
+    /// The shrunk failing history, if any.
+    pub counterexample: Option<Finding>,
+}
+
+/// One mutant (a refhub fault) and how fast the suite caught it.
+#[derive(Clone, Debug, Serialize)]
+pub struct MutantReport {
+    /// The fault's name.
+    pub fault: String,
+    /// The rules the fault breaks.
+    pub breaks: Vec<String>,
+    /// Whether a divergence naming one of those rules was reported.
+    pub detected: bool,
+    /// Which part caught it first: scenario, properties or exhaustive.
+    pub by: Option<String>,
+    /// Time to the first detection.
+    #[serde(serialize_with = "ser_ms", rename = "time_to_detection_ms")]
+    pub time_to_detection: Duration,
+    /// Operations sent until the first detection.
+    pub ops_to_detection: usize,
+    /// Length of the shrunk counterexample.
+    pub shrunk_len: Option<usize>,
+    /// The shrunk counterexample's transcript.
+    pub counterexample: Option<String>,
+}
+
+/// Everything one run found.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// The hubspec version.
+    pub hubspec_version: String,
+    /// The target, as given (URL(s), or "embedded refhub").
+    pub target: String,
+    /// The specs the target was checked under (profile + variants, e.g. "profile core, groups_fanout per-group").
+    pub specs: Vec<String>,
+    /// Seconds since the Unix epoch when the run started.
+    pub started_unix: u64,
+    /// Wall time of the whole run.
+    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    pub duration: Duration,
+    /// One entry per rule in catalog order (filtered by `--only`).
+    pub rules: Vec<RuleReport>,
+    /// Bounded-exhaustive coverage, when that part ran.
+    pub coverage: Option<Coverage>,
+    /// The property-based part, when it ran.
+    pub properties: Option<PropertyStats>,
+    /// Mutants, when that part ran (embedded refhub only).
+    pub mutants: Option<Vec<MutantReport>>,
+}
+
+impl RunReport {
+    /// Rules with each verdict: (pass, fail, not applicable, allowed variant).
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0);
+        for r in &self.rules {
+            match r.verdict {
+                Verdict::Pass => c.0 += 1,
+                Verdict::Fail => c.1 += 1,
+                Verdict::NotApplicable { .. } => c.2 += 1,
+                Verdict::AllowedVariant { .. } => c.3 += 1,
+            }
+        }
+        c
+    }
+
+    /// Whether every applicable rule passed (or showed an allowed variant), at least one rule
+    /// was checked, coverage (if measured) is complete and every mutant (if run) was caught.
+    pub fn passed(&self) -> bool {
+        let (pass, fail, _, variant) = self.counts();
+        fail == 0
+            && pass + variant > 0
+            && self.properties.as_ref().is_none_or(|p| p.counterexample.is_none())
+            && self.mutants.as_ref().is_none_or(|m| m.iter().all(|m| m.detected))
+    }
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}

@@ -1,0 +1,50 @@
+//! Scenarios: each rule's short histories (hubspec_model::scenarios) run against a target.
+
+use crate::case::{run_case, CaseOutcome};
+use crate::target::Target;
+use hubspec_model::{Profile, Rule, Scenario, Spec, Transcript};
+
+/// Why `scenario` cannot run against `target`, if it cannot.
+pub fn not_applicable(rule: &Rule, scenario: &Scenario, target: &Target) -> Option<String> {
+    let profile = target.config.profile;
+    if !rule.applies_to(profile) {
+        let names: Vec<&str> = rule.profiles.iter().map(|p| p.name()).collect();
+        return Some(format!("stated for profile {} only", names.join(", ")));
+    }
+    let missing: Vec<&str> = scenario
+        .capabilities(profile)
+        .into_iter()
+        .filter(|c| !target.config.has(*c))
+        .map(|c| c.name())
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!("needs capability {}", missing.join(", ")));
+    }
+    None
+}
+
+/// The case name of `scenario` under `profile`.
+pub fn case_name(scenario: &Scenario, profile: Profile) -> String {
+    format!("scenario {} ({profile})", scenario.key())
+}
+
+/// Run `scenario` against `target` under the target's spec.
+pub async fn run(target: &Target, scenario: &Scenario) -> CaseOutcome {
+    let spec = target.config.spec();
+    run_case(target, spec, &case_name(scenario, spec.profile), &scenario.ops).await
+}
+
+/// When a case diverged: the variant of the spec the target's observed transcript matches
+/// instead, if the rule has one (`groups_fanout`).
+pub fn matching_variant(rule: &Rule, outcome: &CaseOutcome) -> Option<String> {
+    if rule.variant != Some("groups_fanout") || outcome.observed.steps.len() != outcome.expected.steps.len() {
+        return None;
+    }
+    let spec = outcome.expected.spec;
+    hubspec_model::GroupsFanout::ALL.into_iter().filter(|v| *v != spec.groups_fanout).find_map(|v| {
+        let alt: Spec = spec.with_fanout(v);
+        let expected = Transcript::run(alt, &outcome.expected.ops()).ok()?;
+        let body = |t: &Transcript| t.to_string().lines().skip(1).collect::<Vec<_>>().join("\n");
+        (body(&expected) == body(&outcome.observed)).then(|| format!("groups_fanout = {v}"))
+    })
+}

@@ -1,0 +1,310 @@
+//! The suite: every selected rule checked against every target, then verdicts.
+
+use crate::case::CaseOutcome;
+use crate::error::SuiteError;
+use crate::report::{Coverage, Finding, MutantReport, PropertyStats, RuleReport, RunReport, Verdict};
+use crate::target::Target;
+use crate::{exhaustive, mutants, probes, properties, scenario};
+use futures_util::stream::{self, StreamExt};
+use hubspec_harness::is_exclusive;
+use hubspec_model::{scenarios, Area, Rule, RULES};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A part of the suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// Each rule's scenarios and the protocol probes.
+    Scenarios,
+    /// Random histories from the model, shrunk on failure.
+    Properties,
+    /// Every transition of the model's bounded graph.
+    Exhaustive,
+    /// The reference hub with each fault injected (embedded targets only).
+    Mutants,
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Rule IDs or ID prefixes (`GRP-`); empty selects every rule.
+    pub only: Vec<String>,
+    /// Random histories per target.
+    pub cases: u32,
+    /// The parts to run.
+    pub parts: BTreeSet<Part>,
+    /// Cases run at once against one target (exclusive ones always run alone).
+    pub parallel: usize,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            only: vec![],
+            cases: std::env::var("HUBSPEC_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32),
+            parts: [Part::Scenarios, Part::Properties, Part::Exhaustive, Part::Mutants].into(),
+            parallel: 8,
+        }
+    }
+}
+
+impl Plan {
+    /// The selected rules, in catalog order; an error when a filter matches nothing.
+    pub fn rules(&self) -> Result<Vec<&'static Rule>, SuiteError> {
+        for f in &self.only {
+            if !RULES.iter().any(|r| r.id == f || (f.ends_with('-') && r.id.starts_with(f.as_str()))) {
+                return Err(SuiteError::NothingMatched(f.clone()));
+            }
+        }
+        Ok(RULES
+            .iter()
+            .filter(|r| {
+                self.only.is_empty()
+                    || self.only.iter().any(|f| r.id == f || (f.ends_with('-') && r.id.starts_with(f.as_str())))
+            })
+            .collect())
+    }
+}
+
+/// Live progress: the CLI draws a bar, tests print lines, or nothing.
+pub trait Progress: Send + Sync {
+    /// `total` cases are about to run.
+    fn begin(&self, total: u64);
+    /// One case finished.
+    fn advance(&self, case: &str, passed: bool);
+    /// Something worth a line.
+    fn note(&self, message: &str);
+}
+
+/// No progress output.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn begin(&self, _: u64) {}
+    fn advance(&self, _: &str, _: bool) {}
+    fn note(&self, _: &str) {}
+}
+
+/// Evidence collected per rule.
+#[derive(Default)]
+struct Tally {
+    cases: usize,
+    duration: Duration,
+    findings: Vec<Finding>,
+    not_applicable: Vec<String>,
+    variant: Option<String>,
+}
+
+type JobResult = (&'static Rule, Option<CaseOutcome>, Vec<Finding>, Duration);
+
+async fn run_job(job: Job<'_>, progress: &dyn Progress) -> JobResult {
+    let started = Instant::now();
+    match job {
+        Job::Scenario(t, rule, s) => {
+            let o = scenario::run(t, &s).await;
+            progress.advance(&o.name, o.passed());
+            (rule, Some(o), vec![], started.elapsed())
+        }
+        Job::Probe(t, rule) => {
+            let r = probes::probe(rule, t).await;
+            progress.advance(&format!("probe {}", rule.id), r.is_ok());
+            (rule, None, r.err().into_iter().collect::<Vec<_>>(), started.elapsed())
+        }
+    }
+}
+
+enum Job<'a> {
+    Scenario(&'a Target, &'static Rule, hubspec_model::Scenario),
+    Probe(&'a Target, &'static Rule),
+}
+
+/// Run `plan` against `targets` and give a verdict per rule.
+pub async fn run_suite(targets: &[Target], plan: &Plan, progress: &dyn Progress) -> Result<RunReport, SuiteError> {
+    let start = Instant::now();
+    let started_unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let rules = plan.rules()?;
+    for t in targets {
+        t.probe().await?;
+    }
+    let mut tally: BTreeMap<&'static str, Tally> = rules.iter().map(|r| (r.id, Tally::default())).collect();
+
+    // Scenarios and probes.
+    let mut jobs: Vec<Job> = Vec::new();
+    if plan.parts.contains(&Part::Scenarios) {
+        let all = scenarios();
+        for t in targets {
+            for rule in &rules {
+                if rule.area == Area::Protocol {
+                    match probes::applicable(rule, t) {
+                        Ok(()) => jobs.push(Job::Probe(t, rule)),
+                        Err(why) => tally.get_mut(rule.id).unwrap().not_applicable.push(why),
+                    }
+                    continue;
+                }
+                for s in all.iter().filter(|s| s.rule == rule.id) {
+                    match scenario::not_applicable(rule, s, t) {
+                        Some(why) => tally.get_mut(rule.id).unwrap().not_applicable.push(why),
+                        None => jobs.push(Job::Scenario(t, rule, s.clone())),
+                    }
+                }
+            }
+        }
+    }
+    progress.begin(jobs.len() as u64);
+    let (exclusive, shared): (Vec<Job>, Vec<Job>) =
+        jobs.into_iter().partition(|j| matches!(j, Job::Scenario(_, _, s) if is_exclusive(&s.ops)));
+    let mut results: Vec<JobResult> = stream::iter(shared)
+        .map(|job| run_job(job, progress))
+        .buffer_unordered(plan.parallel.max(1))
+        .collect()
+        .await;
+    for job in exclusive {
+        results.push(run_job(job, progress).await);
+    }
+    for (rule, outcome, probe_findings, elapsed) in results {
+        let t = tally.get_mut(rule.id).unwrap();
+        t.cases += 1;
+        t.duration += elapsed;
+        t.findings.extend(probe_findings);
+        if let Some(o) = outcome {
+            if !o.passed() {
+                match scenario::matching_variant(rule, &o) {
+                    Some(v) => t.variant = Some(v),
+                    None => t.findings.extend(o.findings.iter().cloned()),
+                }
+                // Other rules the divergences name fail too (not when the whole difference
+                // is an allowed variant).
+                if t.variant.is_none() {
+                    attribute(&mut tally, &rules, &o.findings, Some(rule.id));
+                }
+            }
+        }
+    }
+
+    // Random histories.
+    let mut prop_stats = None;
+    if plan.parts.contains(&Part::Properties) {
+        let mut stats = PropertyStats::default();
+        for t in targets {
+            progress.note(&format!("property cases against {}", t.describe()));
+            let universe = properties::Universe::for_target(t);
+            let handle = tokio::runtime::Handle::current();
+            let cases = plan.cases;
+            let run = tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
+            stats.cases += run.cases;
+            stats.ops += run.ops;
+            if let Some(o) = run.failure {
+                attribute(&mut tally, &rules, &o.findings, None);
+                stats.counterexample = stats.counterexample.or_else(|| o.findings.first().cloned());
+            }
+        }
+        prop_stats = Some(stats);
+    }
+
+    // Every transition within bounds.
+    let mut coverage = None;
+    if plan.parts.contains(&Part::Exhaustive) {
+        let mut c = Coverage { bounds: format!("{}", exhaustive::default_bounds()), ..Coverage::default() };
+        for t in targets {
+            progress.note(&format!("exhaustive walks against {}", t.describe()));
+            let run = exhaustive::run(t, t.config.spec(), exhaustive::default_bounds(), 1).await;
+            c.transitions += run.transitions;
+            c.covered += run.covered;
+            c.walks += run.walks;
+            c.ops += run.ops;
+            for o in &run.failures {
+                attribute(&mut tally, &rules, &o.findings, None);
+            }
+        }
+        coverage = Some(c);
+    }
+
+    // Mutants.
+    let mut mutant_reports: Option<Vec<MutantReport>> = None;
+    if plan.parts.contains(&Part::Mutants) && targets.iter().all(Target::is_embedded) {
+        let mut reports = Vec::new();
+        for fault in hubspec_refhub::Fault::ALL {
+            progress.note(&format!("mutant {}", fault.name()));
+            reports.push(mutants::hunt(fault, plan.cases).await);
+        }
+        mutant_reports = Some(reports);
+    }
+
+    let report_rules = rules
+        .iter()
+        .map(|rule| {
+            let t = tally.remove(rule.id).unwrap_or_default();
+            let verdict = if !t.findings.is_empty() {
+                Verdict::Fail
+            } else if let Some(variant) = t.variant.clone() {
+                Verdict::AllowedVariant { variant }
+            } else if t.cases == 0 {
+                let mut reasons = t.not_applicable.clone();
+                reasons.sort();
+                reasons.dedup();
+                Verdict::NotApplicable {
+                    reason: if reasons.is_empty() { "no case checks it in the selected parts".into() } else { reasons.join("; ") },
+                }
+            } else {
+                Verdict::Pass
+            };
+            let mut findings = t.findings;
+            findings.sort_by_key(|f| f.transcript.lines().count());
+            findings.truncate(3);
+            RuleReport {
+                id: rule.id.to_string(),
+                statement: rule.statement.to_string(),
+                verdict,
+                duration: t.duration,
+                cases: t.cases,
+                findings,
+            }
+        })
+        .collect::<Vec<_>>();
+    let report = RunReport {
+        hubspec_version: env!("CARGO_PKG_VERSION").to_string(),
+        target: targets.iter().map(Target::describe).collect::<Vec<_>>().join("; "),
+        specs: targets.iter().map(|t| t.config.spec().to_string()).collect(),
+        started_unix,
+        duration: start.elapsed(),
+        rules: report_rules,
+        coverage,
+        properties: prop_stats,
+        mutants: mutant_reports,
+    };
+    if !report.rules.iter().any(|r| r.verdict.was_checked()) {
+        return Err(SuiteError::NothingChecked);
+    }
+    Ok(report)
+}
+
+fn tally_key(rules: &[&'static Rule], id: &str) -> Option<&'static str> {
+    rules.iter().find(|r| r.id == id).map(|r| r.id)
+}
+
+/// Every selected rule a finding names fails with that finding (the scenario's own rule
+/// already has it).
+fn attribute(tally: &mut BTreeMap<&'static str, Tally>, rules: &[&'static Rule], findings: &[Finding], own: Option<&str>) {
+    for f in findings {
+        for r in &f.rules {
+            if Some(r.as_str()) == own {
+                continue;
+            }
+            if let Some(id) = tally_key(rules, r) {
+                let t = tally.get_mut(id).unwrap();
+                if !t.findings.contains(f) {
+                    t.findings.push(f.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Replay one history against a target and return the harness's report.
+pub async fn replay(target: &Target, spec: hubspec_model::Spec, ops: &[hubspec_model::Op]) -> Result<hubspec_harness::RunReport, SuiteError> {
+    target.probe().await?;
+    let mut session = hubspec_harness::Session::new(&target.config, spec, "replay", target.restarter.clone());
+    let report = session.run(ops).await;
+    session.close().await;
+    Ok(report?)
+}

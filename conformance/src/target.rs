@@ -1,0 +1,132 @@
+//! The server under test: a configured one, or the embedded reference hub.
+
+use crate::error::SuiteError;
+use hubspec_harness::restart::BoxFuture;
+use hubspec_harness::{
+    Client, ClientOptions, CommandRestarter, HarnessError, Restarter, TargetConfig,
+};
+use hubspec_model::{Capability, Profile};
+use hubspec_refhub::{Fault, RefHub, RefHubConfig};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The embedded hub's disconnect timeout: short, so `Expire` steps take a fraction of a second.
+pub const EMBEDDED_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// A target and how to restart it.
+pub struct Target {
+    /// How to reach it and what it declares.
+    pub config: TargetConfig,
+    /// How to restart it, when it declares `restart`.
+    pub restarter: Option<Arc<dyn Restarter>>,
+    embedded: Option<Arc<RefHub>>,
+    faults: BTreeSet<Fault>,
+}
+
+struct InProcess(Arc<RefHub>);
+
+impl Restarter for InProcess {
+    fn restart(&self) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(async move {
+            self.0.restart().await;
+            Ok(())
+        })
+    }
+}
+
+impl Target {
+    /// The reference hub, started on 127.0.0.1 with an OS-chosen port, under `profile`, with
+    /// `faults` injected, declaring every capability.
+    pub async fn embedded(profile: Profile, faults: BTreeSet<Fault>) -> Result<Target, SuiteError> {
+        let hub = RefHub::start(RefHubConfig {
+            listen: "127.0.0.1:0".parse().expect("a socket address"),
+            profile,
+            faults: faults.clone(),
+            disconnect_timeout: EMBEDDED_DISCONNECT_TIMEOUT,
+            ..RefHubConfig::default()
+        })
+        .await
+        .map_err(|e| SuiteError::Embedded(e.to_string()))?;
+        let hub = Arc::new(hub);
+        let mut config = TargetConfig::for_url(&hub.url())?
+            .with_profile(profile)
+            .with_capabilities(Capability::ALL.into_iter().filter(|c| {
+                *c != Capability::StatefulReconnect || profile == Profile::CoreStateful
+            }));
+        config.timeouts.disconnect_timeout = EMBEDDED_DISCONNECT_TIMEOUT;
+        Ok(Target {
+            config,
+            restarter: Some(Arc::new(InProcess(hub.clone()))),
+            embedded: Some(hub),
+            faults,
+        })
+    }
+
+    /// A configured target; its restarter runs `restart_command`, if any.
+    pub fn from_config(config: TargetConfig) -> Target {
+        let restarter = config.restart_command.clone().map(|cmd| {
+            Arc::new(CommandRestarter::new(cmd, Duration::from_secs(60))) as Arc<dyn Restarter>
+        });
+        Target { config, restarter, embedded: None, faults: BTreeSet::new() }
+    }
+
+    /// The target `HUBSPEC_URL` / `HUBSPEC_URLS` / `HUBSPEC_CONFIG` name, if any.
+    pub fn from_env() -> Result<Option<TargetConfig>, SuiteError> {
+        Ok(TargetConfig::from_env()?)
+    }
+
+    /// Whether this is the embedded reference hub.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// The faults injected into the embedded hub.
+    pub fn faults(&self) -> &BTreeSet<Fault> {
+        &self.faults
+    }
+
+    /// A one-line description for reports.
+    pub fn describe(&self) -> String {
+        match (&self.embedded, self.faults.is_empty()) {
+            (Some(_), true) => format!("embedded refhub ({})", self.config.describe()),
+            (Some(_), false) => format!(
+                "embedded refhub with faults {} ({})",
+                self.faults.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
+                self.config.describe()
+            ),
+            (None, _) => self.config.describe(),
+        }
+    }
+
+    /// The URLs as one comma-separated string (what replay commands take).
+    pub fn urls(&self) -> String {
+        self.config.urls.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Check that every node answers a handshake and `GetConnectionId`.
+    pub async fn probe(&self) -> Result<(), SuiteError> {
+        for url in &self.config.urls {
+            let mut opts = ClientOptions::new(url.clone());
+            opts.skip_negotiation = self.config.skip_negotiation;
+            opts.connect_timeout = self.config.timeouts.connect;
+            opts.invocation_timeout = self.config.timeouts.invocation;
+            opts.label = "probe".into();
+            let mut client = Client::connect(opts)
+                .await
+                .map_err(|e| SuiteError::Unreachable(format!("{url}: {e}")))?;
+            let id = client.connection_id().await;
+            client.shutdown().await;
+            id.map_err(|e| SuiteError::Unreachable(format!("{url}: GetConnectionId: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Stop the embedded hub (a configured target is left alone).
+    pub async fn shutdown(self) {
+        drop(self.restarter);
+        if let Some(hub) = self.embedded.and_then(|h| Arc::try_unwrap(h).ok()) {
+            hub.shutdown().await;
+        }
+    }
+}
