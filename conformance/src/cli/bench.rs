@@ -1,0 +1,370 @@
+//! `hubspec bench`: the performance figures in one command, each the median of several runs.
+//!
+//! - **checker**: generated states/s of `hubspec check` on 3 connections × 2 users × 2 groups,
+//!   core-stateful, buffer 1, on 1 and on 2 threads, and the ratio;
+//! - **harness**: session ops/s against the reference hub on loopback (each op includes its
+//!   barrier), next to the round-trip rate of a raw tokio-tungstenite echo measured the same
+//!   way, and their ratio (the logic of `harness/examples/bench.rs`);
+//! - **refhub**: group fan-out deliveries/s to a group of `--receivers` WebSocket clients (the
+//!   logic of `refhub/examples/bench.rs`).
+//!
+//! Client and server share the machine, so the network figures are a floor. Build in release:
+//! `cargo run --release -p hubspec-conformance --bin hubspec -- bench`.
+
+use super::{fail, Exit};
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use hubspec_check::{check, Bounds, CheckOptions};
+use hubspec_harness::{Session, TargetConfig};
+use hubspec_model::{ConnId, Op, Profile, Selector, Spec};
+use hubspec_refhub::{RefHub, RefHubConfig};
+use hubspec_wire::{HandshakeRequest, HubMessage};
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// `hubspec bench` arguments.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Runs per figure; the median is reported.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub runs: usize,
+    /// Fan-out group size (WebSocket clients).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub receivers: usize,
+    /// Sends per fan-out round.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub sends: usize,
+    /// Connections in the harness session.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub connections: u32,
+    /// Skip the checker figures.
+    #[arg(long)]
+    pub no_checker: bool,
+    /// Skip the harness and refhub figures.
+    #[arg(long)]
+    pub no_network: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn list(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Median generated states/s on `threads` threads, and the per-run figures.
+fn checker_rate(threads: usize, runs: usize) -> (f64, Vec<f64>, usize) {
+    let bounds = Bounds {
+        connections: 3,
+        users: 2,
+        groups: 2,
+        buffer: 1,
+        ..Bounds::default()
+    };
+    let options = CheckOptions {
+        threads,
+        ..CheckOptions::default()
+    };
+    let mut rates = Vec::new();
+    let mut unique = 0;
+    for _ in 0..runs {
+        let report = check(Spec::new(Profile::CoreStateful), bounds, options);
+        unique = report.unique;
+        rates.push(report.states_per_sec());
+    }
+    (median(rates.clone()), rates, unique)
+}
+
+/// Round trips per second of one client against a tokio-tungstenite echo server.
+async fn echo_rate(round_trips: usize) -> Result<f64, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = tokio::spawn(async move {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let _ = tcp.set_nodelay(true);
+        let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+            return;
+        };
+        while let Some(Ok(m)) = ws.next().await {
+            if m.is_text() && ws.send(m).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    for i in 0..round_trips {
+        ws.send(Message::text(format!("{{\"type\":1,\"n\":{i}}}\u{1e}")))
+            .await
+            .map_err(|e| e.to_string())?;
+        match ws.next().await {
+            Some(Ok(_)) => {}
+            other => return Err(format!("echo ended: {other:?}")),
+        }
+    }
+    let rate = round_trips as f64 / started.elapsed().as_secs_f64();
+    let _ = ws.close(None).await;
+    server.abort();
+    Ok(rate)
+}
+
+/// `n` connects, half of them in a group, then `sends` sends rotating over SendToGroup,
+/// SendToConnection and SendToCaller.
+fn history(n: u32, sends: usize) -> Vec<Op> {
+    let mut ops: Vec<Op> = (0..n).map(|_| Op::Connect { user: None }).collect();
+    for c in (1..=n).step_by(2) {
+        ops.push(Op::AddToGroup {
+            caller: ConnId(c),
+            group: Some("g".into()),
+        });
+    }
+    for i in 0..sends {
+        let caller = ConnId(1 + (i as u32 % n));
+        let selector = match i % 3 {
+            0 => Selector::Group(Some("g".into())),
+            1 => Selector::Connection(ConnId(1 + ((i as u32 + 1) % n)).into()),
+            _ => Selector::Caller,
+        };
+        ops.push(Op::Send {
+            caller,
+            selector,
+            payload: format!("m{i}"),
+        });
+    }
+    ops
+}
+
+/// Session ops/s over the sends of [`history`], one figure per run.
+async fn session_rates(url: &str, n: u32, runs: usize) -> Result<Vec<f64>, String> {
+    let mut config = TargetConfig::for_url(url).map_err(|e| e.to_string())?;
+    config.timeouts.barrier = Duration::from_secs(30);
+    config.timeouts.invocation = Duration::from_secs(30);
+    config.timeouts.connect = Duration::from_secs(30);
+    let sends = 300;
+    let ops = history(n, sends);
+    let first_send = ops.len() - sends;
+    let mut rates = Vec::new();
+    for run in 0..runs {
+        let mut session = Session::new(
+            &config,
+            Spec::new(Profile::Core),
+            &format!("bench-{n}-{run}"),
+            None,
+        );
+        let report = session.run(&ops).await.map_err(|e| e.to_string())?;
+        session.close().await;
+        if !report.passed() {
+            return Err(format!(
+                "the bench session diverged: {}",
+                report
+                    .divergences
+                    .first()
+                    .map(|d| d.to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        let measured: Duration = report.timings[first_send..].iter().sum();
+        rates.push(sends as f64 / measured.as_secs_f64());
+    }
+    Ok(rates)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Result<Ws, String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let hello = HandshakeRequest::json(1).to_json() + "\u{1e}";
+    ws.send(Message::text(hello))
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().starts_with("{}") => return Ok(ws),
+            Ok(Some(Ok(_))) => {}
+            other => return Err(format!("handshake failed: {other:?}")),
+        }
+    }
+}
+
+async fn call(
+    ws: &mut Ws,
+    id: &str,
+    target: &str,
+    args: Vec<serde_json::Value>,
+) -> Result<(), String> {
+    let m = HubMessage::invocation(Some(id), target, args).to_wire();
+    ws.send(Message::text(m)).await.map_err(|e| e.to_string())?;
+    let needle = format!("\"type\":3,\"invocationId\":\"{id}\"");
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains(&needle) => return Ok(()),
+            Ok(Some(Ok(_))) => {}
+            other => return Err(format!("no Completion for {target}: {other:?}")),
+        }
+    }
+}
+
+/// Fan-out deliveries/s to one group of `receivers`, one figure per round.
+async fn fanout_rates(receivers: usize, sends: usize, rounds: usize) -> Result<Vec<f64>, String> {
+    let hub = RefHub::start(RefHubConfig {
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        profile: Profile::Core,
+        max_queued_messages: 1_000_000,
+        ..RefHubConfig::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let url = format!("ws://{}/hub", hub.local_addr());
+    let counted = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    let result = async {
+        for i in 0..receivers {
+            let mut ws = connect(&url).await?;
+            call(
+                &mut ws,
+                &format!("j{i}"),
+                "AddToGroup",
+                vec![json!("bench")],
+            )
+            .await?;
+            let counted = counted.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(Ok(m)) = ws.next().await {
+                    if let Message::Text(t) = m {
+                        let n = t.as_str().matches("\"Receive\"").count() as u64;
+                        counted.fetch_add(n, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        let mut sender = connect(&url).await?;
+        let mut rates = Vec::new();
+        for round in 0..rounds {
+            let want = counted.load(Ordering::Relaxed) + (receivers * sends) as u64;
+            let started = Instant::now();
+            for s in 0..sends {
+                let m = HubMessage::invocation(
+                    None,
+                    "SendToGroup",
+                    vec![json!("bench"), json!(format!("r{round}m{s}"))],
+                );
+                sender
+                    .send(Message::text(m.to_wire()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            while counted.load(Ordering::Relaxed) < want {
+                if started.elapsed() > Duration::from_secs(60) {
+                    return Err(format!("fan-out round {round} did not finish in 60 s"));
+                }
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            rates.push((receivers * sends) as f64 / started.elapsed().as_secs_f64());
+        }
+        Ok(rates)
+    }
+    .await;
+    for t in tasks {
+        t.abort();
+    }
+    hub.shutdown().await;
+    result
+}
+
+async fn network(args: &BenchArgs) -> Result<(), String> {
+    let mut echoes = Vec::new();
+    for _ in 0..args.runs {
+        echoes.push(echo_rate(20_000).await?);
+    }
+    let echo = median(echoes.clone());
+    println!(
+        "harness   raw WebSocket echo round trips/s      median {echo:>12.0}   runs [{}]",
+        list(&echoes)
+    );
+    let hub = RefHub::start(RefHubConfig {
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        profile: Profile::Core,
+        ..RefHubConfig::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let rates = session_rates(&hub.url(), args.connections, args.runs).await;
+    hub.shutdown().await;
+    let rates = rates?;
+    let ops = median(rates.clone());
+    println!(
+        "harness   session ops/s, {} connections        median {ops:>12.1}   runs [{}]",
+        args.connections,
+        list(&rates)
+    );
+    println!(
+        "harness   ops/s ÷ echo round trips/s                   {:>12.4}   (an op costs ≥ {} round trips: the send and its barrier)",
+        ops / echo,
+        args.connections + 1
+    );
+    let fan = fanout_rates(args.receivers, args.sends, args.runs).await?;
+    println!(
+        "refhub    fan-out deliveries/s, group of {:<5}  median {:>12.0}   runs [{}]",
+        args.receivers,
+        median(fan.clone()),
+        list(&fan)
+    );
+    Ok(())
+}
+
+/// Runs `hubspec bench`.
+pub fn bench(args: BenchArgs) -> Exit {
+    let started = Instant::now();
+    let runs = args.runs.max(1);
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "hubspec bench: this is a debug build; the figures are not representative. Use \
+             cargo run --release -p hubspec-conformance --bin hubspec -- bench"
+        );
+    }
+    println!("hubspec bench: medians of {runs} runs");
+    if !args.no_checker {
+        let (one, one_runs, unique) = checker_rate(1, runs);
+        let (two, two_runs, _) = checker_rate(2, runs);
+        println!(
+            "checker   generated states/s, 1 thread          median {one:>12.0}   runs [{}]   (3×2×2 core-stateful buffer 1, {unique} unique states)",
+            list(&one_runs)
+        );
+        println!(
+            "checker   generated states/s, 2 threads         median {two:>12.0}   runs [{}]",
+            list(&two_runs)
+        );
+        println!(
+            "checker   2 threads ÷ 1 thread                         {:>12.2}",
+            two / one
+        );
+    }
+    if !args.no_network {
+        let rt = match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt,
+            Err(e) => return fail(Exit::Usage, format!("cannot start the runtime: {e}")),
+        };
+        if let Err(e) = rt.block_on(network(&BenchArgs { runs, ..args })) {
+            return fail(Exit::Failure, e);
+        }
+    }
+    println!("total {:.1} s", started.elapsed().as_secs_f64());
+    Exit::Success
+}

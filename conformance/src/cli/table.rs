@@ -1,0 +1,138 @@
+//! The console view of a [`RunReport`]: the per-rule verdict table, then each failure with its
+//! counterexample (expected vs observed, transcripts, replay command, raw frames), then the
+//! property, coverage and mutant lines, then the summary.
+
+use hubspec_conformance::report::{RunReport, Verdict};
+use hubspec_conformance::report_junit::finding_text;
+use std::fmt::Write as _;
+
+/// Frames longer than this are cut in the console (the reports keep them whole).
+const FRAME_CHARS_MAX: usize = 300;
+
+fn shorten(s: &str, max: usize) -> String {
+    let visible: String = s
+        .chars()
+        .map(|c| match c {
+            '\u{1e}' => '␞',
+            c if c.is_control() && c != '\n' => '�',
+            c => c,
+        })
+        .collect();
+    if visible.chars().count() <= max {
+        visible
+    } else {
+        let cut: String = visible.chars().take(max).collect();
+        format!("{cut}… ({} chars)", visible.chars().count())
+    }
+}
+
+/// The whole console report.
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "hubspec {}  target: {}",
+        report.hubspec_version, report.target
+    );
+    for spec in &report.specs {
+        let _ = writeln!(out, "  spec: {spec}");
+    }
+    let width = report
+        .rules
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "\n{:<width$}  {:<15} {:>5} {:>8}  DETAIL",
+        "RULE", "VERDICT", "CASES", "TIME"
+    );
+    for r in &report.rules {
+        let detail = match &r.verdict {
+            Verdict::Pass => String::new(),
+            Verdict::Fail => r.findings.first().map_or(String::new(), |f| {
+                format!("{} at step {} ({})", f.kind, f.step, f.case)
+            }),
+            Verdict::NotApplicable { reason } => reason.clone(),
+            Verdict::AllowedVariant { variant } => variant.clone(),
+        };
+        let name = match &r.verdict {
+            Verdict::Fail => "FAIL".to_string(),
+            v => v.name().replace('-', " "),
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<15} {:>5} {:>7.2}s  {}",
+            r.id,
+            name,
+            r.cases,
+            r.duration.as_secs_f64(),
+            shorten(&detail, 120)
+        );
+    }
+    for r in report.rules.iter().filter(|r| r.verdict.is_failure()) {
+        let _ = writeln!(out, "\nFAIL  {}  {}", r.id, r.statement);
+        for f in &r.findings {
+            for line in finding_text(f).lines() {
+                let _ = writeln!(out, "  {}", shorten(line, FRAME_CHARS_MAX));
+            }
+        }
+    }
+    if let Some(p) = &report.properties {
+        let _ = write!(
+            out,
+            "\nproperties: {} random histories, {} operations: ",
+            p.cases, p.ops
+        );
+        match &p.counterexample {
+            None => out.push_str("no divergence\n"),
+            Some(f) => {
+                out.push_str("COUNTEREXAMPLE (shrunk)\n");
+                for line in finding_text(f).lines() {
+                    let _ = writeln!(out, "  {}", shorten(line, FRAME_CHARS_MAX));
+                }
+            }
+        }
+    }
+    if let Some(c) = &report.coverage {
+        let _ = writeln!(
+            out,
+            "\nexhaustive: {}: {} of {} transitions covered ({:.1} %), {} walks, {} operations",
+            c.bounds,
+            c.covered,
+            c.transitions,
+            c.percent(),
+            c.walks,
+            c.ops
+        );
+    }
+    if let Some(mutants) = &report.mutants {
+        let caught = mutants.iter().filter(|m| m.detected).count();
+        let _ = writeln!(out, "\nmutants: {caught} of {} caught", mutants.len());
+        for m in mutants {
+            let how = if m.detected {
+                format!(
+                    "caught by {} in {:.2} s after {} ops{}",
+                    m.by.as_deref().unwrap_or("?"),
+                    m.time_to_detection.as_secs_f64(),
+                    m.ops_to_detection,
+                    m.shrunk_len
+                        .map_or(String::new(), |n| format!(", shrunk to {n} steps"))
+                )
+            } else {
+                "MISSED".to_string()
+            };
+            let _ = writeln!(out, "  {:<34} {how}  [{}]", m.fault, m.breaks.join(", "));
+        }
+    }
+    let (pass, fail, na, variant) = report.counts();
+    let _ = writeln!(
+        out,
+        "\n{} rules: {pass} pass, {fail} fail, {na} not applicable, {variant} allowed variant; {:.1} s",
+        report.rules.len(),
+        report.duration.as_secs_f64()
+    );
+    out
+}

@@ -1,0 +1,199 @@
+//! The target flags shared by `run` and `replay`: where the hub is, what it declares, and
+//! every timeout; and how they combine with `HUBSPEC_URL` / `HUBSPEC_CONFIG`.
+//!
+//! Precedence: `--url` / `--config` win over the environment; with neither flag nor variable
+//! the target is the embedded reference hub. `--profile`, `--capability`, `--groups-fanout`
+//! and the timeout flags override whatever the file or the environment said.
+
+use super::{fail, Exit};
+use clap::Args;
+use hubspec_conformance::Target;
+use hubspec_harness::TargetConfig;
+use hubspec_model::{Capability, GroupsFanout, Profile};
+use hubspec_refhub::Fault;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Where the hub is and what it declares.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The hub's URL (http, https, ws or wss); repeat for the nodes of one clustered hub.
+    /// Overrides HUBSPEC_URL and the config file's url. Without --url, --config and the
+    /// variables, the embedded reference hub is started on 127.0.0.1.
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
+    /// A target configuration file (TOML, see docs/src/testing-your-server.md). Overrides
+    /// HUBSPEC_CONFIG.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Reconnect profile: core or core-stateful (core-stateful implies the capability
+    /// stateful-reconnect). Embedded hub: run under this profile only (default: both).
+    #[arg(long, value_name = "P")]
+    pub profile: Option<Profile>,
+    /// A capability the target declares (rooms, restart, stateful-reconnect); repeatable.
+    #[arg(long = "capability", value_name = "CAP")]
+    pub capabilities: Vec<Capability>,
+    /// How SendToGroups fans out on the target: per-group or once.
+    #[arg(long, value_name = "V")]
+    pub groups_fanout: Option<GroupsFanout>,
+    /// Embedded hub only: inject a refhub fault (see `hubspec serve --list-faults`); repeatable.
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<Fault>,
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
+}
+
+/// Every wait is bounded; these set the bounds (milliseconds).
+#[derive(Debug, Args)]
+pub struct TimeoutArgs {
+    /// Set the connect, invocation and barrier timeouts at once.
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+    /// Negotiate, WebSocket connect and handshake, each (default 5000).
+    #[arg(long, value_name = "MS")]
+    pub connect_timeout_ms: Option<u64>,
+    /// One invocation's Completion (default 5000).
+    #[arg(long, value_name = "MS")]
+    pub invocation_timeout_ms: Option<u64>,
+    /// One barrier: the deliveries of one operation on every connection (default 5000).
+    #[arg(long, value_name = "MS")]
+    pub barrier_timeout_ms: Option<u64>,
+    /// The target's own disconnect timeout; Expire steps wait this long (default 15000).
+    #[arg(long, value_name = "MS")]
+    pub disconnect_timeout_ms: Option<u64>,
+    /// Interval of the client's keep-alive Pings (default 5000).
+    #[arg(long, value_name = "MS")]
+    pub ping_interval_ms: Option<u64>,
+    /// Before the run, wait up to this long for the target to accept a connection (for a
+    /// hub that is still starting). 0: one attempt; unreachable then exits 3 at once.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub ready_timeout_ms: u64,
+}
+
+impl TimeoutArgs {
+    /// Applies the flags that were given to `config`.
+    pub fn apply(&self, config: &mut TargetConfig) {
+        let ms = Duration::from_millis;
+        let t = &mut config.timeouts;
+        if let Some(v) = self.timeout_ms {
+            t.connect = ms(v);
+            t.invocation = ms(v);
+            t.barrier = ms(v);
+        }
+        for (flag, slot) in [
+            (self.connect_timeout_ms, &mut t.connect),
+            (self.invocation_timeout_ms, &mut t.invocation),
+            (self.barrier_timeout_ms, &mut t.barrier),
+            (self.disconnect_timeout_ms, &mut t.disconnect_timeout),
+            (self.ping_interval_ms, &mut t.ping_interval),
+        ] {
+            if let Some(v) = flag {
+                *slot = ms(v);
+            }
+        }
+    }
+}
+
+/// A configured target (flags, file or environment), or `None` for the embedded hub.
+pub fn configured(args: &TargetArgs) -> Result<Option<TargetConfig>, Exit> {
+    let base = if let Some(path) = &args.config {
+        Some(TargetConfig::from_file(path).map_err(|e| fail(Exit::Usage, e))?)
+    } else if args.url.is_empty() {
+        Target::from_env().map_err(|e| fail(Exit::Usage, e))?
+    } else {
+        None
+    };
+    let mut config = match (base, args.url.as_slice()) {
+        (base, [first, rest @ ..]) => {
+            let mut config = TargetConfig::for_url(first).map_err(|e| fail(Exit::Usage, e))?;
+            for url in rest {
+                let node = TargetConfig::for_url(url).map_err(|e| fail(Exit::Usage, e))?;
+                config.urls.extend(node.urls);
+            }
+            match base {
+                // --config plus --url: the file's declarations at the flags' URLs.
+                Some(file) => TargetConfig {
+                    urls: config.urls,
+                    ..file
+                },
+                None => config,
+            }
+        }
+        (Some(config), []) => config,
+        (None, []) => return Ok(None),
+    };
+    if !args.faults.is_empty() {
+        return Err(fail(
+            Exit::Usage,
+            "--fault injects a bug into the embedded reference hub; it cannot be combined with \
+             --url, --config, HUBSPEC_URL or HUBSPEC_CONFIG",
+        ));
+    }
+    if let Some(p) = args.profile {
+        config.profile = p;
+        if p == Profile::CoreStateful {
+            config.capabilities.insert(Capability::StatefulReconnect);
+        }
+    }
+    config
+        .capabilities
+        .extend(args.capabilities.iter().copied());
+    if let Some(v) = args.groups_fanout {
+        config.groups_fanout = v;
+    }
+    args.timeouts.apply(&mut config);
+    config.validate().map_err(|e| fail(Exit::Usage, e))?;
+    Ok(Some(config))
+}
+
+/// The targets to run on: the configured one, or the embedded hub under each profile.
+pub async fn targets(args: &TargetArgs) -> Result<Vec<Target>, Exit> {
+    if let Some(config) = configured(args)? {
+        let target = Target::from_config(config);
+        wait_ready(&target, args.timeouts.ready_timeout_ms).await?;
+        return Ok(vec![target]);
+    }
+    if args.profile == Some(Profile::Classic) {
+        return Err(fail(
+            Exit::Usage,
+            "profile 'classic' is model-only (hubspec check); a hub is tested as core or core-stateful",
+        ));
+    }
+    let profiles = match args.profile {
+        Some(p) => vec![p],
+        None => vec![Profile::Core, Profile::CoreStateful],
+    };
+    let faults: BTreeSet<Fault> = args.faults.iter().copied().collect();
+    let mut targets = Vec::new();
+    for profile in profiles {
+        match Target::embedded(profile, faults.clone()).await {
+            Ok(mut t) => {
+                if let Some(v) = args.groups_fanout {
+                    t.config.groups_fanout = v;
+                }
+                args.timeouts.apply(&mut t.config);
+                targets.push(t);
+            }
+            Err(e) => {
+                for t in targets {
+                    t.shutdown().await;
+                }
+                return Err(fail(Exit::Usage, e));
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// Probes `target` until it answers or `ready_ms` has passed; unreachable exits 3.
+pub async fn wait_ready(target: &Target, ready_ms: u64) -> Result<(), Exit> {
+    let deadline = Instant::now() + Duration::from_millis(ready_ms);
+    loop {
+        match target.probe().await {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(fail(Exit::Unreachable, e)),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
