@@ -282,6 +282,20 @@ pub fn example(rule: &Rule, all: &[Scenario]) -> Result<String, String> {
             let _ = writeln!(s, "\nThe same operations under `{}`:\n", t.spec);
             s.push_str(&fenced(&t));
         }
+        // Profiles the rule is not stated for: shown for contrast when the history is valid
+        // there and its outcome differs.
+        for p in Profile::ALL.into_iter().filter(|p| !rule.applies_to(*p)) {
+            let spec = Spec::new(p).with_fanout(default.groups_fanout);
+            if let Ok(t) = Transcript::run(spec, &sc.ops) {
+                if t.steps != base.steps {
+                    let _ = writeln!(
+                        s,
+                        "\nFor contrast, under `{spec}`, for which the rule is not stated:\n"
+                    );
+                    s.push_str(&fenced(&t));
+                }
+            }
+        }
     }
     Ok(s)
 }
