@@ -154,12 +154,16 @@ pub fn check(args: CheckArgs) -> Exit {
         println!("PASSED: every property holds");
         Exit::Success
     } else {
+        let broken_invariant = report.properties.iter().any(|p| p.always && !p.holds);
         println!(
             "FAILED: {}",
             if report.truncated {
                 "the state limit was reached (raise --max-states or lower the bounds)"
+            } else if broken_invariant {
+                "an invariant is violated (its counterexample path is above)"
             } else {
-                "a property does not hold"
+                "a reachability property was not reached: the bounds are too small for it \
+                 (raise --depth, --connections, --users or --groups)"
             }
         );
         Exit::Failure
