@@ -31,7 +31,9 @@ impl CaseOutcome {
 
     /// Whether some finding names `rule`.
     pub fn violates(&self, rule: &str) -> bool {
-        self.findings.iter().any(|f| f.rules.iter().any(|r| r == rule))
+        self.findings
+            .iter()
+            .any(|f| f.rules.iter().any(|r| r == rule))
     }
 }
 
@@ -58,16 +60,18 @@ pub fn finding(case: &str, d: &Divergence, expected: &Transcript) -> Finding {
 /// ends it) is a finding too, named by the `PRO-` rule the error breaks.
 pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> CaseOutcome {
     let start = Instant::now();
-    let expected = Transcript::run(spec, ops).unwrap_or_else(|e| {
-        panic!("case {name} is not a valid history of the model: {e}")
-    });
+    let expected = Transcript::run(spec, ops)
+        .unwrap_or_else(|e| panic!("case {name} is not a valid history of the model: {e}"));
     let mut session = Session::new(&target.config, spec, name, target.restarter.clone());
     let result = session.run(ops).await;
     session.close().await;
     let (observed, findings) = match result {
         Ok(report) => {
-            let findings =
-                report.divergences.iter().map(|d| finding(name, d, &report.expected)).collect();
+            let findings = report
+                .divergences
+                .iter()
+                .map(|d| finding(name, d, &report.expected))
+                .collect();
             (report.observed, findings)
         }
         Err(e) => {
@@ -88,8 +92,21 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
                 replay: hubspec_harness::replay_command(&target.urls(), &spec, ops),
                 frames: vec![],
             };
-            (Transcript { spec, steps: vec![] }, vec![f])
+            (
+                Transcript {
+                    spec,
+                    steps: vec![],
+                },
+                vec![f],
+            )
         }
     };
-    CaseOutcome { name: name.to_string(), ops: ops.len(), duration: start.elapsed(), findings, expected, observed }
+    CaseOutcome {
+        name: name.to_string(),
+        ops: ops.len(),
+        duration: start.elapsed(),
+        findings,
+        expected,
+        observed,
+    }
 }

@@ -35,13 +35,24 @@ impl Graph {
 /// enough to hold two connections' interplay in two groups. `Expire` (each waits a disconnect
 /// timeout), `Restart` and rooms are left to the scenarios and the property runs.
 pub fn default_bounds() -> Bounds {
-    Bounds { connections: 2, users: 1, groups: 2, payloads: 1, buffer: 1, depth: Some(4), rooms: false, restart: false }
+    Bounds {
+        connections: 3,
+        users: 2,
+        groups: 2,
+        payloads: 1,
+        buffer: 1,
+        depth: Some(4),
+        rooms: false,
+        restart: false,
+    }
 }
 
 /// Build the graph of `spec` within `bounds` (depth is required).
 pub fn graph(spec: Spec, bounds: Bounds) -> Graph {
     let model = HubModel::new(spec, bounds);
-    let depth = bounds.depth.expect("the exhaustive graph needs a depth bound");
+    let depth = bounds
+        .depth
+        .expect("the exhaustive graph needs a depth bound");
     let mut index: HashMap<CheckState, usize> = HashMap::new();
     let init = model.init_states().remove(0);
     index.insert(init.clone(), 0);
@@ -55,8 +66,13 @@ pub fn graph(spec: Spec, bounds: Bounds) -> Graph {
         }
         actions.clear();
         model.actions(&states[at], &mut actions);
-        for op in actions.drain(..).filter(|op| !matches!(op, Op::Expire { .. })) {
-            let Some(next) = model.next_state(&states[at], op.clone()) else { continue };
+        for op in actions
+            .drain(..)
+            .filter(|op| !matches!(op, Op::Expire { .. }))
+        {
+            let Some(next) = model.next_state(&states[at], op.clone()) else {
+                continue;
+            };
             if !model.within_boundary(&next) {
                 continue;
             }
@@ -100,7 +116,9 @@ pub fn walks(graph: &Graph, max_len: usize) -> Vec<Vec<Op<Small>>> {
                 continue;
             }
             // Head for the nearest state with uncovered transitions.
-            let Some(path) = path_to_work(graph, &uncovered, at) else { break };
+            let Some(path) = path_to_work(graph, &uncovered, at) else {
+                break;
+            };
             if walk.len() + path.len() > max_len {
                 break;
             }
@@ -121,7 +139,11 @@ pub fn walks(graph: &Graph, max_len: usize) -> Vec<Vec<Op<Small>>> {
     out
 }
 
-fn path_to_work(graph: &Graph, uncovered: &[Vec<bool>], from: usize) -> Option<Vec<(usize, usize)>> {
+fn path_to_work(
+    graph: &Graph,
+    uncovered: &[Vec<bool>],
+    from: usize,
+) -> Option<Vec<(usize, usize)>> {
     let mut prev: HashMap<usize, (usize, usize)> = HashMap::new();
     let mut queue = VecDeque::from([from]);
     while let Some(s) = queue.pop_front() {
@@ -174,7 +196,10 @@ pub async fn run(target: &Target, spec: Spec, bounds: Bounds, parallel: usize) -
             let mut at = 0usize;
             let mut new = 0;
             for op in walk {
-                let i = g.edges[at].iter().position(|(o, _)| o == op).expect("walks follow edges");
+                let i = g.edges[at]
+                    .iter()
+                    .position(|(o, _)| o == op)
+                    .expect("walks follow edges");
                 if !taken[at][i] {
                     taken[at][i] = true;
                     new += 1;
@@ -206,5 +231,11 @@ pub async fn run(target: &Target, spec: Spec, bounds: Bounds, parallel: usize) -
             failures.push(o);
         }
     }
-    ExhaustiveRun { transitions, covered, walks: walks.len(), ops, failures }
+    ExhaustiveRun {
+        transitions,
+        covered,
+        walks: walks.len(),
+        ops,
+        failures,
+    }
 }

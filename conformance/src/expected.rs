@@ -16,13 +16,19 @@ pub fn dir() -> std::path::PathBuf {
 /// Load `expected/<name>.json`.
 pub fn load(name: &str) -> Result<Expected, String> {
     let path = dir().join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not a rule -> verdict map: {e}", path.display()))
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a rule -> verdict map: {e}", path.display()))
 }
 
 /// The verdicts of a run in the same form.
 pub fn actual(report: &RunReport) -> Expected {
-    report.rules.iter().map(|r| (r.id.clone(), r.verdict.name().to_string())).collect()
+    report
+        .rules
+        .iter()
+        .map(|r| (r.id.clone(), r.verdict.name().to_string()))
+        .collect()
 }
 
 /// The differences, one line per rule, or `Ok` when there are none.

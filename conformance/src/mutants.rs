@@ -3,8 +3,8 @@
 
 use crate::case::{run_case, CaseOutcome};
 use crate::properties::{self, Universe};
-use crate::target::Target;
 use crate::report::MutantReport;
+use crate::target::Target;
 use hubspec_model::{scenarios, Op, Profile, Transcript};
 use hubspec_refhub::Fault;
 use std::collections::BTreeSet;
@@ -18,7 +18,11 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     let target = Target::embedded(Profile::CoreStateful, BTreeSet::from([fault]))
         .await
         .expect("the embedded hub starts");
-    let names_fault = |o: &CaseOutcome| o.findings.iter().any(|f| f.rules.iter().any(|r| breaks.contains(r)));
+    let names_fault = |o: &CaseOutcome| {
+        o.findings
+            .iter()
+            .any(|f| f.rules.iter().any(|r| breaks.contains(r)))
+    };
     let mut ops = 0usize;
     let mut found: Option<(String, CaseOutcome)> = None;
     for s in scenarios() {
@@ -60,7 +64,9 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
             let breaks = &breaks;
             async move {
                 let o = run_case(target, spec, "shrinking", &h).await;
-                o.findings.iter().any(|f| f.rules.iter().any(|r| breaks.contains(r)))
+                o.findings
+                    .iter()
+                    .any(|f| f.rules.iter().any(|r| breaks.contains(r)))
             }
         })
         .await;
@@ -75,9 +81,17 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
 /// history. Removing a `Connect` removes every operation of that connection and renumbers
 /// the later ones, since the hub numbers connections in connect order.
 pub fn without(ops: &[Op], i: usize) -> Option<Vec<Op>> {
-    let mut out: Vec<Op> = ops.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, op)| op.clone()).collect();
+    let mut out: Vec<Op> = ops
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .map(|(_, op)| op.clone())
+        .collect();
     if let Op::Connect { .. } = ops[i] {
-        let removed = ops[..=i].iter().filter(|op| matches!(op, Op::Connect { .. })).count() as u32;
+        let removed = ops[..=i]
+            .iter()
+            .filter(|op| matches!(op, Op::Connect { .. }))
+            .count() as u32;
         let json = serde_json::to_value(&out).ok()?;
         let renumbered = renumber(json, removed)?;
         out = serde_json::from_value(renumbered).ok()?;
@@ -113,7 +127,9 @@ fn renumber(ops: serde_json::Value, removed: u32) -> Option<serde_json::Value> {
             other => other.clone(),
         }
     }
-    let serde_json::Value::Array(ops) = ops else { return None };
+    let serde_json::Value::Array(ops) = ops else {
+        return None;
+    };
     let kept = ops
         .iter()
         .filter_map(|op| {

@@ -65,7 +65,12 @@ pub async fn probe(rule: &Rule, target: &Target) -> Result<(), Finding> {
         Ok(c) => c,
         Err((e, frames)) => {
             let frames = frames.iter().map(|f| f.to_string()).collect();
-            return Err(client_error(id, "negotiate, WebSocket and handshake succeed", &e, frames));
+            return Err(client_error(
+                id,
+                "negotiate, WebSocket and handshake succeed",
+                &e,
+                frames,
+            ));
         }
     };
     let result = run_probe(id, &mut client).await;
@@ -91,53 +96,95 @@ async fn run_probe(id: &str, client: &mut Client) -> ProbeResult {
     match id {
         "PRO-NEGOTIATE" => match client.negotiated() {
             Some(n) if !n.connection_id.as_deref().unwrap_or("").is_empty() => Ok(()),
-            other => Err(("a v1 negotiate response with a connectionId".into(), format!("{other:?}"))),
+            other => Err((
+                "a v1 negotiate response with a connectionId".into(),
+                format!("{other:?}"),
+            )),
         },
-        "PRO-HANDSHAKE" | "PRO-TEXT-FRAMES" | "PRO-WELL-FORMED" | "PRO-COMPLETION" | "PRO-RESPONSIVE" => {
+        "PRO-HANDSHAKE" | "PRO-TEXT-FRAMES" | "PRO-WELL-FORMED" | "PRO-COMPLETION"
+        | "PRO-RESPONSIVE" => {
             // A few invocations of every shape; the client checks frames, records and
             // completions as they come and reports any finding.
             for _ in 0..3 {
                 ok("GetConnectionId completes", client.connection_id().await)?;
             }
-            ok("AddToGroup completes", client.invoke("AddToGroup", vec!["hubspec-probe".into()]).await)?;
+            ok(
+                "AddToGroup completes",
+                client
+                    .invoke("AddToGroup", vec!["hubspec-probe".into()])
+                    .await,
+            )?;
             let id = ok("GetConnectionId completes", client.connection_id().await)?;
             ok(
                 "SendToConnection completes",
-                client.invoke("SendToConnection", vec![id.into(), "probe".into()]).await,
+                client
+                    .invoke("SendToConnection", vec![id.into(), "probe".into()])
+                    .await,
             )?;
             Ok(())
         }
         "PRO-UNKNOWN-METHOD" => {
-            match ok("a Completion", client.invoke("NoSuchHubspecMethod", vec![]).await)? {
+            match ok(
+                "a Completion",
+                client.invoke("NoSuchHubspecMethod", vec![]).await,
+            )? {
                 CompletionResult::Error(_) => {}
                 other => return Err(("a Completion with an error".into(), format!("{other:?}"))),
             }
             ok("the connection stays usable", client.connection_id().await).map(|_| ())
         }
         "PRO-PING" => {
-            client.send_raw("{\"type\":6}\u{1e}").await.map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
+            client
+                .send_raw("{\"type\":6}\u{1e}")
+                .await
+                .map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
             tokio::time::sleep(Duration::from_millis(300)).await;
-            client.send_raw("{\"type\":6}\u{1e}").await.map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
-            ok("the connection stays open after Pings", client.connection_id().await).map(|_| ())
+            client
+                .send_raw("{\"type\":6}\u{1e}")
+                .await
+                .map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
+            ok(
+                "the connection stays open after Pings",
+                client.connection_id().await,
+            )
+            .map(|_| ())
         }
         "PRO-CLOSE" => {
-            ok("a client Close is answered with a Close", client.close().await)?;
+            ok(
+                "a client Close is answered with a Close",
+                client.close().await,
+            )?;
             match client.server_close() {
                 Some(_) => Ok(()),
-                None => Err(("a Close from the server".into(), "the socket closed without one".into())),
+                None => Err((
+                    "a Close from the server".into(),
+                    "the socket closed without one".into(),
+                )),
             }
         }
         "PRO-SEQUENCE" => {
             let id = ok("GetConnectionId completes", client.connection_id().await)?;
             client.drop_transport().await;
-            ok("the resume succeeds with a Sequence first", client.resume().await)?;
-            let again = ok("GetConnectionId completes after the resume", client.connection_id().await)?;
+            ok(
+                "the resume succeeds with a Sequence first",
+                client.resume().await,
+            )?;
+            let again = ok(
+                "GetConnectionId completes after the resume",
+                client.connection_id().await,
+            )?;
             if again == id {
                 Ok(())
             } else {
-                Err(("the same connection id after the resume".into(), format!("{id} became {again}")))
+                Err((
+                    "the same connection id after the resume".into(),
+                    format!("{id} became {again}"),
+                ))
             }
         }
-        other => Err(("a probe for this rule".into(), format!("no probe is defined for {other}"))),
+        other => Err((
+            "a probe for this rule".into(),
+            format!("no probe is defined for {other}"),
+        )),
     }
 }

@@ -9,7 +9,9 @@
 
 use crate::case::{run_case, CaseOutcome};
 use crate::target::Target;
-use hubspec_model::{Capability, ConnId, Hub, Op, Profile, Selector, Spec, Status, Target as Id, Text};
+use hubspec_model::{
+    Capability, ConnId, Hub, Op, Profile, Selector, Spec, Status, Target as Id, Text,
+};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::Union;
@@ -53,8 +55,10 @@ impl Universe {
 }
 
 /// The generator's configuration: `init_state` takes no argument, so it is read from here.
-/// [`run`] holds the lock for its whole duration, so two runs never share it.
 static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
+
+/// Held by [`run`] for its whole duration, so two runs never share [`UNIVERSE`].
+static RUNNING: Mutex<()> = Mutex::new(());
 
 /// The reference state: the model's hub under the universe's spec.
 #[derive(Clone, Debug)]
@@ -78,25 +82,48 @@ impl ReferenceStateMachine for HubMachine {
     type Transition = Op;
 
     fn init_state() -> BoxedStrategy<RefState> {
-        let universe = UNIVERSE.lock().unwrap().clone().expect("properties::run sets the universe");
-        Just(RefState { universe, hub: Hub::new() }).boxed()
+        let universe = UNIVERSE
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("properties::run sets the universe");
+        Just(RefState {
+            universe,
+            hub: Hub::new(),
+        })
+        .boxed()
     }
 
     fn transitions(state: &RefState) -> BoxedStrategy<Op> {
         let u = &state.universe;
         let hub = &state.hub;
-        let connected: Vec<ConnId> =
-            hub.conns.iter().filter(|c| c.status == Status::Connected).map(|c| c.id).collect();
-        let suspended: Vec<ConnId> =
-            hub.conns.iter().filter(|c| c.status == Status::Suspended).map(|c| c.id).collect();
+        let connected: Vec<ConnId> = hub
+            .conns
+            .iter()
+            .filter(|c| c.status == Status::Connected)
+            .map(|c| c.id)
+            .collect();
+        let suspended: Vec<ConnId> = hub
+            .conns
+            .iter()
+            .filter(|c| c.status == Status::Suspended)
+            .map(|c| c.id)
+            .collect();
         let mut targets: Vec<Id> = hub.conns.iter().map(|c| Id::Id(c.id)).collect();
-        if let Some(closed) = (1..=hub.next_id).rev().map(ConnId).find(|id| hub.conn(*id).is_none()) {
+        if let Some(closed) = (1..=hub.next_id)
+            .rev()
+            .map(ConnId)
+            .find(|id| hub.conn(*id).is_none())
+        {
             targets.push(Id::Id(closed));
         }
         targets.push(Id::Unknown);
         let mut options: Vec<(u32, BoxedStrategy<Op>)> = Vec::new();
         if hub.conns.len() < u.connections {
-            let user = prop_oneof![Just(None), select(&USERS[..]).prop_map(|u| Some(u.to_string()))];
+            let user = prop_oneof![
+                Just(None),
+                select(&USERS[..]).prop_map(|u| Some(u.to_string()))
+            ];
             options.push((6, user.prop_map(|user| Op::Connect { user }).boxed()));
         }
         if u.restart {
@@ -104,7 +131,15 @@ impl ReferenceStateMachine for HubMachine {
         }
         if !suspended.is_empty() {
             let s = select(suspended);
-            options.push((3, s.clone().prop_map(|conn| Op::Resume { conn, altered_token: false }).boxed()));
+            options.push((
+                3,
+                s.clone()
+                    .prop_map(|conn| Op::Resume {
+                        conn,
+                        altered_token: false,
+                    })
+                    .boxed(),
+            ));
             if u.expire {
                 options.push((1, s.prop_map(|conn| Op::Expire { conn }).boxed()));
             }
@@ -113,20 +148,72 @@ impl ReferenceStateMachine for HubMachine {
             let caller = select(connected);
             let target = select(targets.clone());
             let user = select(&USERS[..]).prop_map(str::to_string);
-            options.push((6, (caller.clone(), group()).prop_map(|(caller, group)| Op::AddToGroup { caller, group }).boxed()));
-            options.push((3, (caller.clone(), group()).prop_map(|(caller, group)| Op::RemoveFromGroup { caller, group }).boxed()));
-            options.push((3, (caller.clone(), target.clone(), group()).prop_map(|(caller, target, group)| Op::AddConnectionToGroup { caller, target, group }).boxed()));
-            options.push((2, (caller.clone(), target.clone(), group()).prop_map(|(caller, target, group)| Op::RemoveConnectionFromGroup { caller, target, group }).boxed()));
-            options.push((1, caller.clone().prop_map(|conn| Op::Disconnect { conn }).boxed()));
+            options.push((
+                6,
+                (caller.clone(), group())
+                    .prop_map(|(caller, group)| Op::AddToGroup { caller, group })
+                    .boxed(),
+            ));
+            options.push((
+                3,
+                (caller.clone(), group())
+                    .prop_map(|(caller, group)| Op::RemoveFromGroup { caller, group })
+                    .boxed(),
+            ));
+            options.push((
+                3,
+                (caller.clone(), target.clone(), group())
+                    .prop_map(|(caller, target, group)| Op::AddConnectionToGroup {
+                        caller,
+                        target,
+                        group,
+                    })
+                    .boxed(),
+            ));
+            options.push((
+                2,
+                (caller.clone(), target.clone(), group())
+                    .prop_map(|(caller, target, group)| Op::RemoveConnectionFromGroup {
+                        caller,
+                        target,
+                        group,
+                    })
+                    .boxed(),
+            ));
+            options.push((
+                1,
+                caller
+                    .clone()
+                    .prop_map(|conn| Op::Disconnect { conn })
+                    .boxed(),
+            ));
             if u.drops {
                 options.push((1, caller.clone().prop_map(|conn| Op::Drop { conn }).boxed()));
             }
             if u.rooms {
-                options.push((2, (caller.clone(), group()).prop_map(|(caller, room)| Op::JoinRoom { caller, room }).boxed()));
-                options.push((1, (caller.clone(), group()).prop_map(|(caller, room)| Op::LeaveRoom { caller, room }).boxed()));
+                options.push((
+                    2,
+                    (caller.clone(), group())
+                        .prop_map(|(caller, room)| Op::JoinRoom { caller, room })
+                        .boxed(),
+                ));
+                options.push((
+                    1,
+                    (caller.clone(), group())
+                        .prop_map(|(caller, room)| Op::LeaveRoom { caller, room })
+                        .boxed(),
+                ));
             }
-            let selector = (0..12u8, target.clone(), target, group(), group(), user.clone(), user).prop_map(
-                |(k, t1, t2, g1, g2, u1, u2)| match k {
+            let selector = (
+                0..12u8,
+                target.clone(),
+                target,
+                group(),
+                group(),
+                user.clone(),
+                user,
+            )
+                .prop_map(|(k, t1, t2, g1, g2, u1, u2)| match k {
                     0 => Selector::All,
                     1 => Selector::AllExcept(vec![t1, t2]),
                     2 => Selector::Others,
@@ -139,9 +226,17 @@ impl ReferenceStateMachine for HubMachine {
                     9 => Selector::OthersInGroup(g1),
                     10 => Selector::User(u1),
                     _ => Selector::Users(vec![u1, u2]),
-                },
-            );
-            options.push((12, (caller, selector).prop_map(|(caller, selector)| Op::Send { caller, selector, payload: "m".into() }).boxed()));
+                });
+            options.push((
+                12,
+                (caller, selector)
+                    .prop_map(|(caller, selector)| Op::Send {
+                        caller,
+                        selector,
+                        payload: "m".into(),
+                    })
+                    .boxed(),
+            ));
         }
         if options.is_empty() {
             return Just(Op::Connect { user: None }).boxed();
@@ -150,7 +245,8 @@ impl ReferenceStateMachine for HubMachine {
     }
 
     fn preconditions(state: &RefState, op: &Op) -> bool {
-        let count_ok = !matches!(op, Op::Connect { .. }) || state.hub.conns.len() < state.universe.connections;
+        let count_ok =
+            !matches!(op, Op::Connect { .. }) || state.hub.conns.len() < state.universe.connections;
         count_ok && state.hub.precondition(op).is_ok()
     }
 
@@ -174,33 +270,48 @@ pub struct PropertyRun {
 
 /// Where failing seeds are kept, so they run first next time.
 pub fn regressions_file() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/properties.txt").to_string()
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/proptest-regressions/properties.txt"
+    )
+    .to_string()
 }
 
 /// Run `cases` random histories of up to `max_len` operations against `target`, shrinking
 /// the first failure. Blocks the calling thread: call it from `spawn_blocking`.
-pub fn run(target: &Target, universe: Universe, cases: u32, max_len: usize, handle: &tokio::runtime::Handle) -> PropertyRun {
-    let mut guard = UNIVERSE.lock().unwrap_or_else(|p| p.into_inner());
-    *guard = Some(universe.clone());
+pub fn run(
+    target: &Target,
+    universe: Universe,
+    cases: u32,
+    max_len: usize,
+    handle: &tokio::runtime::Handle,
+) -> PropertyRun {
+    let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    *UNIVERSE.lock().unwrap_or_else(|p| p.into_inner()) = Some(universe.clone());
     let config = Config {
         cases,
         max_shrink_iters: 256,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(Box::leak(regressions_file().into_boxed_str())))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(Box::leak(
+            regressions_file().into_boxed_str(),
+        )))),
         ..Config::default()
     };
     // Deterministic: the same suite finds the same counterexample on every run.
-    let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     let strategy = HubMachine::sequential_strategy(1..max_len);
     let ops = Arc::new(Mutex::new(0usize));
     let runs = Arc::new(Mutex::new(0u32));
     let last_failure: Arc<Mutex<Option<CaseOutcome>>> = Arc::new(Mutex::new(None));
     let spec = universe.spec;
-    // The universe is read by `init_state` while strategies generate values, i.e. inside
-    // `runner.run`; release nothing until it returns.
     let result = runner.run(&strategy, |(_, transitions, _)| {
         *runs.lock().unwrap() += 1;
         *ops.lock().unwrap() += transitions.len();
-        let name = format!("property case ({} ops, {})", transitions.len(), spec.profile);
+        let name = format!(
+            "property case ({} ops, {})",
+            transitions.len(),
+            spec.profile
+        );
         let outcome = handle.block_on(run_case(target, spec, &name, &transitions));
         if outcome.passed() {
             Ok(())
@@ -210,18 +321,30 @@ pub fn run(target: &Target, universe: Universe, cases: u32, max_len: usize, hand
             Err(TestCaseError::fail(msg))
         }
     });
-    *guard = None;
-    drop(guard);
+    *UNIVERSE.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    drop(running);
     let failure = match result {
         Ok(()) => None,
         Err(TestError::Fail(_, (_, minimal, _))) => {
             // Run the minimal history once more to report exactly its divergence.
-            let name = format!("property counterexample ({} ops, {})", minimal.len(), spec.profile);
+            let name = format!(
+                "property counterexample ({} ops, {})",
+                minimal.len(),
+                spec.profile
+            );
             Some(handle.block_on(run_case(target, spec, &name, &minimal)))
         }
-        Err(TestError::Abort(reason)) => last_failure.lock().unwrap().take().or_else(|| panic!("property run aborted: {reason}")),
+        Err(TestError::Abort(reason)) => last_failure
+            .lock()
+            .unwrap()
+            .take()
+            .or_else(|| panic!("property run aborted: {reason}")),
     };
     let cases = *runs.lock().unwrap();
     let ops = *ops.lock().unwrap();
-    PropertyRun { cases, ops, failure }
+    PropertyRun {
+        cases,
+        ops,
+        failure,
+    }
 }

@@ -112,7 +112,11 @@ pub struct Coverage {
 impl Coverage {
     /// Covered transitions as a percentage.
     pub fn percent(&self) -> f64 {
-        if self.transitions == 0 { 0.0 } else { 100.0 * self.covered as f64 / self.transitions as f64 }
+        if self.transitions == 0 {
+            0.0
+        } else {
+            100.0 * self.covered as f64 / self.transitions as f64
+        }
     }
 }
 
@@ -194,8 +198,14 @@ impl RunReport {
         let (pass, fail, _, variant) = self.counts();
         fail == 0
             && pass + variant > 0
-            && self.properties.as_ref().is_none_or(|p| p.counterexample.is_none())
-            && self.mutants.as_ref().is_none_or(|m| m.iter().all(|m| m.detected))
+            && self
+                .properties
+                .as_ref()
+                .is_none_or(|p| p.counterexample.is_none())
+            && self
+                .mutants
+                .as_ref()
+                .is_none_or(|m| m.iter().all(|m| m.detected))
     }
 }
 

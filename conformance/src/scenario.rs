@@ -31,20 +31,32 @@ pub fn case_name(scenario: &Scenario, profile: Profile) -> String {
 /// Run `scenario` against `target` under the target's spec.
 pub async fn run(target: &Target, scenario: &Scenario) -> CaseOutcome {
     let spec = target.config.spec();
-    run_case(target, spec, &case_name(scenario, spec.profile), &scenario.ops).await
+    run_case(
+        target,
+        spec,
+        &case_name(scenario, spec.profile),
+        &scenario.ops,
+    )
+    .await
 }
 
 /// When a case diverged: the variant of the spec the target's observed transcript matches
 /// instead, if the rule has one (`groups_fanout`).
 pub fn matching_variant(rule: &Rule, outcome: &CaseOutcome) -> Option<String> {
-    if rule.variant != Some("groups_fanout") || outcome.observed.steps.len() != outcome.expected.steps.len() {
+    if rule.variant != Some("groups_fanout")
+        || outcome.observed.steps.len() != outcome.expected.steps.len()
+    {
         return None;
     }
     let spec = outcome.expected.spec;
-    hubspec_model::GroupsFanout::ALL.into_iter().filter(|v| *v != spec.groups_fanout).find_map(|v| {
-        let alt: Spec = spec.with_fanout(v);
-        let expected = Transcript::run(alt, &outcome.expected.ops()).ok()?;
-        let body = |t: &Transcript| t.to_string().lines().skip(1).collect::<Vec<_>>().join("\n");
-        (body(&expected) == body(&outcome.observed)).then(|| format!("groups_fanout = {v}"))
-    })
+    hubspec_model::GroupsFanout::ALL
+        .into_iter()
+        .filter(|v| *v != spec.groups_fanout)
+        .find_map(|v| {
+            let alt: Spec = spec.with_fanout(v);
+            let expected = Transcript::run(alt, &outcome.expected.ops()).ok()?;
+            let body =
+                |t: &Transcript| t.to_string().lines().skip(1).collect::<Vec<_>>().join("\n");
+            (body(&expected) == body(&outcome.observed)).then(|| format!("groups_fanout = {v}"))
+        })
 }

@@ -2,7 +2,9 @@
 
 use crate::case::CaseOutcome;
 use crate::error::SuiteError;
-use crate::report::{Coverage, Finding, MutantReport, PropertyStats, RuleReport, RunReport, Verdict};
+use crate::report::{
+    Coverage, Finding, MutantReport, PropertyStats, RuleReport, RunReport, Verdict,
+};
 use crate::target::Target;
 use crate::{exhaustive, mutants, probes, properties, scenario};
 use futures_util::stream::{self, StreamExt};
@@ -41,8 +43,17 @@ impl Default for Plan {
     fn default() -> Self {
         Plan {
             only: vec![],
-            cases: std::env::var("HUBSPEC_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32),
-            parts: [Part::Scenarios, Part::Properties, Part::Exhaustive, Part::Mutants].into(),
+            cases: std::env::var("HUBSPEC_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(32),
+            parts: [
+                Part::Scenarios,
+                Part::Properties,
+                Part::Exhaustive,
+                Part::Mutants,
+            ]
+            .into(),
             parallel: 8,
         }
     }
@@ -52,7 +63,10 @@ impl Plan {
     /// The selected rules, in catalog order; an error when a filter matches nothing.
     pub fn rules(&self) -> Result<Vec<&'static Rule>, SuiteError> {
         for f in &self.only {
-            if !RULES.iter().any(|r| r.id == f || (f.ends_with('-') && r.id.starts_with(f.as_str()))) {
+            if !RULES
+                .iter()
+                .any(|r| r.id == f || (f.ends_with('-') && r.id.starts_with(f.as_str())))
+            {
                 return Err(SuiteError::NothingMatched(f.clone()));
             }
         }
@@ -60,7 +74,10 @@ impl Plan {
             .iter()
             .filter(|r| {
                 self.only.is_empty()
-                    || self.only.iter().any(|f| r.id == f || (f.ends_with('-') && r.id.starts_with(f.as_str())))
+                    || self
+                        .only
+                        .iter()
+                        .any(|f| r.id == f || (f.ends_with('-') && r.id.starts_with(f.as_str())))
             })
             .collect())
     }
@@ -108,7 +125,12 @@ async fn run_job(job: Job<'_>, progress: &dyn Progress) -> JobResult {
         Job::Probe(t, rule) => {
             let r = probes::probe(rule, t).await;
             progress.advance(&format!("probe {}", rule.id), r.is_ok());
-            (rule, None, r.err().into_iter().collect::<Vec<_>>(), started.elapsed())
+            (
+                rule,
+                None,
+                r.err().into_iter().collect::<Vec<_>>(),
+                started.elapsed(),
+            )
         }
     }
 }
@@ -119,14 +141,21 @@ enum Job<'a> {
 }
 
 /// Run `plan` against `targets` and give a verdict per rule.
-pub async fn run_suite(targets: &[Target], plan: &Plan, progress: &dyn Progress) -> Result<RunReport, SuiteError> {
+pub async fn run_suite(
+    targets: &[Target],
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<RunReport, SuiteError> {
     let start = Instant::now();
-    let started_unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let started_unix = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let rules = plan.rules()?;
     for t in targets {
         t.probe().await?;
     }
-    let mut tally: BTreeMap<&'static str, Tally> = rules.iter().map(|r| (r.id, Tally::default())).collect();
+    let mut tally: BTreeMap<&'static str, Tally> =
+        rules.iter().map(|r| (r.id, Tally::default())).collect();
 
     // Scenarios and probes.
     let mut jobs: Vec<Job> = Vec::new();
@@ -151,8 +180,9 @@ pub async fn run_suite(targets: &[Target], plan: &Plan, progress: &dyn Progress)
         }
     }
     progress.begin(jobs.len() as u64);
-    let (exclusive, shared): (Vec<Job>, Vec<Job>) =
-        jobs.into_iter().partition(|j| matches!(j, Job::Scenario(_, _, s) if is_exclusive(&s.ops)));
+    let (exclusive, shared): (Vec<Job>, Vec<Job>) = jobs
+        .into_iter()
+        .partition(|j| matches!(j, Job::Scenario(_, _, s) if is_exclusive(&s.ops)));
     let mut results: Vec<JobResult> = stream::iter(shared)
         .map(|job| run_job(job, progress))
         .buffer_unordered(plan.parallel.max(1))
@@ -190,7 +220,8 @@ pub async fn run_suite(targets: &[Target], plan: &Plan, progress: &dyn Progress)
             let universe = properties::Universe::for_target(t);
             let handle = tokio::runtime::Handle::current();
             let cases = plan.cases;
-            let run = tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
+            let run =
+                tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
             stats.cases += run.cases;
             stats.ops += run.ops;
             if let Some(o) = run.failure {
@@ -204,7 +235,10 @@ pub async fn run_suite(targets: &[Target], plan: &Plan, progress: &dyn Progress)
     // Every transition within bounds.
     let mut coverage = None;
     if plan.parts.contains(&Part::Exhaustive) {
-        let mut c = Coverage { bounds: format!("{}", exhaustive::default_bounds()), ..Coverage::default() };
+        let mut c = Coverage {
+            bounds: format!("{}", exhaustive::default_bounds()),
+            ..Coverage::default()
+        };
         for t in targets {
             progress.note(&format!("exhaustive walks against {}", t.describe()));
             let run = exhaustive::run(t, t.config.spec(), exhaustive::default_bounds(), 1).await;
@@ -243,7 +277,11 @@ pub async fn run_suite(targets: &[Target], plan: &Plan, progress: &dyn Progress)
                 reasons.sort();
                 reasons.dedup();
                 Verdict::NotApplicable {
-                    reason: if reasons.is_empty() { "no case checks it in the selected parts".into() } else { reasons.join("; ") },
+                    reason: if reasons.is_empty() {
+                        "no case checks it in the selected parts".into()
+                    } else {
+                        reasons.join("; ")
+                    },
                 }
             } else {
                 Verdict::Pass
@@ -263,8 +301,15 @@ pub async fn run_suite(targets: &[Target], plan: &Plan, progress: &dyn Progress)
         .collect::<Vec<_>>();
     let report = RunReport {
         hubspec_version: env!("CARGO_PKG_VERSION").to_string(),
-        target: targets.iter().map(Target::describe).collect::<Vec<_>>().join("; "),
-        specs: targets.iter().map(|t| t.config.spec().to_string()).collect(),
+        target: targets
+            .iter()
+            .map(Target::describe)
+            .collect::<Vec<_>>()
+            .join("; "),
+        specs: targets
+            .iter()
+            .map(|t| t.config.spec().to_string())
+            .collect(),
         started_unix,
         duration: start.elapsed(),
         rules: report_rules,
@@ -272,7 +317,9 @@ pub async fn run_suite(targets: &[Target], plan: &Plan, progress: &dyn Progress)
         properties: prop_stats,
         mutants: mutant_reports,
     };
-    if !report.rules.iter().any(|r| r.verdict.was_checked()) {
+    let other_parts =
+        report.coverage.is_some() || report.properties.is_some() || report.mutants.is_some();
+    if !other_parts && !report.rules.iter().any(|r| r.verdict.was_checked()) {
         return Err(SuiteError::NothingChecked);
     }
     Ok(report)
@@ -284,7 +331,12 @@ fn tally_key(rules: &[&'static Rule], id: &str) -> Option<&'static str> {
 
 /// Every selected rule a finding names fails with that finding (the scenario's own rule
 /// already has it).
-fn attribute(tally: &mut BTreeMap<&'static str, Tally>, rules: &[&'static Rule], findings: &[Finding], own: Option<&str>) {
+fn attribute(
+    tally: &mut BTreeMap<&'static str, Tally>,
+    rules: &[&'static Rule],
+    findings: &[Finding],
+    own: Option<&str>,
+) {
     for f in findings {
         for r in &f.rules {
             if Some(r.as_str()) == own {
@@ -301,9 +353,14 @@ fn attribute(tally: &mut BTreeMap<&'static str, Tally>, rules: &[&'static Rule],
 }
 
 /// Replay one history against a target and return the harness's report.
-pub async fn replay(target: &Target, spec: hubspec_model::Spec, ops: &[hubspec_model::Op]) -> Result<hubspec_harness::RunReport, SuiteError> {
+pub async fn replay(
+    target: &Target,
+    spec: hubspec_model::Spec,
+    ops: &[hubspec_model::Op],
+) -> Result<hubspec_harness::RunReport, SuiteError> {
     target.probe().await?;
-    let mut session = hubspec_harness::Session::new(&target.config, spec, "replay", target.restarter.clone());
+    let mut session =
+        hubspec_harness::Session::new(&target.config, spec, "replay", target.restarter.clone());
     let report = session.run(ops).await;
     session.close().await;
     Ok(report?)

@@ -68,7 +68,12 @@ impl Target {
         let restarter = config.restart_command.clone().map(|cmd| {
             Arc::new(CommandRestarter::new(cmd, Duration::from_secs(60))) as Arc<dyn Restarter>
         });
-        Target { config, restarter, embedded: None, faults: BTreeSet::new() }
+        Target {
+            config,
+            restarter,
+            embedded: None,
+            faults: BTreeSet::new(),
+        }
     }
 
     /// The target `HUBSPEC_URL` / `HUBSPEC_URLS` / `HUBSPEC_CONFIG` name, if any.
@@ -92,7 +97,11 @@ impl Target {
             (Some(_), true) => format!("embedded refhub ({})", self.config.describe()),
             (Some(_), false) => format!(
                 "embedded refhub with faults {} ({})",
-                self.faults.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
+                self.faults
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(","),
                 self.config.describe()
             ),
             (None, _) => self.config.describe(),
@@ -101,7 +110,12 @@ impl Target {
 
     /// The URLs as one comma-separated string (what replay commands take).
     pub fn urls(&self) -> String {
-        self.config.urls.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(",")
+        self.config
+            .urls
+            .iter()
+            .map(|u| u.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Check that every node answers a handshake and `GetConnectionId`.

@@ -1,0 +1,294 @@
+//! The conformance suite as `cargo test -p hubspec-conformance --test suite`.
+//!
+//! Against the embedded reference hub (under `core` and `core-stateful`) unless
+//! `HUBSPEC_URL`, `HUBSPEC_URLS` or `HUBSPEC_CONFIG` names a target. One test per rule ID,
+//! named by it; a rule the target cannot be checked for (an undeclared capability, another
+//! profile) is listed as ignored with the reason printed — never counted as passed. Then one
+//! test per part: random histories, bounded-exhaustive walks, mutants (embedded hub only),
+//! and the expected verdicts of the known target.
+
+use hubspec_conformance::expected;
+use hubspec_conformance::report::{RunReport, Verdict};
+use hubspec_conformance::{run_suite, Part, Plan, Progress, Target};
+use hubspec_model::{scenarios, Area, Profile, Transcript, RULES};
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock};
+
+struct World {
+    rt: tokio::runtime::Runtime,
+    targets: Vec<Target>,
+    embedded: bool,
+    scenarios: Mutex<Option<Arc<Result<RunReport, String>>>>,
+}
+
+struct Lines;
+
+impl Progress for Lines {
+    fn begin(&self, _: u64) {}
+    fn advance(&self, case: &str, passed: bool) {
+        if !passed {
+            eprintln!("  diverged: {case}");
+        }
+    }
+    fn note(&self, message: &str) {
+        eprintln!("  {message}");
+    }
+}
+
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (targets, embedded) = rt.block_on(async {
+            match Target::from_env().unwrap_or_else(|e| panic!("{e}")) {
+                Some(config) => (vec![Target::from_config(config)], false),
+                None => (
+                    vec![
+                        Target::embedded(Profile::Core, BTreeSet::new())
+                            .await
+                            .expect("refhub starts"),
+                        Target::embedded(Profile::CoreStateful, BTreeSet::new())
+                            .await
+                            .expect("refhub starts"),
+                    ],
+                    true,
+                ),
+            }
+        });
+        World {
+            rt,
+            targets,
+            embedded,
+            scenarios: Mutex::new(None),
+        }
+    })
+}
+
+/// The scenario part, run once for every rule test.
+fn scenario_report() -> Arc<Result<RunReport, String>> {
+    let w = world();
+    let mut slot = w.scenarios.lock().unwrap();
+    if let Some(r) = slot.as_ref() {
+        return r.clone();
+    }
+    let plan = Plan {
+        parts: [Part::Scenarios].into(),
+        ..Plan::default()
+    };
+    let r = Arc::new(
+        w.rt.block_on(run_suite(&w.targets, &plan, &Lines))
+            .map_err(|e| e.to_string()),
+    );
+    *slot = Some(r.clone());
+    r
+}
+
+/// Why nothing can check `rule` against any target, if so.
+fn not_applicable(rule: &hubspec_model::Rule) -> Option<String> {
+    let w = world();
+    let mut reasons = Vec::new();
+    for t in &w.targets {
+        if rule.area == Area::Protocol {
+            match hubspec_conformance::probes::applicable(rule, t) {
+                Ok(()) => return None,
+                Err(why) => reasons.push(why),
+            }
+            continue;
+        }
+        for s in scenarios().iter().filter(|s| s.rule == rule.id) {
+            match hubspec_conformance::scenario::not_applicable(rule, s, t) {
+                None => return None,
+                Some(why) => reasons.push(why),
+            }
+        }
+    }
+    reasons.sort();
+    reasons.dedup();
+    Some(reasons.join("; "))
+}
+
+fn rule_test(id: &'static str) -> Result<(), Failed> {
+    let w = world();
+    let rule = hubspec_model::rule(id).unwrap();
+    // The model's transcript of each scenario is a reviewed snapshot: a spec change shows as
+    // a diff of these files.
+    for t in &w.targets {
+        let spec = t.config.spec();
+        for s in scenarios().iter().filter(|s| s.rule == id) {
+            if hubspec_conformance::scenario::not_applicable(rule, s, t).is_none() {
+                let expected = Transcript::run(spec, &s.ops).map_err(|e| format!("{e}"))?;
+                let name = format!("{}__{}", s.key().replace('/', "__"), spec.profile);
+                insta::assert_snapshot!(name, expected.to_string());
+            }
+        }
+    }
+    let report = scenario_report();
+    let report = report
+        .as_ref()
+        .as_ref()
+        .map_err(|e| Failed::from(e.as_str()))?;
+    let r = report
+        .rules
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or("rule missing from the report")?;
+    match &r.verdict {
+        Verdict::Pass => Ok(()),
+        Verdict::AllowedVariant { variant } => {
+            eprintln!("{id}: allowed variant ({variant})");
+            Ok(())
+        }
+        Verdict::NotApplicable { reason } => Err(format!("{id}: no case ran ({reason})").into()),
+        Verdict::Fail => {
+            let mut msg = format!("[{id}] {} — FAILED\n", r.statement);
+            for f in &r.findings {
+                msg.push_str(&format!(
+                    "[{}] {} step {}: {}\n  expected: {}\n  observed: {}\n  transcript:\n{}\n  replay: {}\n",
+                    f.rules.join(", "),
+                    f.case,
+                    f.step,
+                    f.kind,
+                    f.expected,
+                    f.observed,
+                    f.transcript,
+                    f.replay
+                ));
+            }
+            Err(msg.into())
+        }
+    }
+}
+
+fn part(part: Part) -> Result<RunReport, Failed> {
+    let w = world();
+    let plan = Plan {
+        parts: [part].into(),
+        ..Plan::default()
+    };
+    w.rt.block_on(run_suite(&w.targets, &plan, &Lines))
+        .map_err(|e| e.to_string().into())
+}
+
+fn properties_test() -> Result<(), Failed> {
+    let r = part(Part::Properties)?;
+    let p = r.properties.expect("the part ran");
+    eprintln!("properties: {} cases, {} operations", p.cases, p.ops);
+    match p.counterexample {
+        None => Ok(()),
+        Some(f) => Err(format!(
+            "[{}] minimal failing history ({} steps):\n{}\nreplay: {}",
+            f.rules.join(", "),
+            f.step,
+            f.transcript,
+            f.replay
+        )
+        .into()),
+    }
+}
+
+fn exhaustive_test() -> Result<(), Failed> {
+    let r = part(Part::Exhaustive)?;
+    let c = r.coverage.expect("the part ran");
+    eprintln!(
+        "exhaustive: {} of {} transitions covered ({:.1} %), {} walks, {} operations; bounds {}",
+        c.covered,
+        c.transitions,
+        c.percent(),
+        c.walks,
+        c.ops,
+        c.bounds
+    );
+    let failing: Vec<String> = r
+        .rules
+        .iter()
+        .filter(|r| r.verdict.is_failure())
+        .map(|r| r.id.clone())
+        .collect();
+    if c.covered == c.transitions && failing.is_empty() && c.transitions > 0 {
+        Ok(())
+    } else {
+        Err(format!("coverage {:.1} %; failing rules: {failing:?}", c.percent()).into())
+    }
+}
+
+fn mutants_test() -> Result<(), Failed> {
+    let r = part(Part::Mutants)?;
+    let m = r.mutants.expect("the part ran");
+    let caught = m.iter().filter(|m| m.detected).count();
+    eprintln!(
+        "mutation score: {caught}/{} = {:.0} %",
+        m.len(),
+        100.0 * caught as f64 / m.len() as f64
+    );
+    eprintln!(
+        "  {:<34} {:>8} {:>6} {:>7}  by",
+        "fault", "time ms", "ops", "shrunk"
+    );
+    for x in &m {
+        eprintln!(
+            "  {:<34} {:>8} {:>6} {:>7}  {}",
+            x.fault,
+            x.time_to_detection.as_millis(),
+            x.ops_to_detection,
+            x.shrunk_len.map_or("-".into(), |n| n.to_string()),
+            x.by.as_deref().unwrap_or("MISSED")
+        );
+    }
+    if caught == m.len() {
+        Ok(())
+    } else {
+        let missed: Vec<&str> = m
+            .iter()
+            .filter(|m| !m.detected)
+            .map(|m| m.fault.as_str())
+            .collect();
+        Err(format!("mutants not caught: {missed:?}").into())
+    }
+}
+
+fn expected_test() -> Result<(), Failed> {
+    let report = scenario_report();
+    let report = report
+        .as_ref()
+        .as_ref()
+        .map_err(|e| Failed::from(e.as_str()))?;
+    let name = "refhub";
+    let want = expected::load(name)?;
+    expected::diff(&want, &expected::actual(report), name).map_err(Failed::from)
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for rule in RULES {
+        let id = rule.id;
+        let trial = Trial::test(id, move || rule_test(id)).with_kind("rule");
+        trials.push(match not_applicable(rule) {
+            Some(reason) => {
+                eprintln!("not applicable: {id} ({reason})");
+                trial.with_ignored_flag(true)
+            }
+            None => trial,
+        });
+    }
+    let embedded = world().embedded;
+    trials.push(Trial::test("part::properties", properties_test));
+    trials.push(Trial::test("part::exhaustive", exhaustive_test));
+    if embedded {
+        trials.push(Trial::test("part::mutants", mutants_test));
+        trials.push(Trial::test("expected::refhub", expected_test));
+    } else {
+        eprintln!("not applicable: part::mutants and expected::refhub (they need the embedded reference hub)");
+    }
+    // The suite shares one set of targets; exclusive cases must not overlap other tests.
+    let args = Arguments {
+        test_threads: Some(1),
+        ..args
+    };
+    libtest_mimic::run(&args, trials).exit();
+}
