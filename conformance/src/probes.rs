@@ -8,6 +8,21 @@ use hubspec_model::{Profile, Rule};
 use hubspec_wire::CompletionResult;
 use std::time::Duration;
 
+/// The `PRO-` rules with a probe here; every `PRO-` rule of the catalog must be among them
+/// (the tidy test checks).
+pub const PROBED: &[&str] = &[
+    "PRO-NEGOTIATE",
+    "PRO-HANDSHAKE",
+    "PRO-TEXT-FRAMES",
+    "PRO-WELL-FORMED",
+    "PRO-COMPLETION",
+    "PRO-UNKNOWN-METHOD",
+    "PRO-PING",
+    "PRO-CLOSE",
+    "PRO-SEQUENCE",
+    "PRO-RESPONSIVE",
+];
+
 /// Whether the probe for `rule` can run against `target`, or why not.
 pub fn applicable(rule: &Rule, target: &Target) -> Result<(), String> {
     match rule.id {
