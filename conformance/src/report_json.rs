@@ -392,7 +392,10 @@ mod tests {
             .iter()
             .find(|r| r["verdict"] == "fail")
             .unwrap();
-        assert!(failing["findings"][0]["frames"].as_array().unwrap().len() > 0);
+        assert!(!failing["findings"][0]["frames"]
+            .as_array()
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

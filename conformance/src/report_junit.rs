@@ -172,9 +172,9 @@ pub fn to_string(report: &RunReport) -> String {
     if let Some(mutants) = &report.mutants {
         let mut body = String::new();
         for m in mutants {
-            let _ = write!(
+            let _ = writeln!(
                 body,
-                "    <testcase classname=\"hubspec.mutants\" name=\"{}\" time=\"{}\">\n",
+                "    <testcase classname=\"hubspec.mutants\" name=\"{}\" time=\"{}\">",
                 escape(&m.fault),
                 secs(m.time_to_detection)
             );

@@ -295,7 +295,8 @@ async fn network(args: &BenchArgs) -> Result<(), String> {
     }
     let echo = median(echoes.clone());
     println!(
-        "harness   raw WebSocket echo round trips/s      median {echo:>12.0}   runs [{}]",
+        "{:<48} median {echo:>12.0}   runs [{}]",
+        "harness   raw WebSocket echo round trips/s",
         list(&echoes)
     );
     let hub = RefHub::start(RefHubConfig {
@@ -310,19 +311,23 @@ async fn network(args: &BenchArgs) -> Result<(), String> {
     let rates = rates?;
     let ops = median(rates.clone());
     println!(
-        "harness   session ops/s, {} connections        median {ops:>12.1}   runs [{}]",
-        args.connections,
+        "{:<48} median {ops:>12.1}   runs [{}]",
+        format!("harness   session ops/s, {} connections", args.connections),
         list(&rates)
     );
     println!(
-        "harness   ops/s ÷ echo round trips/s                   {:>12.4}   (an op costs ≥ {} round trips: the send and its barrier)",
+        "{:<48}        {:>12.4}   (an op costs ≥ {} round trips: the send and its barrier)",
+        "harness   ops/s ÷ echo round trips/s",
         ops / echo,
         args.connections + 1
     );
     let fan = fanout_rates(args.receivers, args.sends, args.runs).await?;
     println!(
-        "refhub    fan-out deliveries/s, group of {:<5}  median {:>12.0}   runs [{}]",
-        args.receivers,
+        "{:<48} median {:>12.0}   runs [{}]",
+        format!(
+            "refhub    fan-out deliveries/s, group of {}",
+            args.receivers
+        ),
         median(fan.clone()),
         list(&fan)
     );
@@ -344,15 +349,18 @@ pub fn bench(args: BenchArgs) -> Exit {
         let (one, one_runs, unique) = checker_rate(1, runs);
         let (two, two_runs, _) = checker_rate(2, runs);
         println!(
-            "checker   generated states/s, 1 thread          median {one:>12.0}   runs [{}]   (3×2×2 core-stateful buffer 1, {unique} unique states)",
+            "{:<48} median {one:>12.0}   runs [{}]   (3×2×2 core-stateful buffer 1, {unique} unique states)",
+            "checker   generated states/s, 1 thread",
             list(&one_runs)
         );
         println!(
-            "checker   generated states/s, 2 threads         median {two:>12.0}   runs [{}]",
+            "{:<48} median {two:>12.0}   runs [{}]",
+            "checker   generated states/s, 2 threads",
             list(&two_runs)
         );
         println!(
-            "checker   2 threads ÷ 1 thread                         {:>12.2}",
+            "{:<48}        {:>12.2}",
+            "checker   2 threads ÷ 1 thread",
             two / one
         );
     }

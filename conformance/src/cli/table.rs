@@ -62,8 +62,7 @@ pub fn render(report: &RunReport) -> String {
             Verdict::Fail => "FAIL".to_string(),
             v => v.name().replace('-', " "),
         };
-        let _ = writeln!(
-            out,
+        let row = format!(
             "{:<width$}  {:<15} {:>5} {:>7.2}s  {}",
             r.id,
             name,
@@ -71,6 +70,7 @@ pub fn render(report: &RunReport) -> String {
             r.duration.as_secs_f64(),
             shorten(&detail, 120)
         );
+        let _ = writeln!(out, "{}", row.trim_end());
     }
     for r in report.rules.iter().filter(|r| r.verdict.is_failure()) {
         let _ = writeln!(out, "\nFAIL  {}  {}", r.id, r.statement);
