@@ -190,8 +190,7 @@ pub async fn run(target: &Target, spec: Spec, bounds: Bounds, parallel: usize) -
     // The transitions each walk takes, for the coverage count.
     let mut per_walk: Vec<usize> = Vec::with_capacity(walks.len());
     {
-        let mut taken = vec![vec![false; 0]; 0];
-        taken.extend(g.edges.iter().map(|e| vec![false; e.len()]));
+        let mut taken: Vec<Vec<bool>> = g.edges.iter().map(|e| vec![false; e.len()]).collect();
         for walk in &walks {
             let mut at = 0usize;
             let mut new = 0;

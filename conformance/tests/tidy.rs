@@ -7,14 +7,23 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 #[test]
 fn every_rule_has_a_docs_page() {
-    let missing: Vec<&str> =
-        RULES.iter().map(|r| r.id).filter(|id| !root().join(format!("docs/src/rules/{id}.md")).is_file()).collect();
-    assert!(missing.is_empty(), "rules without a page in docs/src/rules: {missing:?}");
+    let missing: Vec<&str> = RULES
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !root().join(format!("docs/src/rules/{id}.md")).is_file())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules without a page in docs/src/rules: {missing:?}"
+    );
 }
 
 #[test]
@@ -36,7 +45,10 @@ fn every_rule_has_an_expected_verdict_for_the_reference_hub() {
     let expected = hubspec_conformance::expected::load("refhub").unwrap();
     let ids: BTreeSet<String> = RULES.iter().map(|r| r.id.to_string()).collect();
     let keys: BTreeSet<String> = expected.keys().cloned().collect();
-    assert_eq!(keys, ids, "conformance/expected/refhub.json must list exactly the catalog's rules");
+    assert_eq!(
+        keys, ids,
+        "conformance/expected/refhub.json must list exactly the catalog's rules"
+    );
 }
 
 /// Every token shaped like a rule ID (`GRP-`, `CON-`, `REC-`, `SND-`, `RST-`, `ROOM-`, `PRO-`
@@ -46,16 +58,28 @@ fn rule_ids(text: &str) -> Vec<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     for (i, _) in text.char_indices() {
-        if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-' || bytes[i - 1] == b'_') {
+        if i > 0
+            && (bytes[i - 1].is_ascii_alphanumeric()
+                || bytes[i - 1] == b'-'
+                || bytes[i - 1] == b'_')
+        {
             continue;
         }
-        let Some(p) = PREFIXES.iter().find(|p| text[i..].starts_with(**p)) else { continue };
+        let Some(p) = PREFIXES.iter().find(|p| text[i..].starts_with(**p)) else {
+            continue;
+        };
         let rest = &text[i + p.len()..];
-        let len = rest.bytes().take_while(|b| b.is_ascii_uppercase() || *b == b'-').count();
+        let len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_uppercase() || *b == b'-')
+            .count();
         let id = format!("{p}{}", rest[..len].trim_end_matches('-'));
         let next = rest.as_bytes().get(len);
         // Identifiers like `PRO-` alone (a prefix) or followed by lower case are not IDs.
-        if len > 0 && !id.ends_with('-') && !next.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        if len > 0
+            && !id.ends_with('-')
+            && !next.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
             out.push(id);
         }
     }
@@ -63,7 +87,9 @@ fn rule_ids(text: &str) -> Vec<String> {
 }
 
 fn files(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         let name = p.file_name().unwrap().to_string_lossy().to_string();
@@ -81,26 +107,54 @@ fn files(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
 fn no_test_doc_or_data_file_names_a_rule_that_does_not_exist() {
     let ids: BTreeSet<&str> = RULES.iter().map(|r| r.id).collect();
     let mut paths = Vec::new();
-    for dir in ["model", "check", "harness", "refhub", "conformance", "docs/src"] {
-        files(&root().join(dir), &[".rs", ".md", ".json", ".snap"], &mut paths);
+    for dir in [
+        "model",
+        "check",
+        "harness",
+        "refhub",
+        "conformance",
+        "docs/src",
+    ] {
+        files(
+            &root().join(dir),
+            &[".rs", ".md", ".json", ".snap"],
+            &mut paths,
+        );
     }
     let mut unknown = BTreeSet::new();
     for p in &paths {
         let text = std::fs::read_to_string(p).unwrap_or_default();
         // A test that needs a non-existent ID on purpose (e.g. `--only` matching nothing)
         // marks its line.
-        let text: String = text.lines().filter(|l| !l.contains("tidy: unknown rule on purpose")).collect::<Vec<_>>().join("\n");
+        let text: String = text
+            .lines()
+            .filter(|l| !l.contains("tidy: unknown rule on purpose"))
+            .collect::<Vec<_>>()
+            .join("\n");
         for id in rule_ids(&text) {
             if !ids.contains(id.as_str()) {
-                unknown.insert(format!("{}: {id}", p.strip_prefix(root()).unwrap().display()));
+                unknown.insert(format!(
+                    "{}: {id}",
+                    p.strip_prefix(root()).unwrap().display()
+                ));
             }
         }
     }
-    assert!(unknown.is_empty(), "rule IDs that are not in the catalog:\n{}", unknown.into_iter().collect::<Vec<_>>().join("\n"));
+    assert!(
+        unknown.is_empty(),
+        "rule IDs that are not in the catalog:\n{}",
+        unknown.into_iter().collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
 fn the_rule_id_scanner_finds_ids_and_skips_prefixes() {
-    assert_eq!(rule_ids("see GRP-ADD-IDEMPOTENT, and `PRO-` rules; SND-GROUP."), vec!["GRP-ADD-IDEMPOTENT", "SND-GROUP"]);
-    assert_eq!(rule_ids("XGRP-FOO CON-NEW-NO-GROUPS-"), vec!["CON-NEW-NO-GROUPS"]);
+    assert_eq!(
+        rule_ids("see GRP-ADD-IDEMPOTENT, and `PRO-` rules; SND-GROUP."),
+        vec!["GRP-ADD-IDEMPOTENT", "SND-GROUP"]
+    );
+    assert_eq!(
+        rule_ids("XGRP-FOO CON-NEW-NO-GROUPS-"),
+        vec!["CON-NEW-NO-GROUPS"]
+    );
 }
