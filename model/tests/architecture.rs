@@ -11,7 +11,11 @@ fn metadata() -> Value {
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("metadata is JSON")
 }
 
@@ -32,7 +36,13 @@ fn graph(meta: &Value) -> BTreeMap<String, BTreeSet<String>> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .filter(|d| d["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null()))
+                .filter(|d| {
+                    d["dep_kinds"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|k| k["kind"].is_null())
+                })
                 .map(|d| names[d["pkg"].as_str().unwrap()].to_string())
                 .collect();
             (names[n["id"].as_str().unwrap()].to_string(), deps)
@@ -58,24 +68,67 @@ fn the_model_depends_on_no_runtime_socket_or_json_crate() {
     let g = graph(&metadata());
     let deps = closure(&g, "hubspec-model");
     let forbidden = [
-        "tokio", "tungstenite", "tokio-tungstenite", "serde_json", "mio", "socket2", "hyper",
-        "axum", "tiny_http", "stateright", "rand", "getrandom",
+        "tokio",
+        "tungstenite",
+        "tokio-tungstenite",
+        "serde_json",
+        "mio",
+        "socket2",
+        "hyper",
+        "axum",
+        "tiny_http",
+        "stateright",
+        "rand",
+        "getrandom",
     ];
-    let found: Vec<&str> = forbidden.iter().copied().filter(|f| deps.contains(*f)).collect();
-    assert!(found.is_empty(), "hubspec-model must stay pure; it depends on {found:?} (all: {deps:?})");
+    let found: Vec<&str> = forbidden
+        .iter()
+        .copied()
+        .filter(|f| deps.contains(*f))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "hubspec-model must stay pure; it depends on {found:?} (all: {deps:?})"
+    );
 }
 
 #[test]
 fn dependency_arrows_point_toward_the_model() {
     let g = graph(&metadata());
-    let ours = |p: &str| closure(&g, p).into_iter().filter(|d| d.starts_with("hubspec-")).collect::<BTreeSet<_>>();
+    let ours = |p: &str| {
+        closure(&g, p)
+            .into_iter()
+            .filter(|d| d.starts_with("hubspec-"))
+            .collect::<BTreeSet<_>>()
+    };
     let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(ours("hubspec-model"), set(&[]));
-    assert_eq!(ours("hubspec-wire"), set(&[]), "the wire codec knows nothing of groups");
+    assert_eq!(
+        ours("hubspec-wire"),
+        set(&[]),
+        "the wire codec knows nothing of groups"
+    );
     assert_eq!(ours("hubspec-check"), set(&["hubspec-model"]));
-    assert_eq!(ours("hubspec-refhub"), set(&["hubspec-model", "hubspec-wire"]), "refhub never depends on the harness");
-    assert_eq!(ours("hubspec-harness"), set(&["hubspec-model", "hubspec-wire"]), "the harness never depends on refhub (only its tests do)");
-    for p in ["hubspec-model", "hubspec-wire", "hubspec-check", "hubspec-refhub", "hubspec-harness"] {
-        assert!(!ours(p).contains("hubspec-conformance"), "nothing depends on the suite");
+    assert_eq!(
+        ours("hubspec-refhub"),
+        set(&["hubspec-model", "hubspec-wire"]),
+        "refhub never depends on the harness"
+    );
+    assert_eq!(
+        ours("hubspec-harness"),
+        set(&["hubspec-model", "hubspec-wire"]),
+        "the harness never depends on refhub (only its tests do)"
+    );
+    for p in [
+        "hubspec-model",
+        "hubspec-wire",
+        "hubspec-check",
+        "hubspec-refhub",
+        "hubspec-harness",
+    ] {
+        assert!(
+            !ours(p).contains("hubspec-conformance"),
+            "nothing depends on the suite"
+        );
     }
 }

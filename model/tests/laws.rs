@@ -15,8 +15,12 @@ fn history(spec: Spec, choices: &[(u8, u8, u8, u8)], rooms: bool) -> (Hub, Vec<O
     let mut ops = Vec::new();
     for &(k, a, b, c) in choices {
         let live: Vec<ConnId> = hub.conns.iter().map(|c| c.id).collect();
-        let connected: Vec<ConnId> =
-            hub.conns.iter().filter(|c| c.status == Status::Connected).map(|c| c.id).collect();
+        let connected: Vec<ConnId> = hub
+            .conns
+            .iter()
+            .filter(|c| c.status == Status::Connected)
+            .map(|c| c.id)
+            .collect();
         let pick = |xs: &[ConnId], i: u8| xs[i as usize % xs.len()];
         let g = |i: u8| Some(GROUPS[i as usize % GROUPS.len()].to_string());
         let target = |i: u8| {
@@ -27,16 +31,31 @@ fn history(spec: Spec, choices: &[(u8, u8, u8, u8)], rooms: bool) -> (Hub, Vec<O
             }
         };
         let op = if connected.is_empty() || (k % 10 == 0 && live.len() < 4) {
-            Op::Connect { user: (a % 3 != 0).then(|| USERS[a as usize % 2].to_string()) }
+            Op::Connect {
+                user: (a % 3 != 0).then(|| USERS[a as usize % 2].to_string()),
+            }
         } else {
             let caller = pick(&connected, a);
             match k % 10 {
-                1 => Op::AddToGroup { caller, group: g(b) },
-                2 => Op::RemoveFromGroup { caller, group: g(b) },
-                3 => Op::AddConnectionToGroup { caller, target: target(c), group: g(b) },
+                1 => Op::AddToGroup {
+                    caller,
+                    group: g(b),
+                },
+                2 => Op::RemoveFromGroup {
+                    caller,
+                    group: g(b),
+                },
+                3 => Op::AddConnectionToGroup {
+                    caller,
+                    target: target(c),
+                    group: g(b),
+                },
                 4 if rooms => Op::JoinRoom { caller, room: g(b) },
                 5 => match hub.conns.iter().find(|c| c.status == Status::Suspended) {
-                    Some(s) if c % 2 == 0 => Op::Resume { conn: s.id, altered_token: false },
+                    Some(s) if c % 2 == 0 => Op::Resume {
+                        conn: s.id,
+                        altered_token: false,
+                    },
                     _ if c % 7 == 0 => Op::Disconnect { conn: caller },
                     _ => Op::Drop { conn: caller },
                 },
@@ -55,7 +74,8 @@ fn history(spec: Spec, choices: &[(u8, u8, u8, u8)], rooms: bool) -> (Hub, Vec<O
                 },
             }
         };
-        hub.apply(&spec, &op).expect("generated operations are valid");
+        hub.apply(&spec, &op)
+            .expect("generated operations are valid");
         ops.push(op);
     }
     (hub, ops)
@@ -75,7 +95,10 @@ fn choices() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
 }
 
 fn first_connected(hub: &Hub) -> Option<ConnId> {
-    hub.conns.iter().find(|c| c.status == Status::Connected).map(|c| c.id)
+    hub.conns
+        .iter()
+        .find(|c| c.status == Status::Connected)
+        .map(|c| c.id)
 }
 
 proptest! {
