@@ -11,7 +11,8 @@
 //! - [`probes`]: the `PRO-` rules, checked with a bare client.
 //! - [`properties`]: proptest-state-machine over the model, the target as system under test.
 //! - [`exhaustive`]: walks covering every transition of the model's bounded graph.
-//! - [`mutants`]: refhub with each fault; detection figures; shrinking.
+//! - [`mutants`]: refhub with each fault; detection figures.
+//! - [`shrink`]: removing operations from a failing history, renumbering connections.
 //! - [`suite`]: the orchestration and the verdict per rule.
 //! - [`expected`]: expected verdicts per known target, kept as data keyed by rule ID.
 //! - [`report`]: the report data (what `report.json` serialises); [`report_json`],
@@ -30,6 +31,7 @@ pub mod report_html;
 pub mod report_json;
 pub mod report_junit;
 pub mod scenario;
+pub mod shrink;
 pub mod suite;
 pub mod target;
 

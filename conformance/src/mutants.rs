@@ -4,11 +4,12 @@
 use crate::case::{run_case, CaseOutcome};
 use crate::properties::{self, Universe};
 use crate::report::MutantReport;
+use crate::shrink::shrink;
 use crate::target::Target;
-use hubspec_model::{scenarios, Op, Profile, Transcript};
+use hubspec_model::{scenarios, Profile, Transcript};
 use hubspec_refhub::Fault;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Hunt `fault`: scenarios in catalog order, then random histories, stopping at the first
 /// divergence that names a rule the fault breaks; then shrink that history.
@@ -59,7 +60,7 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     };
     if let Some((_, outcome)) = found {
         let spec = outcome.expected.spec;
-        let shrunk = shrink(outcome.expected.ops(), |h| {
+        let shrunk = shrink(spec, outcome.expected.ops(), |h| {
             let target = &target;
             let breaks = &breaks;
             async move {
@@ -77,90 +78,16 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     report
 }
 
-/// The history without the operation at `i`, or `None` when what is left is not a valid
-/// history. Removing a `Connect` removes every operation of that connection and renumbers
-/// the later ones, since the hub numbers connections in connect order.
-pub fn without(ops: &[Op], i: usize) -> Option<Vec<Op>> {
-    let mut out: Vec<Op> = ops
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != i)
-        .map(|(_, op)| op.clone())
-        .collect();
-    if let Op::Connect { .. } = ops[i] {
-        let removed = ops[..=i]
-            .iter()
-            .filter(|op| matches!(op, Op::Connect { .. }))
-            .count() as u32;
-        let json = serde_json::to_value(&out).ok()?;
-        let renumbered = renumber(json, removed)?;
-        out = serde_json::from_value(renumbered).ok()?;
-    }
-    Transcript::run(hubspec_model::Spec::new(Profile::CoreStateful), &out).ok()?;
-    Some(out)
-}
-
-/// Connection ids appear as plain numbers under `conn`, `caller` and `Id` keys in the serde
-/// form: drop operations mentioning `removed` and shift larger ids down by one.
-fn renumber(ops: serde_json::Value, removed: u32) -> Option<serde_json::Value> {
-    fn walk(v: &serde_json::Value, removed: u32, hit: &mut bool) -> serde_json::Value {
-        use serde_json::Value;
-        match v {
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .map(|(k, v)| {
-                        let v = match (k.as_str(), v.as_u64()) {
-                            ("conn" | "caller" | "Id", Some(n)) => {
-                                let n = n as u32;
-                                if n == removed {
-                                    *hit = true;
-                                }
-                                Value::from(if n > removed { n - 1 } else { n })
-                            }
-                            _ => walk(v, removed, hit),
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            ),
-            Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, removed, hit)).collect()),
-            other => other.clone(),
-        }
-    }
-    let serde_json::Value::Array(ops) = ops else {
-        return None;
-    };
-    let kept = ops
-        .iter()
-        .filter_map(|op| {
-            let mut hit = false;
-            let v = walk(op, removed, &mut hit);
-            (!hit).then_some(v)
-        })
-        .collect();
-    Some(serde_json::Value::Array(kept))
-}
-
-/// Greedy shrinking: drop one operation at a time while the history stays valid and still
-/// fails, until no single removal keeps it failing. Bounded by `2 × len²` runs.
-pub async fn shrink<F, Fut>(mut ops: Vec<Op>, fails: F) -> Vec<Op>
-where
-    F: Fn(Vec<Op>) -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut i = ops.len();
-    while i > 0 && Instant::now() < deadline {
-        i -= 1;
-        if i >= ops.len() {
-            continue;
-        }
-        if let Some(candidate) = without(&ops, i) {
-            if fails(candidate.clone()).await {
-                ops = candidate;
-                i = ops.len();
-            }
-        }
-    }
-    ops
+/// Hunt `fault` with random histories alone (no scenarios): the property part's own power,
+/// and its shrinking. Returns the minimal failing case, if the fault was caught.
+pub async fn hunt_with_properties(fault: Fault, cases: u32) -> Option<CaseOutcome> {
+    let target = Target::embedded(Profile::CoreStateful, BTreeSet::from([fault]))
+        .await
+        .expect("the embedded hub starts");
+    let universe = Universe::for_target(&target);
+    let handle = tokio::runtime::Handle::current();
+    let t = &target;
+    let run = tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
+    target.shutdown().await;
+    run.failure
 }

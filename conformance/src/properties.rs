@@ -304,7 +304,7 @@ pub fn run(
     let runs = Arc::new(Mutex::new(0u32));
     let last_failure: Arc<Mutex<Option<CaseOutcome>>> = Arc::new(Mutex::new(None));
     let spec = universe.spec;
-    let result = runner.run(&strategy, |(_, transitions, _)| {
+    let result = runner.run(&strategy, |(_, transitions, seen)| {
         *runs.lock().unwrap() += 1;
         *ops.lock().unwrap() += transitions.len();
         let name = format!(
@@ -313,6 +313,20 @@ pub fn run(
             spec.profile
         );
         let outcome = handle.block_on(run_case(target, spec, &name, &transitions));
+        // Tell the shrinker how many transitions the system went through: all of them, or up
+        // to the first diverging step (the later ones can go first when shrinking).
+        if let Some(seen) = seen {
+            let upto = outcome
+                .findings
+                .iter()
+                .map(|f| f.step)
+                .filter(|s| *s > 0)
+                .min();
+            seen.fetch_add(
+                upto.unwrap_or(transitions.len()),
+                std::sync::atomic::Ordering::SeqCst,
+            );
+        }
         if outcome.passed() {
             Ok(())
         } else {
@@ -327,6 +341,26 @@ pub fn run(
         Ok(()) => None,
         Err(TestError::Fail(_, (_, minimal, _))) => {
             // Run the minimal history once more to report exactly its divergence.
+            let name = format!(
+                "property counterexample ({} ops, {})",
+                minimal.len(),
+                spec.profile
+            );
+            let first = handle.block_on(run_case(target, spec, &name, &minimal));
+            let rules: Vec<String> = first
+                .findings
+                .iter()
+                .flat_map(|f| f.rules.clone())
+                .collect();
+            let minimal = handle.block_on(crate::shrink::shrink(spec, minimal, |h| {
+                let rules = &rules;
+                async move {
+                    let o = run_case(target, spec, "shrinking", &h).await;
+                    o.findings
+                        .iter()
+                        .any(|f| f.rules.iter().any(|r| rules.contains(r)))
+                }
+            }));
             let name = format!(
                 "property counterexample ({} ops, {})",
                 minimal.len(),

@@ -251,6 +251,56 @@ fn mutants_test() -> Result<(), Failed> {
     }
 }
 
+/// The property part on its own catches faults and shrinks them to a handful of steps.
+fn properties_catch_mutants_test() -> Result<(), Failed> {
+    use hubspec_refhub::Fault;
+    let w = world();
+    for fault in [
+        Fault::DoubleAddDeliversTwice,
+        Fault::CaseInsensitiveGroups,
+        Fault::OthersInGroupIncludesCaller,
+    ] {
+        let found =
+            w.rt.block_on(hubspec_conformance::mutants::hunt_with_properties(
+                fault, 200,
+            ));
+        let Some(o) = found else {
+            return Err(format!("random histories missed {}", fault.name()).into());
+        };
+        let breaks = fault.breaks();
+        if o.findings.is_empty() {
+            return Err(format!(
+                "{}: the minimal case passed on a rerun:\n{}",
+                fault.name(),
+                o.expected
+            )
+            .into());
+        }
+        if !o
+            .findings
+            .iter()
+            .any(|f| f.rules.iter().any(|r| breaks.contains(&r.as_str())))
+        {
+            return Err(format!(
+                "{}: the divergence names {:?}, not {breaks:?}",
+                fault.name(),
+                o.findings[0].rules
+            )
+            .into());
+        }
+        eprintln!(
+            "  {}: caught, shrunk to {} operations:\n{}",
+            fault.name(),
+            o.ops,
+            o.expected
+        );
+        if o.ops > 8 {
+            return Err(format!("{}: shrinking left {} operations", fault.name(), o.ops).into());
+        }
+    }
+    Ok(())
+}
+
 fn expected_test() -> Result<(), Failed> {
     let report = scenario_report();
     let report = report
@@ -281,6 +331,10 @@ fn main() {
     trials.push(Trial::test("part::exhaustive", exhaustive_test));
     if embedded {
         trials.push(Trial::test("part::mutants", mutants_test));
+        trials.push(Trial::test(
+            "part::properties-catch-mutants",
+            properties_catch_mutants_test,
+        ));
         trials.push(Trial::test("expected::refhub", expected_test));
     } else {
         eprintln!("not applicable: part::mutants and expected::refhub (they need the embedded reference hub)");
