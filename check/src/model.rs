@@ -4,10 +4,12 @@ use crate::actions;
 use crate::bounds::Bounds;
 use crate::properties::{self, Violation};
 use crate::state::CheckState;
+use hubspec_model::sets::Bits;
 use hubspec_model::{
     transcript::small_to_text, ConnId, Hub, Mode, Op, OpResult, Profile, Selector, Sink, Small,
     Spec, Status,
 };
+use hubspec_model::{GroupSet, Queue};
 use stateright::{Model, Property};
 
 /// A deliberate bug: called after each step with the step's operation and the new state.
@@ -135,7 +137,7 @@ impl Model for HubModel {
             .hub
             .conns
             .iter()
-            .all(|c| c.buffer.len() <= usize::from(self.bounds.buffer))
+            .all(|c| c.buffer.count() <= usize::from(self.bounds.buffer))
     }
 }
 
@@ -159,11 +161,11 @@ fn transition_violations(
                 return out;
             };
             let c = after.conn(id).expect("connected");
-            let restored: &[u8] = match user {
+            let restored = match user {
                 Some(u) => after.rooms_of(u),
-                None => &[],
+                None => Bits::default(),
             };
-            if c.groups.as_slice() != restored {
+            if c.groups != restored {
                 out.push(Violation::NewConnectionInherits);
             }
         }
@@ -172,31 +174,29 @@ fn transition_violations(
             altered_token,
         } => {
             if let (Some(b), Some(a)) = (before.conn(*conn), after.conn(*conn)) {
+                // Stated here from the rule, not by calling the model's own resume.
                 let expected: Vec<u8> = match spec.profile {
                     Profile::Classic if *altered_token => vec![],
                     Profile::Classic if spec.verify_rejoin => {
-                        let store: &[u8] = b.user.as_ref().map_or(&[], |u| before.rooms_of(u));
-                        b.token
-                            .iter()
-                            .copied()
-                            .filter(|g| store.contains(g))
-                            .collect()
+                        let store = b
+                            .user
+                            .as_ref()
+                            .map_or(Bits::default(), |u| before.rooms_of(u));
+                        b.token.items().filter(|g| store.has(g)).collect()
                     }
-                    Profile::Classic => b.token.to_vec(),
-                    _ => b.groups.to_vec(),
+                    Profile::Classic => b.token.items().collect(),
+                    _ => b.groups.items().collect(),
                 };
                 let replayed = usize::from(tally.get(*conn).0);
-                if a.groups.as_slice() != expected.as_slice()
+                if a.groups.items().collect::<Vec<u8>>() != expected
                     || a.status != Status::Connected
-                    || replayed != b.buffer.len()
+                    || replayed != b.buffer.count()
                 {
                     out.push(Violation::ResumeChangesGroups);
                 }
             }
         }
-        Op::Restart
-            if after.conns.iter().any(|c| !c.groups.is_empty()) || !after.conns.is_empty() =>
-        {
+        Op::Restart if after.conns.iter().any(|c| !c.groups.none()) || !after.conns.is_empty() => {
             out.push(Violation::RestartKeepsMembership);
         }
         Op::Send {
@@ -217,7 +217,7 @@ fn transition_violations(
         } => {
             for c in &before.conns {
                 let copies = tally.total(c.id);
-                if copies != u8::from(c.groups.contains(g)) {
+                if copies != u8::from(c.groups.has(g)) {
                     out.push(Violation::GroupSendNotExactlyMembers);
                 }
             }

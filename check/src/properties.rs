@@ -5,7 +5,7 @@
 use crate::bounds::Bounds;
 use crate::model::HubModel;
 use crate::state::CheckState;
-use hubspec_model::{Profile, Spec, Status};
+use hubspec_model::{GroupSet, Profile, Queue, Spec, Status};
 use stateright::Property;
 
 /// A transition property, checked on each step and recorded in [`CheckState::violations`].
@@ -79,7 +79,7 @@ pub fn all(spec: &Spec, bounds: &Bounds) -> Vec<Property<HubModel>> {
             |_, s: &CheckState| ok(s, Violation::GroupSendNotExactlyMembers),
         ),
         Property::sometimes("a connection is in two groups", |_, s: &CheckState| {
-            s.hub.conns.iter().any(|c| c.groups.len() >= 2)
+            s.hub.conns.iter().any(|c| c.groups.count() >= 2)
         }),
         Property::sometimes("a group has two members", |_, s: &CheckState| {
             s.hub.groups().values().any(|m| m.len() >= 2)
@@ -89,7 +89,7 @@ pub fn all(spec: &Spec, bounds: &Bounds) -> Vec<Property<HubModel>> {
             |_, s: &CheckState| {
                 let groups = s.hub.groups();
                 s.hub.conns.iter().any(|c| {
-                    c.status == Status::Connected && groups.keys().any(|g| !c.groups.contains(g))
+                    c.status == Status::Connected && groups.keys().any(|g| !c.groups.has(g))
                 })
             },
         ),
@@ -112,7 +112,7 @@ pub fn all(spec: &Spec, bounds: &Bounds) -> Vec<Property<HubModel>> {
                 s.hub
                     .conns
                     .iter()
-                    .any(|c| c.status == Status::Suspended && !c.groups.is_empty())
+                    .any(|c| c.status == Status::Suspended && !c.groups.none())
             },
         ));
         props.push(Property::sometimes(
@@ -121,7 +121,7 @@ pub fn all(spec: &Spec, bounds: &Bounds) -> Vec<Property<HubModel>> {
                 s.hub
                     .conns
                     .iter()
-                    .any(|c| c.buffer.len() == usize::from(m.bounds.buffer))
+                    .any(|c| c.buffer.count() == usize::from(m.bounds.buffer))
             },
         ));
     }
@@ -136,11 +136,11 @@ pub fn all(spec: &Spec, bounds: &Bounds) -> Vec<Property<HubModel>> {
                 // A connection in a recorded room of its user that is not the one that joined it:
                 // two live connections of the user both in the room.
                 s.hub.rooms.iter().any(|r| {
-                    r.rooms.iter().any(|room| {
+                    r.rooms.items().any(|room| {
                         s.hub
                             .conns
                             .iter()
-                            .filter(|c| c.user == Some(r.user) && c.groups.contains(room))
+                            .filter(|c| c.user == Some(r.user) && c.groups.has(&room))
                             .count()
                             >= 2
                     })

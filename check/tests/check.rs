@@ -3,7 +3,8 @@
 //! deliberate bugs that must be caught.
 
 use hubspec_check::{check, check_model, concretize, Bounds, CheckOptions, Engine, HubModel};
-use hubspec_model::{Hub, Op, Profile, Small, Spec, Transcript};
+use hubspec_model::sets::Bits;
+use hubspec_model::{GroupSet, Hub, Op, Profile, Small, Spec, Transcript};
 
 fn bounds(connections: u8, users: u8, groups: u8, buffer: u8) -> Bounds {
     Bounds {
@@ -153,7 +154,7 @@ fn sticky_groups_on_a_new_connection_are_caught_with_a_counterexample() {
             let inherited = hub
                 .conns
                 .iter()
-                .find(|c| c.user == Some(*u) && !c.groups.is_empty())
+                .find(|c| c.user == Some(*u) && !c.groups.none())
                 .map(|c| c.groups.clone());
             if let (Some(g), Some(last)) = (inherited, hub.conns.last_mut()) {
                 last.groups = g;
@@ -176,7 +177,7 @@ fn a_restart_that_keeps_memberships_is_caught() {
                 id: hubspec_model::ConnId(hub.next_id + 1),
                 user: None,
                 status: hubspec_model::Status::Connected,
-                groups: smallvec_of(0),
+                groups: Bits(1),
                 buffer: Default::default(),
                 token: Default::default(),
             });
@@ -186,19 +187,13 @@ fn a_restart_that_keeps_memberships_is_caught() {
     failing(&r, "after a restart no membership");
 }
 
-fn smallvec_of(g: u8) -> hubspec_model::hub::Set<u8> {
-    let mut s = hubspec_model::hub::Set::new();
-    s.push(g);
-    s
-}
-
 #[test]
 fn a_resume_that_loses_groups_is_caught_and_its_path_replays_concretely() {
     let spec = Spec::new(Profile::CoreStateful);
     let r = mutated(spec, bounds(2, 1, 1, 1), |op, hub| {
         if let Op::Resume { conn, .. } = op {
             if let Some(c) = hub.conns.iter_mut().find(|c| c.id == *conn) {
-                c.groups.clear();
+                c.groups.wipe();
             }
         }
     });

@@ -11,6 +11,7 @@ use crate::names::{Name, Names, Text};
 use crate::op::{GroupArg, Op, Selector};
 use crate::outcome::{Delivery, ErrorKind, Mode, OpResult, Outcome, Sink};
 use crate::profile::{GroupsFanout, Profile, Spec};
+use crate::sets::{GroupSet, Queue};
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
@@ -36,12 +37,12 @@ pub struct Conn<N: Names = Text> {
     pub user: Option<N::User>,
     /// Connected or suspended.
     pub status: Status,
-    /// The groups it is in, sorted.
-    pub groups: Set<N::Group>,
+    /// The groups it is in.
+    pub groups: N::Groups,
     /// Messages kept while suspended, in order.
-    pub buffer: SmallVec<[N::Payload; 2]>,
+    pub buffer: N::Buffer,
     /// Classic only: the groups token the client holds since the drop (its groups then).
-    pub token: Set<N::Group>,
+    pub token: N::Groups,
 }
 
 /// A user's durable room records (the rooms pattern: membership stored by the application).
@@ -49,8 +50,8 @@ pub struct Conn<N: Names = Text> {
 pub struct RoomRecords<N: Names = Text> {
     /// The user.
     pub user: N::User,
-    /// Their rooms, sorted, never empty.
-    pub rooms: Set<N::Group>,
+    /// Their rooms, never empty.
+    pub rooms: N::Groups,
 }
 
 /// The state of one logical hub.
@@ -64,26 +65,6 @@ pub struct Hub<N: Names = Text> {
     pub conns: SmallVec<[Conn<N>; 4]>,
     /// Durable room records, sorted by user.
     pub rooms: SmallVec<[RoomRecords<N>; 2]>,
-}
-
-fn set_insert<T: Ord>(set: &mut Set<T>, item: T) -> bool {
-    match set.binary_search(&item) {
-        Ok(_) => false,
-        Err(i) => {
-            set.insert(i, item);
-            true
-        }
-    }
-}
-
-fn set_remove<T: Ord>(set: &mut Set<T>, item: &T) -> bool {
-    match set.binary_search(item) {
-        Ok(i) => {
-            set.remove(i);
-            true
-        }
-        Err(_) => false,
-    }
 }
 
 impl<N: Names> Hub<N> {
@@ -124,7 +105,7 @@ impl<N: Names> Hub<N> {
         let group = group.clone();
         self.conns
             .iter()
-            .filter(move |c| c.groups.binary_search(&group).is_ok())
+            .filter(move |c| c.groups.has(&group))
             .map(|c| c.id)
     }
 
@@ -132,18 +113,18 @@ impl<N: Names> Hub<N> {
     pub fn groups(&self) -> BTreeMap<N::Group, Vec<ConnId>> {
         let mut map: BTreeMap<N::Group, Vec<ConnId>> = BTreeMap::new();
         for c in &self.conns {
-            for g in &c.groups {
-                map.entry(g.clone()).or_default().push(c.id);
+            for g in c.groups.items() {
+                map.entry(g).or_default().push(c.id);
             }
         }
         map
     }
 
     /// The rooms recorded for `user`.
-    pub fn rooms_of(&self, user: &N::User) -> &[N::Group] {
+    pub fn rooms_of(&self, user: &N::User) -> N::Groups {
         match self.rooms.binary_search_by(|r| r.user.cmp(user)) {
-            Ok(i) => &self.rooms[i].rooms,
-            Err(_) => &[],
+            Ok(i) => self.rooms[i].rooms.clone(),
+            Err(_) => N::Groups::default(),
         }
     }
 
@@ -170,17 +151,17 @@ impl<N: Names> Hub<N> {
                 let id = ConnId(self.next_id);
                 // The rooms pattern: a new connection of a user with records is re-added to
                 // each recorded room before its first invocation can run.
-                let groups: Set<N::Group> = match user {
-                    Some(u) => self.rooms_of(u).iter().cloned().collect(),
-                    None => Set::new(),
+                let groups = match user {
+                    Some(u) => self.rooms_of(u),
+                    None => N::Groups::default(),
                 };
                 self.conns.push(Conn {
                     id,
                     user: user.clone(),
                     status: Status::Connected,
                     groups,
-                    buffer: SmallVec::new(),
-                    token: Set::new(),
+                    buffer: N::Buffer::default(),
+                    token: N::Groups::default(),
                 });
                 OpResult::Connected(id)
             }
@@ -272,25 +253,21 @@ impl<N: Names> Hub<N> {
         altered_token: bool,
         sink: &mut impl Sink<N>,
     ) -> OpResult {
-        let rejoin: Option<Set<N::Group>> = match self.conn(id) {
+        let rejoin: Option<N::Groups> = match self.conn(id) {
             None => return OpResult::Error(ErrorKind::ConnectionGone),
             Some(c) if spec.profile == Profile::Classic => {
                 // The groups token is signed: an altered one fails verification and rejoins
                 // nothing (classic PersistentConnection.VerifyGroups).
                 if altered_token {
-                    Some(Set::new())
+                    Some(N::Groups::default())
                 } else if spec.verify_rejoin {
                     let confirmed = match &c.user {
                         Some(u) => self.rooms_of(u),
-                        None => &[],
+                        None => N::Groups::default(),
                     };
-                    Some(
-                        c.token
-                            .iter()
-                            .filter(|g| confirmed.binary_search(g).is_ok())
-                            .cloned()
-                            .collect(),
-                    )
+                    let mut t = c.token.clone();
+                    t.keep(|g| confirmed.has(g));
+                    Some(t)
                 } else {
                     Some(c.token.clone())
                 }
@@ -301,9 +278,9 @@ impl<N: Names> Hub<N> {
         c.status = Status::Connected;
         if let Some(groups) = rejoin {
             c.groups = groups;
-            c.token.clear();
+            c.token.wipe();
         }
-        for payload in c.buffer.drain(..) {
+        for payload in c.buffer.take_all() {
             sink.deliver(id, &payload, Mode::Replayed);
         }
         OpResult::Ok
@@ -317,9 +294,9 @@ impl<N: Names> Hub<N> {
         // completed task when the connection is not in its store).
         if let Some(c) = self.target_mut(target) {
             if add {
-                set_insert(&mut c.groups, group.clone());
+                c.groups.put(group.clone());
             } else {
-                set_remove(&mut c.groups, group);
+                c.groups.take(group);
             }
         }
         OpResult::Ok
@@ -336,17 +313,17 @@ impl<N: Names> Hub<N> {
             Ok(i) => {
                 let rooms = &mut self.rooms[i].rooms;
                 if join {
-                    set_insert(rooms, room.clone());
+                    rooms.put(room.clone());
                 } else {
-                    set_remove(rooms, room);
-                    if rooms.is_empty() {
+                    rooms.take(room);
+                    if rooms.none() {
                         self.rooms.remove(i);
                     }
                 }
             }
             Err(i) if join => {
-                let mut rooms = Set::new();
-                rooms.push(room.clone());
+                let mut rooms = N::Groups::default();
+                rooms.put(room.clone());
                 self.rooms.insert(i, RoomRecords { user, rooms });
             }
             Err(_) => {}
@@ -359,7 +336,7 @@ impl<N: Names> Hub<N> {
         match c.status {
             Status::Connected => sink.deliver(to, payload, Mode::Now),
             Status::Suspended => {
-                c.buffer.push(payload.clone());
+                c.buffer.push_back(payload.clone());
                 sink.deliver(to, payload, Mode::Buffered);
             }
         }
@@ -461,17 +438,15 @@ impl<N: Names> Hub<N> {
                 .all(|c| c.id.0 >= 1 && c.id.0 <= self.next_id),
             "id out of range",
         )?;
+        let ascending = |s: &N::Groups| {
+            let items: Vec<N::Group> = s.items().collect();
+            items.windows(2).all(|w| w[0] < w[1])
+        };
         for c in &self.conns {
+            sorted(ascending(&c.groups), "groups not a sorted set")?;
+            sorted(ascending(&c.token), "token not a sorted set")?;
             sorted(
-                c.groups.windows(2).all(|w| w[0] < w[1]),
-                "groups not a sorted set",
-            )?;
-            sorted(
-                c.token.windows(2).all(|w| w[0] < w[1]),
-                "token not a sorted set",
-            )?;
-            sorted(
-                c.status == Status::Suspended || (c.buffer.is_empty() && c.token.is_empty()),
+                c.status == Status::Suspended || (c.buffer.count() == 0 && c.token.none()),
                 "a connected connection holds a buffer or token",
             )?;
         }
@@ -480,11 +455,8 @@ impl<N: Names> Hub<N> {
             "rooms not sorted",
         )?;
         for r in &self.rooms {
-            sorted(!r.rooms.is_empty(), "empty room record")?;
-            sorted(
-                r.rooms.windows(2).all(|w| w[0] < w[1]),
-                "rooms not a sorted set",
-            )?;
+            sorted(!r.rooms.none(), "empty room record")?;
+            sorted(ascending(&r.rooms), "rooms not a sorted set")?;
         }
         Ok(())
     }

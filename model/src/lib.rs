@@ -7,6 +7,7 @@
 //! Module map:
 //! - [`names`]: the two vocabularies the one spec is written over ([`Text`] for transcripts
 //!   and servers, [`Small`] for the model checker).
+//! - [`sets`]: how each vocabulary stores a connection's groups and kept messages.
 //! - [`ids`]: connection ids and targets (issued, closed, unknown).
 //! - [`profile`]: profiles (`core`, `core-stateful`, `classic`) and variants (`groups_fanout`).
 //! - [`op`]: operations and send selectors.
@@ -26,6 +27,7 @@ pub mod outcome;
 pub mod profile;
 pub mod rules;
 pub mod scenarios;
+pub mod sets;
 pub mod transcript;
 
 pub use error::ModelError;
@@ -37,4 +39,5 @@ pub use outcome::{Delivery, ErrorKind, Mode, OpResult, Outcome, Sink};
 pub use profile::{GroupsFanout, Profile, Spec};
 pub use rules::{rule, Area, Capability, Rule, RULES};
 pub use scenarios::{scenarios, Scenario};
+pub use sets::{GroupSet, Queue};
 pub use transcript::{format_op, Step, Transcript};

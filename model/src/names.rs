@@ -5,7 +5,9 @@
 //! checker ([`Small`]) names them with small integers so that a state is a few bytes to clone
 //! and hash. Both are the same definition instantiated twice, never two specifications.
 
+use crate::sets::{Bits, Fixed, GroupSet, Queue};
 use serde::{de::DeserializeOwned, Serialize};
+use smallvec::SmallVec;
 use std::fmt::{Debug, Display};
 use std::hash::Hash;
 
@@ -37,6 +39,10 @@ pub trait Names: Clone + Copy + Debug + Default + PartialEq + Eq + Hash + Ord + 
     type User: Name;
     /// A message payload; the harness makes every payload unique so each delivery is attributable.
     type Payload: Name;
+    /// A set of groups (a connection's groups, its groups token, a user's rooms).
+    type Groups: GroupSet<Self::Group>;
+    /// Messages kept for a suspended connection.
+    type Buffer: Queue<Self::Payload>;
 }
 
 /// Strings: the vocabulary of transcripts, the harness and the reference hub.
@@ -47,6 +53,8 @@ impl Names for Text {
     type Group = String;
     type User = String;
     type Payload = String;
+    type Groups = SmallVec<[String; 2]>;
+    type Buffer = SmallVec<[String; 2]>;
 }
 
 /// Small integers: the vocabulary of the model checker's bounded universe.
@@ -57,4 +65,6 @@ impl Names for Small {
     type Group = u8;
     type User = u8;
     type Payload = u8;
+    type Groups = Bits;
+    type Buffer = Fixed;
 }
