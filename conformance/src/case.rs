@@ -89,7 +89,11 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
                 observed: e.to_string(),
                 transcript: String::new(),
                 expected_transcript: expected.to_string(),
-                replay: hubspec_harness::replay_command(&target.urls(), &spec, ops),
+                replay: if target.is_embedded() {
+                    replay_embedded(target, spec, ops)
+                } else {
+                    hubspec_harness::replay_command(&target.urls(), &spec, ops)
+                },
                 frames: vec![],
             };
             (
@@ -109,4 +113,14 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
         expected,
         observed,
     }
+}
+
+/// The replay command of a history on the embedded hub: no URL (the CLI starts a fresh
+/// embedded hub), with the same faults.
+fn replay_embedded(target: &Target, spec: Spec, ops: &[Op]) -> String {
+    let mut cmd = hubspec_harness::replay_command("", &spec, ops);
+    for f in target.faults() {
+        cmd.push_str(&format!(" --fault {}", f.name()));
+    }
+    cmd
 }

@@ -233,7 +233,7 @@ fn a_filter_that_matches_no_rule_exits_2_and_says_so() {
     );
     // Also when one filter of several is a typo.
     let out = hubspec(
-        &["run", "--only", "GRP-", "--only", "SND-NOPE"],
+        &["run", "--only", "GRP-", "--only", "SND-NOPE"], // tidy: unknown rule on purpose
         Duration::from_secs(30),
     );
     assert_eq!(out.code, Some(2), "{out}");

@@ -240,7 +240,21 @@ impl Session {
             let fatal = self.step(&mut run, index).await?;
             let barrier_fatal = self.barrier(&mut run, index).await;
             self.sweep_findings(&mut run, index);
+            let before = run.divergences.len();
             run.compare(self.spec, index);
+            // A delivery or result mismatch carries the raw frames of the run's connections.
+            if run.divergences[before..]
+                .iter()
+                .any(|d| d.frames.is_empty())
+            {
+                let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+                let frames = self.frames_of(&ids);
+                for d in &mut run.divergences[before..] {
+                    if d.frames.is_empty() {
+                        d.frames = frames.clone();
+                    }
+                }
+            }
             timings.push(started.elapsed());
             if fatal || barrier_fatal {
                 break;
