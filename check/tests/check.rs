@@ -155,7 +155,7 @@ fn sticky_groups_on_a_new_connection_are_caught_with_a_counterexample() {
                 .conns
                 .iter()
                 .find(|c| c.user == Some(*u) && !c.groups.none())
-                .map(|c| c.groups.clone());
+                .map(|c| c.groups);
             if let (Some(g), Some(last)) = (inherited, hub.conns.last_mut()) {
                 last.groups = g;
             }

@@ -22,6 +22,7 @@
 //! - `state`: the model plus ids, tokens, sockets and replay buffers; contract calls become
 //!   model operations there, and the model's deliveries become frames.
 //! - `rooms`: the rooms records in SQLite.
+//! - [`cli`]: the flags of `hubspec-refhub` and `hubspec serve`, and serving until a signal.
 //! - [`faults`]: the named, off-by-default bugs ([`Fault`]).
 //! - [`error`]: the crate's error type, [`RefHubError`].
 //!
@@ -34,6 +35,7 @@
 //! one writer task draining one FIFO queue, so per-connection order is the order of the
 //! model's deliveries.
 
+pub mod cli;
 pub mod config;
 mod connection;
 mod dispatch;

@@ -4,9 +4,9 @@
 //!   core-stateful, buffer 1, on 1 and on 2 threads, and the ratio;
 //! - **harness**: session ops/s against the reference hub on loopback (each op includes its
 //!   barrier), next to the round-trip rate of a raw tokio-tungstenite echo measured the same
-//!   way, and their ratio (the logic of `harness/examples/bench.rs`);
-//! - **refhub**: group fan-out deliveries/s to a group of `--receivers` WebSocket clients (the
-//!   logic of `refhub/examples/bench.rs`).
+//!   way, and their ratio, for each `--connections` count;
+//! - **refhub**: the round-trip p50/p99 of sequential invocations, and group fan-out
+//!   deliveries/s to a group of `--receivers` WebSocket clients.
 //!
 //! Client and server share the machine, so the network figures are a floor. Build in release:
 //! `cargo run --release -p hubspec-conformance --bin hubspec -- bench`.
@@ -37,9 +37,12 @@ pub struct BenchArgs {
     /// Sends per fan-out round.
     #[arg(long, value_name = "N", default_value_t = 200)]
     pub sends: usize,
-    /// Connections in the harness session.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub connections: u32,
+    /// Connections in the harness session, one figure per count (comma-separated).
+    #[arg(long, value_name = "N,…", value_delimiter = ',', default_values_t = [4, 100])]
+    pub connections: Vec<u32>,
+    /// Sequential invocations for the round-trip percentiles.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub round_trips: usize,
     /// Skip the checker figures.
     #[arg(long)]
     pub no_checker: bool,
@@ -221,6 +224,21 @@ async fn call(
     }
 }
 
+/// The 50th and 99th percentile, in µs, of `n` sequential `SendToCaller` invocations (each
+/// waits for its delivery and its Completion).
+async fn round_trip_percentiles(url: &str, n: usize) -> Result<(f64, f64), String> {
+    let mut ws = connect(url).await?;
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        call(&mut ws, &format!("r{i}"), "SendToCaller", vec![json!("x")]).await?;
+        samples.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    Ok((at(0.50), at(0.99)))
+}
+
 /// Fan-out deliveries/s to one group of `receivers`, one figure per round.
 async fn fanout_rates(receivers: usize, sends: usize, rounds: usize) -> Result<Vec<f64>, String> {
     let hub = RefHub::start(RefHubConfig {
@@ -306,21 +324,34 @@ async fn network(args: &BenchArgs) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())?;
-    let rates = session_rates(&hub.url(), args.connections, args.runs).await;
+    let result = async {
+        for &n in &args.connections {
+            let rates = session_rates(&hub.url(), n, args.runs).await?;
+            let ops = median(rates.clone());
+            println!(
+                "{:<48} median {ops:>12.1}   runs [{}]",
+                format!("harness   session ops/s, {n} connections"),
+                list(&rates)
+            );
+            println!(
+                "{:<48}        {:>12.4}   (an op costs ≥ {} round trips: the send and its barrier)",
+                format!("harness   ops/s ÷ echo round trips/s, {n} conns"),
+                ops / echo,
+                n + 1
+            );
+        }
+        let (p50, p99) =
+            round_trip_percentiles(&format!("ws://{}/hub", hub.local_addr()), args.round_trips)
+                .await?;
+        println!(
+            "{:<48} p50 {:>9.0} µs   p99 {:>9.0} µs   ({} sequential SendToCaller)",
+            "refhub    invocation round trip", p50, p99, args.round_trips
+        );
+        Ok::<(), String>(())
+    }
+    .await;
     hub.shutdown().await;
-    let rates = rates?;
-    let ops = median(rates.clone());
-    println!(
-        "{:<48} median {ops:>12.1}   runs [{}]",
-        format!("harness   session ops/s, {} connections", args.connections),
-        list(&rates)
-    );
-    println!(
-        "{:<48}        {:>12.4}   (an op costs ≥ {} round trips: the send and its barrier)",
-        "harness   ops/s ÷ echo round trips/s",
-        ops / echo,
-        args.connections + 1
-    );
+    result?;
     let fan = fanout_rates(args.receivers, args.sends, args.runs).await?;
     println!(
         "{:<48} median {:>12.0}   runs [{}]",

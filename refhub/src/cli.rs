@@ -1,0 +1,116 @@
+//! The command line of the reference hub, shared by the `hubspec-refhub` binary and
+//! `hubspec serve` so that both take exactly the same flags.
+
+use crate::{Fault, RefHub, RefHubConfig, RefHubError};
+use hubspec_model::{GroupsFanout, Profile};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The reference hub's flags.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the URL printed says which).
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    pub listen: SocketAddr,
+    /// The hub's path.
+    #[arg(long, default_value = "/hub")]
+    pub path: String,
+    /// SQLite file for the rooms records (in memory when absent).
+    #[arg(long, value_name = "FILE")]
+    pub rooms_db: Option<PathBuf>,
+    /// Reconnect profile: core or core-stateful.
+    #[arg(long, default_value = "core-stateful")]
+    pub profile: Profile,
+    /// SendToGroups fan-out: per-group (ASP.NET Core) or once.
+    #[arg(long, default_value = "per-group")]
+    pub groups_fanout: GroupsFanout,
+    /// Inject a named fault (repeatable); see --list-faults.
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<Fault>,
+    /// Stateful reconnect disconnect timeout, in seconds.
+    #[arg(long, default_value_t = 15.0)]
+    pub disconnect_timeout_secs: f64,
+    /// Stateful reconnect replay buffer per connection, in bytes.
+    #[arg(long, default_value_t = 100_000)]
+    pub replay_buffer_bytes: usize,
+    /// Largest incoming message, in bytes.
+    #[arg(long, default_value_t = 32 * 1024)]
+    pub max_message_bytes: usize,
+    /// Longest group name, in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub max_group_name_bytes: usize,
+    /// List the faults with the rules each breaks, and exit.
+    #[arg(long)]
+    pub list_faults: bool,
+}
+
+impl ServeArgs {
+    /// The hub's configuration.
+    pub fn config(&self) -> RefHubConfig {
+        RefHubConfig {
+            listen: self.listen,
+            path: self.path.clone(),
+            profile: self.profile,
+            groups_fanout: self.groups_fanout,
+            rooms_db: self.rooms_db.clone(),
+            faults: self.faults.iter().copied().collect(),
+            disconnect_timeout: Duration::from_secs_f64(self.disconnect_timeout_secs.max(0.0)),
+            replay_buffer_bytes: self.replay_buffer_bytes,
+            max_message_bytes: self.max_message_bytes,
+            max_group_name_bytes: self.max_group_name_bytes,
+            ..RefHubConfig::default()
+        }
+    }
+}
+
+/// Print every fault with its description and the rules it breaks.
+pub fn list_faults() {
+    for f in Fault::ALL {
+        println!(
+            "{:<34} {} [{}]",
+            f.name(),
+            f.description(),
+            f.breaks().join(", ")
+        );
+    }
+}
+
+/// Start the hub, print its URL on stdout (one flushed line: a parent process can read the
+/// port), and serve until SIGINT or SIGTERM, then close every connection.
+pub async fn serve_until_signal(config: RefHubConfig) -> Result<(), RefHubError> {
+    let hub = RefHub::start(config).await?;
+    println!("{}", hub.url());
+    let _ = std::io::stdout().flush();
+    for f in &hub.config().faults {
+        tracing::warn!(fault = %f, "fault injected: {}", f.description());
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    hub.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
