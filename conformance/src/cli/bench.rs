@@ -38,7 +38,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 200)]
     pub sends: usize,
     /// Connections in the harness session, one figure per count (comma-separated).
-    #[arg(long, value_name = "N,…", value_delimiter = ',', default_values_t = [4, 100])]
+    #[arg(long, value_name = "N,…", value_delimiter = ',', default_values_t = [4, 100, 1000])]
     pub connections: Vec<u32>,
     /// Sequential invocations for the round-trip percentiles.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
@@ -157,7 +157,9 @@ async fn session_rates(url: &str, n: u32, runs: usize) -> Result<Vec<f64>, Strin
     config.timeouts.barrier = Duration::from_secs(30);
     config.timeouts.invocation = Duration::from_secs(30);
     config.timeouts.connect = Duration::from_secs(30);
-    let sends = 300;
+    // Every op waits for a barrier on each of the `n` connections: keep the op count of the
+    // larger sessions down so that one run stays in seconds.
+    let sends = (30_000 / n.max(1) as usize).clamp(30, 300);
     let ops = history(n, sends);
     let first_send = ops.len() - sends;
     let mut rates = Vec::new();
