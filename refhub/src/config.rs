@@ -50,6 +50,10 @@ pub struct RefHubConfig {
     /// Flood limit: the most invocations one read from a client may carry before the hub has
     /// answered them; more closes the connection with an error.
     pub max_pending_invocations: usize,
+    /// Flood limit across reads: a connection may send this many invocations in a burst and
+    /// then this many per second (a token bucket); faster closes it with an error (refhub
+    /// addition; ASP.NET Core stops reading a client while its invocation runs instead).
+    pub max_invocations_per_second: u32,
     /// Slow-consumer limit: the most messages queued to one socket and not yet written; more
     /// closes that connection (refhub addition; ASP.NET Core applies backpressure instead).
     pub max_queued_messages: usize,
@@ -72,6 +76,7 @@ impl Default for RefHubConfig {
             max_message_bytes: hubspec_wire::framing::DEFAULT_MAX_RECORD_SIZE,
             max_group_name_bytes: 1024,
             max_pending_invocations: 256,
+            max_invocations_per_second: 10_000,
             max_queued_messages: 100_000,
         }
     }
