@@ -43,7 +43,7 @@ pub struct ServeArgs {
     pub max_group_name_bytes: usize,
     /// Flood limit: invocations one connection may send per second (and in one burst);
     /// faster closes that connection with an error.
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_invocations_per_sec: u32,
     /// List the faults with the rules each breaks, and exit.
     #[arg(long)]

@@ -153,6 +153,8 @@ fn rooms_survive_a_process_restart_on_the_same_port_and_database() {
         &db_arg,
         "--profile",
         "core",
+        "--max-invocations-per-sec",
+        "1000",
     ])
     .expect("the binary starts");
     let url = first.url.clone();
