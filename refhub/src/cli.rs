@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// Longest group name, in bytes.
     #[arg(long, default_value_t = 1024)]
     pub max_group_name_bytes: usize,
+    /// Flood limit: invocations one connection may send per second (and in one burst);
+    /// faster closes that connection with an error.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_invocations_per_sec: u32,
     /// List the faults with the rules each breaks, and exit.
     #[arg(long)]
     pub list_faults: bool,
@@ -60,6 +64,7 @@ impl ServeArgs {
             replay_buffer_bytes: self.replay_buffer_bytes,
             max_message_bytes: self.max_message_bytes,
             max_group_name_bytes: self.max_group_name_bytes,
+            max_invocations_per_second: self.max_invocations_per_sec,
             ..RefHubConfig::default()
         }
     }

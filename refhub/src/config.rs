@@ -30,8 +30,8 @@ pub struct RefHubConfig {
     /// The server sends a Ping when it has written nothing for this long
     /// (`HubOptions.KeepAliveInterval`, 15 s).
     pub keep_alive: Duration,
-    /// The server closes a connection it has heard nothing from for this long
-    /// (`HubOptions.ClientTimeoutInterval`, 30 s).
+    /// The server ends a connection that has sent no hub message for this long
+    /// (`HubOptions.ClientTimeoutInterval`, 30 s); stateful or not, it is not suspended.
     pub client_timeout: Duration,
     /// The client must complete the handshake within this (`HubOptions.HandshakeTimeout`, 15 s).
     pub handshake_timeout: Duration,
@@ -50,6 +50,12 @@ pub struct RefHubConfig {
     /// Flood limit: the most invocations one read from a client may carry before the hub has
     /// answered them; more closes the connection with an error.
     pub max_pending_invocations: usize,
+    /// Flood limit across reads: a connection may send this many invocations in a burst and
+    /// then this many per second (a token bucket); faster closes it with an error (refhub
+    /// addition; ASP.NET Core stops reading a client while its invocation runs instead). The
+    /// default, 100,000, is above what one client waiting for each Completion reaches on
+    /// loopback (`hubspec bench`'s sequential round trips), so only a pipelined flood hits it.
+    pub max_invocations_per_second: u32,
     /// Slow-consumer limit: the most messages queued to one socket and not yet written; more
     /// closes that connection (refhub addition; ASP.NET Core applies backpressure instead).
     pub max_queued_messages: usize,
@@ -72,6 +78,7 @@ impl Default for RefHubConfig {
             max_message_bytes: hubspec_wire::framing::DEFAULT_MAX_RECORD_SIZE,
             max_group_name_bytes: 1024,
             max_pending_invocations: 256,
+            max_invocations_per_second: 100_000,
             max_queued_messages: 100_000,
         }
     }

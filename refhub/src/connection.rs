@@ -216,6 +216,15 @@ async fn read_loop(
     let config = &shared.config;
     let mut ack_tick = tokio::time::interval(hubspec_wire::reconnect::ACK_INTERVAL);
     ack_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // One deadline for the socket, moved only when a hub message from the client has been
+    // handled. Rebuilding the timeout on every pass of the `select!` would let the ack tick
+    // (every second on a stateful connection) restart the countdown forever. ASP.NET Core
+    // likewise stops and restarts its client timeout around each parsed message and nothing
+    // else (`HubConnectionHandler.DispatchMessagesAsync`: `StopClientTimeout` /
+    // `BeginClientTimeout`, dotnet/aspnetcore@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c).
+    let timeout = tokio::time::sleep(config.client_timeout);
+    tokio::pin!(timeout);
+    let mut flood = Flood::new(config.max_invocations_per_second);
     loop {
         // Every complete record first: the handshake's frame may carry invocations too.
         let mut records = Vec::new();
@@ -231,21 +240,33 @@ async fn read_loop(
             }
         }
         if !records.is_empty() {
-            if let Some(exit) = process(shared, conn, generation, records) {
+            let processed = process(shared, conn, generation, records, &mut flood);
+            if let Some(exit) = processed.exit {
                 return exit;
+            }
+            if processed.heard {
+                timeout
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + config.client_timeout);
             }
         }
         if let Some(error) = failure {
             return Exit::Error(error);
         }
         tokio::select! {
-            frame = tokio::time::timeout(config.client_timeout, stream.next()) => match frame {
-                Err(_) => return Exit::Timeout,
-                Ok(None) | Ok(Some(Err(_))) => return Exit::Lost,
-                Ok(Some(Ok(Message::Text(text)))) => reader.push(text.as_bytes()),
-                Ok(Some(Ok(Message::Binary(bytes)))) => reader.push(&bytes),
-                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
-                Ok(Some(Ok(Message::Close(_)))) => return Exit::ClientClosed,
+            () = &mut timeout => return Exit::Timeout,
+            frame = stream.next() => match frame {
+                None => return Exit::Lost,
+                Some(Err(e)) if too_large(&e) => return Exit::Error(errors::connection_error(
+                    &ProtocolError::RecordTooLarge { limit: config.max_message_bytes }.to_string(),
+                )),
+                Some(Err(_)) => return Exit::Lost,
+                Some(Ok(Message::Text(text))) => reader.push(text.as_bytes()),
+                Some(Ok(Message::Binary(bytes))) => reader.push(&bytes),
+                // WebSocket control frames never reach SignalR's pipe (the WebSocket layer
+                // answers them), so they do not count as hearing from the client.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) => return Exit::ClientClosed,
             },
             _ = ack_tick.tick(), if stateful => shared.lock().ack_due(conn, generation),
             _ = transport.closed() => return Exit::Superseded,
@@ -253,25 +274,85 @@ async fn read_loop(
     }
 }
 
-/// Handles the records of one read. `Some` ends the connection.
+/// Whether a read failed because a WebSocket frame or message went over the socket's hard cap
+/// (`server::frame_limit`): the client sent too much, which is an error to answer, not a lost
+/// socket to resume.
+fn too_large(error: &axum::Error) -> bool {
+    let source = std::error::Error::source(error);
+    matches!(
+        source.and_then(|e| e.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+/// refhub's flood bound across reads: a token bucket holding up to `rate` invocations and
+/// refilled at `rate` per second, so a client may burst one second's worth and then keep up
+/// that pace, however it spreads its invocations over frames. (ASP.NET Core has no such
+/// limit: it stops reading a client while that client's invocation runs.)
+struct Flood {
+    rate: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Flood {
+    fn new(rate: u32) -> Flood {
+        Flood {
+            rate: f64::from(rate),
+            tokens: f64::from(rate),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Takes one invocation's token; `false` when the client is over the rate.
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What handling the records of one read came to.
+struct Processed {
+    /// `Some` ends the connection.
+    exit: Option<Exit>,
+    /// Whether a hub message (of a known type) arrived: the client timeout starts over.
+    heard: bool,
+}
+
+/// Handles the records of one read.
 fn process(
     shared: &Arc<Shared>,
     conn: ConnId,
     generation: u64,
     records: Vec<String>,
-) -> Option<Exit> {
+    flood: &mut Flood,
+) -> Processed {
     let limit = shared.config.max_pending_invocations;
     let mut messages = Vec::with_capacity(records.len());
+    let mut bad = None;
     for record in &records {
         match HubMessage::parse(record) {
             Ok(message) => messages.push(message),
             Err(e) => {
                 // The records before the bad one are still handled, as .NET does.
-                return handle_all(shared, conn, generation, messages)
-                    .or(Some(Exit::Error(errors::connection_error(&e.to_string()))));
+                bad = Some(Exit::Error(errors::connection_error(&e.to_string())));
+                break;
             }
         }
     }
+    // An unknown message type parses to nothing in .NET (`JsonHubProtocol.ParseMessage`
+    // returns null, `TryParseMessage` false), so it does not restart the client timeout.
+    let heard = messages
+        .iter()
+        .any(|m| !matches!(m, HubMessage::Unknown(_)));
     let invocations = messages
         .iter()
         .filter(|m| {
@@ -281,12 +362,16 @@ fn process(
             )
         })
         .count();
-    if invocations > limit {
-        return Some(Exit::Error(format!(
-            "Connection closed with an error. HubException: {invocations} invocations arrived at once; the limit is {limit}."
-        )));
+    if bad.is_none() && invocations > limit {
+        return Processed {
+            exit: Some(Exit::Error(format!(
+                "Connection closed with an error. HubException: {invocations} invocations arrived at once; the limit is {limit}."
+            ))),
+            heard,
+        };
     }
-    handle_all(shared, conn, generation, messages)
+    let exit = handle_all(shared, conn, generation, messages, flood).or(bad);
+    Processed { exit, heard }
 }
 
 fn handle_all(
@@ -294,8 +379,19 @@ fn handle_all(
     conn: ConnId,
     generation: u64,
     messages: Vec<HubMessage>,
+    flood: &mut Flood,
 ) -> Option<Exit> {
     for message in messages {
+        let invocation = matches!(
+            message,
+            HubMessage::Invocation { .. } | HubMessage::StreamInvocation { .. }
+        );
+        if invocation && !flood.take() {
+            let rate = shared.config.max_invocations_per_second;
+            return Some(Exit::Error(format!(
+                "Connection closed with an error. HubException: invocations arrived faster than the limit of {rate} per second."
+            )));
+        }
         if let Some(exit) = handle(shared, conn, generation, message) {
             return Some(exit);
         }
@@ -374,9 +470,16 @@ fn handle(
             tracing::info!(%conn, error = error.as_deref().unwrap_or(""), "client sent Close");
             Some(Exit::HubClose)
         }
-        HubMessage::Unknown(code) => Some(Exit::Error(format!(
-            "Connection closed with an error. InvalidDataException: Unknown message type '{code}'."
-        ))),
+        // Ignored, as ASP.NET Core intends: "Future protocol changes can add message types, old
+        // clients can ignore them" (`JsonHubProtocol.ParseMessage`, dotnet/aspnetcore@
+        // 962135137fbf44093aede4ebedae74b9571cbd25), and as its handler does without a
+        // MaximumReceiveMessageSize. With the default size limit, released ASP.NET Core
+        // instead stops consuming input at such a record (dotnet/aspnetcore#69285, fix
+        // proposed in #69397); refhub follows the protocol's intent, not that bug.
+        HubMessage::Unknown(code) => {
+            tracing::debug!(%conn, code, "ignored a message of unknown type");
+            None
+        }
     }
 }
 
@@ -404,9 +507,15 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
             }
         }
         Exit::Timeout => {
-            // ASP.NET Core: AbortAllowReconnect, then the hub connection ends with this Close.
+            // ASP.NET Core, stateful reconnect or not: `CheckClientTimeout` sets CloseException
+            // and calls `AbortAllowReconnect`, which cancels the pending read; the dispatch loop
+            // ends, so the hub connection ends (`RunHubAsync` -> `HubOnDisconnectedAsync`,
+            // groups removed) with a Close that carries the error and allowReconnect
+            // (`HubConnectionContext`, `HubConnectionHandler`, dotnet/aspnetcore@
+            // bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c). The reconnect it allows is a new
+            // connection; the transport is not suspended, so there is nothing to resume.
             if let Some(t) = st.end(conn, End::Closed) {
-                t.close(Some("Connection closed with an error.".to_owned()), true);
+                t.close(Some(errors::CLIENT_TIMEOUT.to_owned()), true);
             }
         }
         Exit::Lost | Exit::Superseded if stateful => {

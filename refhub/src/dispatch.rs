@@ -211,6 +211,11 @@ fn build(name: &str, args: Vec<Arg>, target: &str) -> Result<Call, String> {
 
 /// Completion and Close error texts. Each is ASP.NET Core's text with detailed errors on.
 pub(crate) mod errors {
+    /// The Close error after `client_timeout` without a message: `CheckClientTimeout`'s
+    /// `OperationCanceledException`, as `ErrorMessageHelper.BuildErrorMessage` words it with
+    /// detailed errors on.
+    pub(crate) const CLIENT_TIMEOUT: &str = "Connection closed with an error. OperationCanceledException: Client hasn't sent a message/ping within the configured ClientTimeoutInterval.";
+
     /// No such method (the JSON protocol's binder throws `HubException`).
     pub(crate) fn unknown_method(target: &str) -> String {
         format!("Failed to invoke '{target}' due to an error on the server. HubException: Method does not exist.")

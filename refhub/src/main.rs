@@ -4,6 +4,9 @@
 //! hubspec-refhub --listen 127.0.0.1:5000 --path /hub [--rooms-db FILE]
 //!                [--profile core|core-stateful] [--groups-fanout per-group|once]
 //!                [--fault NAME]... [--list-faults]
+//!                [--disconnect-timeout-secs S] [--replay-buffer-bytes N]
+//!                [--max-message-bytes N] [--max-group-name-bytes N]
+//!                [--max-invocations-per-sec N]
 //! ```
 //!
 //! Prints its URL on stdout, logs with `tracing` (`RUST_LOG`, default `info`) on stderr, and

@@ -178,6 +178,9 @@ async fn websocket(
         Mode::Resume { .. } => None,
     };
     let failed_shared = shared.clone();
+    // The WebSocket layer's hard cap, so that one frame cannot make refhub buffer without
+    // bound; records are limited to `max_message_bytes` above it. A frame over the cap is
+    // answered like a record over `max_message_bytes` (`connection::too_large`).
     let frame_limit = shared
         .config
         .max_message_bytes

@@ -1,4 +1,5 @@
-//! The `hubspec-refhub` binary: prints its URL, serves, and exits cleanly on SIGTERM/SIGINT.
+//! The `hubspec-refhub` binary: prints its URL, serves, logs with tracing, exits cleanly on
+//! SIGTERM/SIGINT, and keeps rooms across a process restart on the same port and database.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -80,4 +81,132 @@ fn the_binary_lists_its_faults_with_the_rules_they_break() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown fault 'nope'"));
+}
+
+/// A running `hubspec-refhub` whose stderr (its `tracing` log) is collected by a thread.
+struct Process {
+    child: std::process::Child,
+    url: String,
+    log: std::thread::JoinHandle<String>,
+}
+
+/// Starts the binary with `args`; `None` if it exits before printing its URL (e.g. the port is
+/// still taken).
+fn spawn(args: &[&str]) -> Option<Process> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspec-refhub"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hubspec-refhub");
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.trim().is_empty() {
+        let _ = wait_exit(&mut child);
+        return None;
+    }
+    Some(Process {
+        child,
+        url: line.trim().to_owned(),
+        log,
+    })
+}
+
+/// SIGTERM, a clean exit, and everything it logged.
+fn stop(mut p: Process) -> String {
+    let kill = Command::new("kill")
+        .arg("-TERM")
+        .arg(p.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert!(wait_exit(&mut p.child).success(), "clean exit on SIGTERM");
+    p.log.join().unwrap()
+}
+
+/// The rooms requirement across a real process restart: same port, same `--rooms-db`.
+#[cfg(unix)]
+#[test]
+fn rooms_survive_a_process_restart_on_the_same_port_and_database() {
+    use crate::client::{Client, Url};
+    use serde_json::json;
+    let dir = std::env::temp_dir().join(format!("refhub-binary-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("rooms.db");
+    let _ = std::fs::remove_file(&db);
+    let db_arg = db.to_str().unwrap().to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    let first = spawn(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--rooms-db",
+        &db_arg,
+        "--profile",
+        "core",
+        "--max-invocations-per-sec",
+        "1000",
+    ])
+    .expect("the binary starts");
+    let url = first.url.clone();
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    rt.block_on(async {
+        let hub = Url(url.clone());
+        let mut a = Client::connect(&hub, Some("u"), false).await;
+        a.ok("JoinRoom", json!(["r"])).await;
+        // Profile core: stateful reconnect is never offered.
+        assert!(
+            !crate::client::negotiate(&hub, None, true)
+                .await
+                .use_stateful_reconnect
+        );
+    });
+    let log = stop(first);
+    assert!(log.contains("refhub listening"), "tracing log: {log}");
+    assert!(log.contains("connected"), "tracing log: {log}");
+    assert!(log.contains("shutting down"), "tracing log: {log}");
+
+    let listen = format!("127.0.0.1:{port}");
+    let mut again = None;
+    for _ in 0..50 {
+        again = spawn(&[
+            "--listen",
+            &listen,
+            "--rooms-db",
+            &db_arg,
+            "--profile",
+            "core",
+        ]);
+        if again.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second = again.expect("the binary starts again on the same port");
+    assert_eq!(second.url, url, "same port, same URL");
+    rt.block_on(async {
+        let hub = Url(url.clone());
+        let mut a = Client::connect(&hub, Some("u"), false).await;
+        let mut other = Client::connect(&hub, None, false).await;
+        // No invocation from the new connection: the send must already reach it.
+        other.ok("SendToGroup", json!(["r", "back"])).await;
+        assert_eq!(a.sync().await, vec!["back"], "back in its room");
+        assert_eq!(other.sync().await, Vec::<String>::new());
+    });
+    stop(second);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -48,15 +48,44 @@ pub async fn http(hub_url: &str, method: &str, path_and_query: &str) -> (u16, St
         .expect("HTTP request timed out")
 }
 
+/// Where a hub listens: an in-process [`RefHub`], or a `hubspec-refhub` process known by the
+/// URL it printed.
+pub trait HubAt {
+    /// `http://HOST:PORT/PATH`.
+    fn url(&self) -> String;
+}
+
+impl HubAt for RefHub {
+    fn url(&self) -> String {
+        RefHub::url(self)
+    }
+}
+
+/// A hub known only by its URL.
+pub struct Url(pub String);
+
+impl HubAt for Url {
+    fn url(&self) -> String {
+        self.0.clone()
+    }
+}
+
 /// The path part of the hub URL (`/hub`).
-pub fn hub_path(hub: &RefHub) -> String {
+pub fn hub_path(hub: &impl HubAt) -> String {
     let url = hub.url();
     let rest = url.trim_start_matches("http://");
     rest[rest.find('/').unwrap()..].to_owned()
 }
 
+/// `HOST:PORT` of the hub URL.
+fn host(hub: &impl HubAt) -> String {
+    let url = hub.url();
+    let rest = url.trim_start_matches("http://");
+    rest[..rest.find('/').unwrap()].to_owned()
+}
+
 /// `POST /hub/negotiate?negotiateVersion=1…`.
-pub async fn negotiate(hub: &RefHub, user: Option<&str>, stateful: bool) -> NegotiateResponse {
+pub async fn negotiate(hub: &impl HubAt, user: Option<&str>, stateful: bool) -> NegotiateResponse {
     let mut query = "negotiateVersion=1".to_owned();
     if let Some(u) = user {
         query.push_str(&format!("&user={u}"));
@@ -78,8 +107,11 @@ pub async fn negotiate(hub: &RefHub, user: Option<&str>, stateful: bool) -> Nego
 }
 
 /// Opens a WebSocket to the hub with the given query (no handshake).
-pub async fn open(hub: &RefHub, query: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
-    let url = format!("ws://{}{}{}", hub.local_addr(), hub_path(hub), query);
+pub async fn open(
+    hub: &impl HubAt,
+    query: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let url = format!("ws://{}{}{}", host(hub), hub_path(hub), query);
     match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url)).await {
         Ok(r) => r.map(|(ws, _)| ws),
         Err(_) => panic!("WebSocket connect timed out"),
@@ -114,7 +146,7 @@ pub struct Client {
 
 impl Client {
     /// Negotiate, WebSocket, handshake version 1 (or 2 when `stateful`).
-    pub async fn connect(hub: &RefHub, user: Option<&str>, stateful: bool) -> Client {
+    pub async fn connect(hub: &impl HubAt, user: Option<&str>, stateful: bool) -> Client {
         let n = negotiate(hub, user, stateful).await;
         let token = n.connection_token.clone().unwrap();
         let mut query = format!("?id={token}");
@@ -128,7 +160,7 @@ impl Client {
     }
 
     /// Without negotiate (`skipNegotiation`).
-    pub async fn connect_skip(hub: &RefHub, user: Option<&str>) -> Client {
+    pub async fn connect_skip(hub: &impl HubAt, user: Option<&str>) -> Client {
         let query = user.map(|u| format!("?user={u}")).unwrap_or_default();
         let ws = open(hub, &query).await.expect("WebSocket upgrade");
         let mut client = Client::over(ws, String::new(), None);
@@ -142,6 +174,11 @@ impl Client {
             .unwrap()
             .to_owned();
         client
+    }
+
+    /// The socket, for a test that reads and writes it concurrently.
+    pub fn into_ws(self) -> Ws {
+        self.ws
     }
 
     pub fn over(ws: Ws, id: String, token: Option<String>) -> Client {

@@ -1,9 +1,10 @@
-//! Every fault is observable through the contract: one short scenario per fault whose
-//! observation differs between the correct hub and the faulty one.
+//! Every fault is observable through the contract: one short scenario per fault, run on the
+//! correct hub (which must observe what the model computes for the same operations) and on
+//! the faulty hub (which must show the wrong behaviour the fault names).
 
 use std::time::Duration;
 
-use hubspec_model::Status;
+use hubspec_model::{ConnId, Hub, Mode, Op, OpResult, Selector, Status, Target};
 use hubspec_refhub::{Fault, RefHub};
 use hubspec_wire::HubMessage;
 use serde_json::json;
@@ -158,23 +159,246 @@ async fn scenario(fault: Fault, hub: &RefHub) -> Vec<String> {
     }
 }
 
+/// The model run through the same operations as a [`scenario`]: what each connection
+/// receives (now or replayed), as the reference for the correct hub.
+struct Model {
+    hub: Hub,
+    spec: hubspec_model::Spec,
+    received: std::collections::BTreeMap<ConnId, Vec<String>>,
+}
+
+impl Model {
+    fn new() -> Model {
+        Model {
+            hub: Hub::new(),
+            spec: hubspec_refhub::RefHubConfig::default().spec(),
+            received: Default::default(),
+        }
+    }
+
+    fn op(&mut self, op: Op) -> OpResult {
+        let outcome = self.hub.apply(&self.spec, &op).expect("a valid operation");
+        for d in outcome.deliveries {
+            if d.mode != Mode::Buffered {
+                self.received.entry(d.to).or_default().push(d.payload);
+            }
+        }
+        outcome.result
+    }
+
+    fn connect(&mut self, user: Option<&str>) -> ConnId {
+        match self.op(Op::Connect {
+            user: user.map(str::to_owned),
+        }) {
+            OpResult::Connected(id) => id,
+            other => panic!("connect gave {other:?}"),
+        }
+    }
+
+    fn send(&mut self, caller: ConnId, selector: Selector, payload: &str) {
+        self.op(Op::Send {
+            caller,
+            selector,
+            payload: payload.to_owned(),
+        });
+    }
+
+    fn add(&mut self, caller: ConnId, group: &str) {
+        self.op(Op::AddToGroup {
+            caller,
+            group: Some(group.to_owned()),
+        });
+    }
+
+    fn got(&self, conn: ConnId) -> Vec<String> {
+        self.received.get(&conn).cloned().unwrap_or_default()
+    }
+}
+
+fn g(name: &str) -> Option<String> {
+    Some(name.to_owned())
+}
+
+/// What the model says the observing client of `fault`'s scenario receives.
+fn expected(fault: Fault) -> Vec<String> {
+    let mut m = Model::new();
+    let b = m.connect(Some("bob"));
+    match fault {
+        Fault::StickyGroups => {
+            let a = m.connect(Some("u"));
+            m.add(a, "g");
+            m.op(Op::Disconnect { conn: a });
+            let a2 = m.connect(Some("u"));
+            m.send(b, Selector::Group(g("g")), "p");
+            m.got(a2)
+        }
+        Fault::NoRejoinOnResume => {
+            let a = m.connect(None);
+            m.add(a, "g");
+            m.op(Op::Drop { conn: a });
+            m.send(b, Selector::Caller, "-");
+            m.op(Op::Resume {
+                conn: a,
+                altered_token: false,
+            });
+            m.send(b, Selector::Group(g("g")), "p");
+            m.got(a)
+        }
+        Fault::OthersInGroupIncludesCaller => {
+            let a = m.connect(None);
+            m.add(a, "g");
+            m.send(a, Selector::OthersInGroup(g("g")), "p");
+            m.got(a)
+        }
+        Fault::GroupExceptIgnoresList => {
+            let a = m.connect(None);
+            m.add(a, "g");
+            m.send(b, Selector::GroupExcept(g("g"), vec![Target::Id(a)]), "p");
+            m.got(a)
+        }
+        Fault::AllExceptIgnoresList => {
+            let a = m.connect(None);
+            m.send(b, Selector::AllExcept(vec![Target::Id(a)]), "p");
+            m.got(a)
+        }
+        Fault::CaseInsensitiveGroups => {
+            let a = m.connect(None);
+            m.add(a, "Chat");
+            m.send(b, Selector::Group(g("chat")), "p");
+            m.got(a)
+        }
+        Fault::DoubleAddDeliversTwice => {
+            let a = m.connect(None);
+            m.add(a, "g");
+            m.add(a, "g");
+            m.send(b, Selector::Group(g("g")), "p");
+            m.got(a)
+        }
+        Fault::RemoveDropsGroup => {
+            let a = m.connect(None);
+            let c = m.connect(None);
+            m.add(a, "g");
+            m.add(c, "g");
+            m.op(Op::RemoveFromGroup {
+                caller: a,
+                group: g("g"),
+            });
+            m.send(b, Selector::Group(g("g")), "p");
+            m.got(c)
+        }
+        Fault::BufferLostOnResume => {
+            let a = m.connect(None);
+            m.op(Op::Drop { conn: a });
+            m.send(b, Selector::Connection(Target::Id(a)), "p");
+            m.op(Op::Resume {
+                conn: a,
+                altered_token: false,
+            });
+            m.got(a)
+        }
+        Fault::MembershipsSurviveRestart => {
+            let a = m.connect(Some("u"));
+            m.add(a, "g");
+            m.op(Op::Restart);
+            let a2 = m.connect(Some("u"));
+            let b2 = m.connect(None);
+            m.send(b2, Selector::Group(g("g")), "p");
+            m.got(a2)
+        }
+        Fault::RoomsNotRestored => {
+            let a = m.connect(Some("u"));
+            m.op(Op::JoinRoom {
+                caller: a,
+                room: g("r"),
+            });
+            let a2 = m.connect(Some("u"));
+            m.send(b, Selector::Group(g("r")), "p");
+            m.got(a2)
+        }
+        Fault::GroupsFanoutOpposite => {
+            let a = m.connect(None);
+            m.add(a, "x");
+            m.add(a, "y");
+            m.send(b, Selector::Groups(vec![g("x"), g("y")]), "p");
+            m.got(a)
+        }
+        Fault::UserSendMissesOne => {
+            let a = m.connect(Some("u"));
+            let a2 = m.connect(Some("u"));
+            m.send(b, Selector::User("u".to_owned()), "p");
+            m.send(b, Selector::Users(vec!["u".to_owned()]), "q");
+            let mut got = m.got(a);
+            got.extend(m.got(a2));
+            got
+        }
+        Fault::LateMembership => {
+            let a = m.connect(None);
+            m.add(a, "g");
+            m.send(b, Selector::Group(g("g")), "p");
+            m.got(a)
+        }
+    }
+}
+
+/// What the observing client of `fault`'s scenario receives from the faulty hub: the wrong
+/// behaviour the fault names.
+fn wrong(fault: Fault) -> Vec<&'static str> {
+    match fault {
+        // The new connection is back in the ended connection's group.
+        Fault::StickyGroups => vec!["p"],
+        // The resumed connection lost its group.
+        Fault::NoRejoinOnResume => vec![],
+        // The caller hears its own SendToOthersInGroup.
+        Fault::OthersInGroupIncludesCaller => vec!["p"],
+        // The excluded member gets the send.
+        Fault::GroupExceptIgnoresList | Fault::AllExceptIgnoresList => vec!["p"],
+        // "chat" reaches the member of "Chat".
+        Fault::CaseInsensitiveGroups => vec!["p"],
+        // One send, two copies.
+        Fault::DoubleAddDeliversTwice => vec!["p", "p"],
+        // The other member was removed too.
+        Fault::RemoveDropsGroup => vec![],
+        // Nothing replayed.
+        Fault::BufferLostOnResume => vec![],
+        // The user's new connection is back in the group after the restart.
+        Fault::MembershipsSurviveRestart => vec!["p"],
+        // The user's new connection is not in its room.
+        Fault::RoomsNotRestored => vec![],
+        // Once instead of once per group (the correct hub fans out per group).
+        Fault::GroupsFanoutOpposite => vec!["p"],
+        // The user's newest connection misses both sends.
+        Fault::UserSendMissesOne => vec!["p", "q"],
+        // The send right after AddToGroup's Completion misses the new member.
+        Fault::LateMembership => vec![],
+    }
+}
+
 #[tokio::test]
-async fn every_fault_is_observable_through_the_contract() {
+async fn every_fault_shows_its_wrong_behaviour_and_the_correct_hub_matches_the_model() {
     for fault in Fault::ALL {
+        let model = expected(fault);
         let correct = start(|_| {}).await;
-        let expected = scenario(fault, &correct).await;
+        let observed = scenario(fault, &correct).await;
         correct.shutdown().await;
+        assert_eq!(
+            observed, model,
+            "{fault}: the correct hub differs from the model"
+        );
         let faulty = start(|c| {
             c.faults.insert(fault);
         })
         .await;
         let observed = scenario(fault, &faulty).await;
         faulty.shutdown().await;
-        assert_ne!(
+        assert_eq!(
             observed,
-            expected,
-            "fault {fault} ({}) is not observable: both hubs delivered {expected:?}",
+            wrong(fault),
+            "fault {fault} ({}) does not show its wrong behaviour",
             fault.description()
+        );
+        assert_ne!(
+            observed, model,
+            "{fault}: the wrong behaviour is the model's"
         );
     }
 }

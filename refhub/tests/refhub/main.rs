@@ -1,7 +1,8 @@
 //! Black-box tests of the reference hub over real sockets on 127.0.0.1:0.
 //!
 //! - `bad_input`: every kind of bad input gets its documented error.
-//! - `binary`: the `hubspec-refhub` command line.
+//! - `binary`: the `hubspec-refhub` command line, its tracing log, and rooms across a real
+//!   process restart (SIGTERM, same port, same `--rooms-db`).
 //! - `client`: the minimal test client.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.

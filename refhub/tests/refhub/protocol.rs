@@ -237,6 +237,15 @@ async fn an_invocation_without_id_gets_no_completion() {
     hub.shutdown().await;
 }
 
+/// The Close a client gets when the server stops hearing from it: ASP.NET Core's
+/// `CheckClientTimeout` error, detailed, with `allowReconnect` (`AbortAllowReconnect`).
+fn timeout_close() -> Option<HubMessage> {
+    Some(HubMessage::Close {
+        error: Some("Connection closed with an error. OperationCanceledException: Client hasn't sent a message/ping within the configured ClientTimeoutInterval.".into()),
+        allow_reconnect: true,
+    })
+}
+
 #[tokio::test]
 async fn the_server_pings_when_idle_and_times_out_a_silent_client() {
     let hub = start(|c| {
@@ -248,15 +257,89 @@ async fn the_server_pings_when_idle_and_times_out_a_silent_client() {
     let record = c.next_record().await.unwrap();
     assert_eq!(record, r#"{"type":6}"#);
     // Silent from now on: the server gives up with ASP.NET Core's Close.
-    let close = c.closed().await;
-    assert_eq!(
-        close,
-        Some(HubMessage::Close {
-            error: Some("Connection closed with an error.".into()),
-            allow_reconnect: true
-        })
-    );
+    assert_eq!(c.closed().await, timeout_close());
     assert!(hub.model().conns.is_empty(), "the connection ended");
+    hub.shutdown().await;
+}
+
+/// A stateful connection's socket wakes every second for Acks; that must not restart the
+/// client timeout. Past the timeout the connection ends as ASP.NET Core's does (the hub
+/// connection's dispatch loop stops, `OnDisconnectedAsync` runs): no suspension, so a resume
+/// gets 404.
+#[tokio::test]
+async fn a_silent_stateful_client_times_out_and_its_connection_ends() {
+    let hub = start(|c| {
+        c.keep_alive = std::time::Duration::from_millis(100);
+        // Longer than the ack interval (1 s), so that ack ticks come before the deadline.
+        c.client_timeout = std::time::Duration::from_millis(1_500);
+    })
+    .await;
+    let mut b = Client::connect(&hub, None, false).await;
+    let mut c = Client::connect(&hub, None, true).await;
+    c.ok("AddToGroup", json!(["g"])).await;
+    let token = c.token.clone().unwrap();
+    // `b` keeps itself alive while `c` is silent.
+    let silent = c.closed();
+    let pinging = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            b.send(&HubMessage::Ping).await;
+        }
+    };
+    let close = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        tokio::select! {
+            close = silent => close,
+            () = pinging => unreachable!(),
+        }
+    })
+    .await
+    .expect("the stateful connection timed out");
+    assert_eq!(close, timeout_close());
+    assert_eq!(
+        hub.model().conns.len(),
+        1,
+        "only b is left: nothing suspended"
+    );
+    assert_eq!(
+        status_of(open(&hub, &format!("?id={token}")).await.unwrap_err()),
+        404,
+        "a timed-out connection cannot be resumed"
+    );
+    b.ok("SendToGroup", json!(["g", "nobody"])).await;
+    assert!(hub.model().groups().is_empty());
+    hub.shutdown().await;
+}
+
+/// WebSocket Ping frames are answered by the WebSocket layer and never reach SignalR's
+/// dispatch loop, which is what restarts ASP.NET Core's client timeout
+/// (`HubConnectionHandler.DispatchMessagesAsync`): only hub messages keep a connection alive.
+#[tokio::test]
+async fn websocket_ping_frames_do_not_keep_a_connection_alive() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let hub = start(|c| c.client_timeout = std::time::Duration::from_millis(500)).await;
+    let mut c = Client::connect(&hub, None, false).await;
+    // Three seconds of WebSocket pings, six times the client timeout.
+    for _ in 0..15 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let _ = c.ws.send(Message::Ping(vec![1].into())).await;
+    }
+    // Answered only if the connection were still open.
+    let _ =
+        c.ws.send(Message::text(
+            HubMessage::invocation(Some("late"), "SendToCaller", vec![json!("late")]).to_wire(),
+        ))
+        .await;
+    let mut seen = Vec::new();
+    while let Some(m) = c.recv().await {
+        seen.push(m);
+    }
+    assert_eq!(
+        seen,
+        vec![timeout_close().unwrap()],
+        "closed before the late invocation"
+    );
+    assert!(hub.model().conns.is_empty());
     hub.shutdown().await;
 }
 
