@@ -30,6 +30,7 @@ use crate::client::{Client, ClientOptions, RawFrame, Received};
 use crate::config::TargetConfig;
 use crate::divergence::{replay_command, Divergence, DivergenceKind};
 use crate::error::{ClientError, HarnessError};
+use crate::reading::{read_error, ErrorReading, ObservedTranscript};
 use crate::restart::Restarter;
 use hubspec_model::{
     format_op, Capability, ConnId, Delivery, ErrorKind, Mode, Op, OpResult, Outcome, Profile,
@@ -83,12 +84,24 @@ pub struct RunReport {
     pub exclusive: bool,
     /// How long each step that ran took, its barrier included.
     pub timings: Vec<Duration>,
+    /// Steps (1-based) whose result `observed` holds only as a stand-in, with the result as
+    /// read from the wire (`error (kind not stated)`…); see [`crate::reading`].
+    pub results_as_read: BTreeMap<usize, String>,
 }
 
 impl RunReport {
     /// No divergence, and every step ran.
     pub fn passed(&self) -> bool {
         self.divergences.is_empty() && self.observed.steps.len() == self.expected.steps.len()
+    }
+
+    /// The observed transcript as it should be shown: results as read where the model has
+    /// no value for them.
+    pub fn observed_text(&self) -> ObservedTranscript {
+        ObservedTranscript {
+            transcript: self.observed.clone(),
+            results_as_read: self.results_as_read.clone(),
+        }
     }
 }
 
@@ -119,9 +132,10 @@ enum Decoded {
 
 #[derive(Default)]
 struct ObservedStep {
+    /// The result in model values; for an error Completion a stand-in (see `reading`).
     result: Option<OpResult>,
-    /// The server's error text when the result is an error.
-    error_text: Option<String>,
+    /// For an error Completion: the server's text and what it says about the kind.
+    error: Option<(String, ErrorReading)>,
     deliveries: Vec<Delivery>,
 }
 
@@ -261,12 +275,29 @@ impl Session {
             }
         }
         let observed = run.observed_transcript(self.spec);
+        let results_as_read: BTreeMap<usize, String> = run
+            .observed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match &o.error {
+                Some((_, r @ (ErrorReading::Unstated | ErrorReading::Other(_)))) => {
+                    Some((i + 1, r.describe()))
+                }
+                _ => None,
+            })
+            .collect();
         let mut divergences = run.divergences;
         divergences.sort_by_key(|d| d.step);
         for d in &mut divergences {
-            d.transcript = Transcript {
-                spec: self.spec,
-                steps: observed.steps.iter().take(d.step).cloned().collect(),
+            d.transcript = ObservedTranscript {
+                transcript: Transcript {
+                    spec: self.spec,
+                    steps: observed.steps.iter().take(d.step).cloned().collect(),
+                },
+                results_as_read: results_as_read
+                    .range(..=d.step)
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect(),
             };
         }
         self.close().await;
@@ -276,6 +307,7 @@ impl Session {
             divergences,
             exclusive: is_exclusive(ops),
             timings,
+            results_as_read,
         })
     }
 
@@ -563,12 +595,22 @@ impl Session {
                 };
                 match live.client.invoke(method, args).await {
                     Ok(CompletionResult::Error(text)) => {
-                        let kind = match run.expected.steps[index].outcome.result {
-                            OpResult::Error(k) => k,
+                        // The kind is read from the server's text, never taken from the
+                        // model; the stand-in only fills the model-valued transcript.
+                        let reading = read_error(&text);
+                        let expected = run.expected.steps[index].outcome.result;
+                        let kind = match (reading, expected) {
+                            (ErrorReading::Kind(k), _) => k,
+                            (ErrorReading::Unstated, OpResult::Error(k)) => k,
+                            // No invocation expects connection-gone, so a wrong error's
+                            // stand-in never equals the expected result.
+                            (ErrorReading::Other(_), OpResult::Error(_)) => {
+                                ErrorKind::ConnectionGone
+                            }
                             _ => guess_error_kind(op),
                         };
                         run.observed[index].result = Some(OpResult::Error(kind));
-                        run.observed[index].error_text = Some(text);
+                        run.observed[index].error = Some((text, reading));
                     }
                     Ok(_) => run.observed[index].result = Some(OpResult::Ok),
                     Err(e) => {
@@ -903,9 +945,12 @@ impl Run<'_> {
             op: Some(format_op(op)),
             expected,
             observed,
-            transcript: Transcript {
-                spec: self.expected.spec,
-                steps: Vec::new(),
+            transcript: ObservedTranscript {
+                transcript: Transcript {
+                    spec: self.expected.spec,
+                    steps: Vec::new(),
+                },
+                results_as_read: BTreeMap::new(),
             },
             replay: self.replay.clone(),
             frames,
@@ -975,9 +1020,13 @@ impl Run<'_> {
         let Some(result) = self.observed[index].result else {
             return;
         };
-        if result != exp.result {
-            let text = match &self.observed[index].error_text {
-                Some(t) => format!("{result} ({t:?})"),
+        let matches = match &self.observed[index].error {
+            Some((_, reading)) => reading.matches(exp.result),
+            None => result == exp.result,
+        };
+        if !matches {
+            let text = match &self.observed[index].error {
+                Some((t, reading)) => format!("{} ({t:?})", reading.describe()),
                 None => result.to_string(),
             };
             self.push(

@@ -44,6 +44,12 @@ enum Fault {
     LateDelivery,
     /// Sends a `Receive` no op asked for along with `SendToCaller`'s message.
     JunkMessage,
+    /// Refuses `AddToGroup(null)` for the wrong reason: the empty-name error of `Groups`.
+    WrongErrorKind,
+    /// Refuses `AddToGroup(null)` with a method ASP.NET Core would call unknown.
+    UnknownMethodError,
+    /// Refuses `AddToGroup(null)` with ASP.NET Core's generic text (no detailed errors).
+    GenericError,
 }
 
 struct Fake {
@@ -194,6 +200,15 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
                     }
                     let _ = ws.send(complete(CompletionResult::Void)).await;
                 }
+                "AddToGroup" if arguments.first() == Some(&Value::Null) => {
+                    let text = match fault {
+                        Fault::WrongErrorKind => "An unexpected error occurred invoking 'AddToGroup' on the server. InvalidOperationException: Cannot send to an empty group name.".to_string(),
+                        Fault::UnknownMethodError => "Unknown hub method 'AddToGroup'".to_string(),
+                        Fault::GenericError => "An unexpected error occurred invoking 'AddToGroup' on the server.".to_string(),
+                        _ => "An unexpected error occurred invoking 'AddToGroup' on the server. ArgumentNullException: Value cannot be null. (Parameter 'groupName')".to_string(),
+                    };
+                    let _ = ws.send(complete(CompletionResult::Error(text))).await;
+                }
                 "AddToGroup" => match fault {
                     Fault::OmitCompletion => {}
                     Fault::DuplicateCompletion => {
@@ -262,6 +277,10 @@ fn ops() -> Vec<Op> {
 }
 
 async fn run_against(fault: Fault) -> RunReport {
+    run_ops_against(fault, &ops()).await
+}
+
+async fn run_ops_against(fault: Fault, ops: &[Op]) -> RunReport {
     let fake = start(fault).await;
     let mut config = TargetConfig::for_url(&fake.url).unwrap();
     config.skip_negotiation = true;
@@ -269,7 +288,7 @@ async fn run_against(fault: Fault) -> RunReport {
     config.timeouts.invocation = Duration::from_millis(400);
     config.timeouts.barrier = Duration::from_millis(1000);
     let mut session = Session::new(&config, Spec::default(), &format!("{fault:?}"), None);
-    let report = tokio::time::timeout(Duration::from_secs(20), session.run(&ops()))
+    let report = tokio::time::timeout(Duration::from_secs(20), session.run(ops))
         .await
         .expect("a misbehaving server never hangs the harness")
         .expect("the history is valid");
@@ -419,4 +438,63 @@ async fn a_message_no_op_sent_is_unexpected() {
     assert_eq!(d.rules, vec!["SND-EXACTLY-ONCE"]);
     assert!(d.observed.contains("junk"), "{d}");
     assert!(!d.frames.is_empty());
+}
+
+/// `AddToGroup(null)`: the model says error null-group-name.
+fn null_group_ops() -> Vec<Op> {
+    vec![
+        Op::Connect { user: None },
+        Op::AddToGroup {
+            caller: ConnId(1),
+            group: None,
+        },
+    ]
+}
+
+#[tokio::test]
+async fn an_error_for_the_wrong_reason_is_a_result_divergence() {
+    for fault in [Fault::WrongErrorKind, Fault::UnknownMethodError] {
+        let report = run_ops_against(fault, &null_group_ops()).await;
+        let d = report
+            .divergences
+            .iter()
+            .find(|d| d.kind == DivergenceKind::Result)
+            .unwrap_or_else(|| panic!("{fault:?}: no result divergence: {:?}", report.divergences));
+        assert_eq!(d.step, 2, "{d}");
+        assert_eq!(d.rules, vec!["GRP-NULL-NAME"], "{d}");
+        assert_eq!(d.expected, "error null-group-name", "{d}");
+        let read = match fault {
+            Fault::WrongErrorKind => "error empty-group-name",
+            _ => "error (unknown hub method)",
+        };
+        assert!(d.observed.starts_with(read), "{d}");
+        assert!(
+            d.transcript.to_string().contains(&format!("AddToGroup(null) -> {read}")),
+            "{d}"
+        );
+        assert!(!report.passed());
+    }
+}
+
+#[tokio::test]
+async fn a_right_error_with_detailed_text_passes_as_its_kind() {
+    let report = run_ops_against(Fault::OmitCompletion, &null_group_ops()).await;
+    assert!(report.passed(), "{:?}", report.divergences);
+    assert!(report.results_as_read.is_empty());
+    assert_eq!(report.observed_text().to_string(), report.expected.to_string());
+}
+
+#[tokio::test]
+async fn a_generic_error_text_is_an_error_of_unstated_kind_and_accepted() {
+    let report = run_ops_against(Fault::GenericError, &null_group_ops()).await;
+    assert!(report.passed(), "{:?}", report.divergences);
+    let text = report.observed_text().to_string();
+    assert!(
+        text.contains(" 2. c1: AddToGroup(null) -> error (kind not stated)"),
+        "{text}"
+    );
+    assert_eq!(
+        report.results_as_read.get(&2).map(String::as_str),
+        Some("error (kind not stated)")
+    );
 }
