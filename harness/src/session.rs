@@ -122,8 +122,8 @@ struct Live {
 
 /// A decoded payload.
 enum Decoded {
-    /// A barrier marker of this run.
-    Marker,
+    /// A barrier marker of this run (the whole payload).
+    Marker(String),
     /// A payload of step `.0` (1-based).
     Payload(usize, String),
     /// Anything else.
@@ -154,6 +154,9 @@ pub struct Session {
     next_node: usize,
     connects: u32,
     marker_seq: u64,
+    /// Every barrier marker of the run -> the connection it was sent to (bounded by steps ×
+    /// connections): a marker seen anywhere else is misrouted, seen again is a duplicate.
+    markers: HashMap<String, ConnId>,
 }
 
 fn clean_case(case: &str) -> String {
@@ -184,6 +187,7 @@ impl Session {
             next_node: 0,
             connects: 0,
             marker_seq: 0,
+            markers: HashMap::new(),
         }
     }
 
@@ -239,6 +243,7 @@ impl Session {
         self.prefix = format!("{}#{}:", self.case, &short[..8]);
         self.seen_ids.clear();
         self.ghost_ids.clear();
+        self.markers.clear();
         self.connects = 0;
         let mut run = Run {
             replay: replay_command(&self.config.describe(), &self.spec, ops),
@@ -246,6 +251,7 @@ impl Session {
             expected: &expected,
             observed: Vec::new(),
             divergences: Vec::new(),
+            late_seen: Vec::new(),
         };
         let mut timings = Vec::with_capacity(ops.len());
         for index in 0..ops.len() {
@@ -354,12 +360,14 @@ impl Session {
             return Decoded::Foreign(p.to_string());
         };
         if rest.starts_with('~') {
-            return Decoded::Marker;
+            return Decoded::Marker(p.to_string());
         }
         match rest.split_once('|') {
+            // Steps are numbered from 1: a mangled `<prefix>0|…` is sent by no op (and must
+            // not index step 0 - 1).
             Some((step, payload)) => match step.parse::<usize>() {
-                Ok(step) => Decoded::Payload(step, payload.to_string()),
-                Err(_) => Decoded::Foreign(p.to_string()),
+                Ok(step) if step >= 1 => Decoded::Payload(step, payload.to_string()),
+                _ => Decoded::Foreign(p.to_string()),
             },
             None => Decoded::Foreign(p.to_string()),
         }
@@ -423,6 +431,8 @@ impl Session {
         opts.connect_timeout = t.connect;
         opts.invocation_timeout = t.invocation;
         opts.ping_interval = t.ping_interval;
+        opts.max_record_bytes = self.config.max_record_bytes;
+        opts.ca_file = self.config.ca_file.clone();
         opts
     }
 
@@ -497,6 +507,10 @@ impl Session {
                     // A failed close is a PRO-CLOSE finding, swept after the barrier.
                     let _ = live.client.close().await;
                     live.state = State::Ended;
+                    // What arrived after the last barrier (until the socket ended) is checked
+                    // like a barrier's catch: no barrier will run on this connection again.
+                    let received = live.client.drain_received();
+                    self.attribute(run, index, *conn, received, None);
                 }
                 run.observed[index].result = Some(OpResult::Ok);
             }
@@ -504,6 +518,8 @@ impl Session {
                 if let Some(live) = self.conns.get_mut(conn) {
                     live.client.drop_transport().await;
                     live.state = State::Suspended;
+                    let received = live.client.drain_received();
+                    self.attribute(run, index, *conn, received, None);
                 }
                 run.observed[index].result = Some(OpResult::Ok);
             }
@@ -572,11 +588,16 @@ impl Session {
                 run.observed[index].result = Some(OpResult::Ok);
             }
             Op::Restart => {
-                for live in self.conns.values_mut() {
+                let mut caught = Vec::new();
+                for (id, live) in self.conns.iter_mut() {
                     if live.state != State::Ended {
                         live.client.drop_transport().await;
                     }
                     live.state = State::Ended;
+                    caught.push((*id, live.client.drain_received()));
+                }
+                for (id, received) in caught {
+                    self.attribute(run, index, id, received, None);
                 }
                 let restarter = self
                     .restarter
@@ -693,6 +714,7 @@ impl Session {
             }
             self.marker_seq += 1;
             let marker = format!("{}~{step}.{}", self.prefix, self.marker_seq);
+            self.markers.insert(marker.clone(), *id);
             jobs.push((*id, marker));
         }
         let results = futures_util::future::join_all(jobs.iter().map(|(id, marker)| {
@@ -709,46 +731,7 @@ impl Session {
             _ => None,
         };
         for ((id, _), (received, problem)) in jobs.iter().zip(results) {
-            for r in received {
-                match self.decode(&r) {
-                    Decoded::Marker => {}
-                    Decoded::Payload(origin, payload) if origin == step => {
-                        run.observed[index].deliveries.push(Delivery {
-                            to: *id,
-                            payload,
-                            mode: Mode::Now,
-                        });
-                    }
-                    Decoded::Payload(origin, payload) if origin < step && resumed == Some(*id) => {
-                        run.observed[index].deliveries.push(Delivery {
-                            to: *id,
-                            payload: payload.clone(),
-                            mode: Mode::Replayed,
-                        });
-                        run.observed[origin - 1].deliveries.push(Delivery {
-                            to: *id,
-                            payload,
-                            mode: Mode::Buffered,
-                        });
-                    }
-                    Decoded::Payload(origin, payload) if origin >= 1 && origin < step => {
-                        let frames = self.frames_of(&[*id]);
-                        run.late(self.spec, index, origin - 1, *id, payload, frames);
-                    }
-                    Decoded::Payload(_, payload) | Decoded::Foreign(payload) => {
-                        let frames = self.frames_of(&[*id]);
-                        run.push(
-                            step,
-                            &ops[index],
-                            DivergenceKind::Unexpected,
-                            vec!["SND-EXACTLY-ONCE"],
-                            format!("{id} receives nothing that no op of this case sent"),
-                            format!("{id} <= {payload:?} (sent by no op of this case)"),
-                            frames,
-                        );
-                    }
-                }
-            }
+            self.attribute(run, index, *id, received, resumed);
             if let Some(problem) = problem {
                 let live = self.conns.get_mut(id).expect("barrier ran on it");
                 let (rules, stop): (Vec<&'static str>, bool) = match &problem {
@@ -775,6 +758,86 @@ impl Session {
             }
         }
         fatal
+    }
+
+    /// Attributes what connection `id` received during step `index` (by its barrier, or
+    /// before it was closed or dropped) to the ops that sent it; `resumed` is the connection
+    /// this step resumed, whose earlier messages are replays.
+    fn attribute(
+        &mut self,
+        run: &mut Run<'_>,
+        index: usize,
+        id: ConnId,
+        received: Vec<Received>,
+        resumed: Option<ConnId>,
+    ) {
+        let step = index + 1;
+        let ops = run.ops;
+        for r in received {
+            match self.decode(&r) {
+                Decoded::Marker(marker) => {
+                    // Its own marker ends the barrier and is never seen here: any marker here
+                    // is a second copy, or another connection's.
+                    let frames = self.frames_of(&[id]);
+                    let (kind, rules, expected, observed) = match self.markers.get(&marker) {
+                        Some(owner) if *owner == id => (
+                            DivergenceKind::Duplicate,
+                            vec!["SND-EXACTLY-ONCE", "SND-CONNECTION"],
+                            format!("{id} receives its barrier marker once"),
+                            format!("{id} <= {marker:?} again (a second copy of its marker)"),
+                        ),
+                        Some(owner) => (
+                            DivergenceKind::BrokenBarrier,
+                            vec!["SND-CONNECTION"],
+                            format!("only {owner} receives its SendToConnection marker"),
+                            format!("{id} <= {marker:?}, the marker {owner} sent to itself"),
+                        ),
+                        None => (
+                            DivergenceKind::Unexpected,
+                            vec!["SND-EXACTLY-ONCE"],
+                            format!("{id} receives nothing that no op of this case sent"),
+                            format!("{id} <= {marker:?} (a marker this run never sent)"),
+                        ),
+                    };
+                    run.push(step, &ops[index], kind, rules, expected, observed, frames);
+                }
+                Decoded::Payload(origin, payload) if origin == step => {
+                    run.observed[index].deliveries.push(Delivery {
+                        to: id,
+                        payload,
+                        mode: Mode::Now,
+                    });
+                }
+                Decoded::Payload(origin, payload) if origin < step && resumed == Some(id) => {
+                    run.observed[index].deliveries.push(Delivery {
+                        to: id,
+                        payload: payload.clone(),
+                        mode: Mode::Replayed,
+                    });
+                    run.observed[origin - 1].deliveries.push(Delivery {
+                        to: id,
+                        payload,
+                        mode: Mode::Buffered,
+                    });
+                }
+                Decoded::Payload(origin, payload) if origin < step => {
+                    let frames = self.frames_of(&[id]);
+                    run.after_barrier(self.spec, index, origin - 1, id, payload, frames);
+                }
+                Decoded::Payload(_, payload) | Decoded::Foreign(payload) => {
+                    let frames = self.frames_of(&[id]);
+                    run.push(
+                        step,
+                        &ops[index],
+                        DivergenceKind::Unexpected,
+                        vec!["SND-EXACTLY-ONCE"],
+                        format!("{id} receives nothing that no op of this case sent"),
+                        format!("{id} <= {payload:?} (sent by no op of this case)"),
+                        frames,
+                    );
+                }
+            }
+        }
     }
 
     fn frames_of(&self, ids: &[ConnId]) -> Vec<RawFrame> {
@@ -924,6 +987,8 @@ struct Run<'a> {
     observed: Vec<ObservedStep>,
     divergences: Vec<Divergence>,
     replay: String,
+    /// (origin step index, recipient, payload) of each message that arrived after its barrier.
+    late_seen: Vec<(usize, ConnId, String)>,
 }
 
 impl Run<'_> {
@@ -967,6 +1032,82 @@ impl Run<'_> {
             "the op completes under the JSON hub protocol".into(),
             e.to_string(),
             tail(frames, FRAMES_PER_CONN * 2),
+        );
+    }
+
+    /// A message of step `origin` (0-based) reached `to` during step `index`, after the
+    /// barrier of its own step: a copy beyond what the model expects (counting what arrived in
+    /// time, replays and earlier late arrivals) is a duplicate; otherwise it is late.
+    fn after_barrier(
+        &mut self,
+        spec: Spec,
+        index: usize,
+        origin: usize,
+        to: ConnId,
+        payload: String,
+        frames: Vec<RawFrame>,
+    ) {
+        let counted = |ds: &[Delivery]| {
+            ds.iter()
+                .filter(|d| d.to == to && d.payload == payload && d.mode != Mode::Replayed)
+                .count()
+        };
+        let expected = counted(&self.expected.steps[origin].outcome.deliveries);
+        let seen = counted(&self.observed[origin].deliveries)
+            + self
+                .late_seen
+                .iter()
+                .filter(|(o, t, p)| *o == origin && *t == to && *p == payload)
+                .count();
+        if expected == 0 {
+            let rules = blame::delivery_rules(
+                &spec,
+                self.ops,
+                origin,
+                DivergenceKind::Unexpected,
+                to,
+                None,
+            );
+            let op = &self.ops[index];
+            self.push(
+                index + 1,
+                op,
+                DivergenceKind::Unexpected,
+                rules,
+                format!("step {} delivers nothing to {to}", origin + 1),
+                format!(
+                    "{to} <= {payload:?} from step {}, arriving during step {}",
+                    origin + 1,
+                    index + 1
+                ),
+                frames,
+            );
+            return;
+        }
+        if seen < expected {
+            self.late_seen.push((origin, to, payload.clone()));
+            self.late(spec, index, origin, to, payload, frames);
+            return;
+        }
+        let rules =
+            blame::delivery_rules(&spec, self.ops, origin, DivergenceKind::Duplicate, to, None);
+        let op = &self.ops[index];
+        self.push(
+            index + 1,
+            op,
+            DivergenceKind::Duplicate,
+            rules,
+            format!(
+                "{to} <= {payload:?} {} time(s), from step {}",
+                expected,
+                origin + 1
+            ),
+            format!(
+                "{to} <= {payload:?} once more during step {}, after the barrier of step {}",
+                index + 1,
+                origin + 1
+            ),
+            frames,
         );
     }
 
