@@ -4,13 +4,22 @@
 //! JSON handshake (version 2 when stateful reconnect was granted, else 1) and then runs three
 //! small tasks: a *reader* that splits frames into records and routes them (Completions to the
 //! waiting [`Client::invoke`], `Receive` invocations to an arrival-ordered queue, Close, Ack and
-//! Sequence to the connection's state), a *pinger* that sends a Ping every few seconds so a
-//! server's client timeout never fires, and, with stateful reconnect, an *acker* that sends
-//! Ack once a second as `MessageBuffer.cs` does. The wire format itself is `hubspec-wire`'s.
+//! Sequence to the connection's state), a *pinger* that sends a Ping every
+//! [`ClientOptions::ping_interval`] so a server's client timeout never fires, and, with
+//! stateful reconnect, an *acker* that sends Ack once a second as `MessageBuffer.cs` does. The
+//! wire format itself is `hubspec-wire`'s.
+//!
+//! Keep-alive: a Ping from the server is logged and not answered. HubProtocol.md says a Ping
+//! "does not require a response"; each side keeps the connection alive with its own Pings, and
+//! the .NET and JS clients do the same. A server that closes the connection although our Pings
+//! kept coming is a `PRO-PING` finding.
 //!
 //! The reader never answers the server and never fails: what breaks the protocol becomes a
 //! [`Finding`] with a `PRO-` rule ID, and every frame either way is kept in a bounded log
-//! ([`RawFrame`]) so that a divergence can show the bytes it rests on. Every wait is bounded.
+//! ([`RawFrame`]) so that a divergence can show the bytes it rests on. Every wait is bounded,
+//! and so is every buffer: the record reader holds at most [`ClientOptions::max_record_bytes`]
+//! (a server streaming text without a record separator is a `PRO-WELL-FORMED` finding and the
+//! reading stops), the queue of received messages [`ClientOptions::queue_capacity`].
 
 use crate::error::ClientError;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -1098,8 +1107,9 @@ fn handle_record(record: &str, shared: &Mutex<Shared>, notify: &Notify) {
         } => {
             s.server_close = Some((error, allow_reconnect));
         }
-        // Pings need no answer; Ack and Sequence are the buffer's; unknown types are ignored
-        // as .NET ignores them ("future protocol changes can add message types").
+        // Pings need no answer (HubProtocol.md; our pinger keeps the connection alive); Ack
+        // and Sequence are the buffer's; unknown types are ignored as .NET ignores them
+        // ("future protocol changes can add message types").
         _ => {}
     }
 }
