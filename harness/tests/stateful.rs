@@ -146,6 +146,8 @@ where
     let _ = ws.send(Message::text(text)).await;
 }
 
+// The header callback's signature is tungstenite's, large error type included.
+#[allow(clippy::result_large_err)]
 async fn socket(hub: &Hub, tcp: TcpStream) {
     let path = Arc::new(Mutex::new(String::new()));
     let seen = path.clone();
