@@ -182,6 +182,20 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
+    /// Options for node `node` of `target`: its URL, negotiation, bounds, record cap and
+    /// trusted roots (not stateful; set [`stateful`](Self::stateful) as the profile needs).
+    pub fn for_target(target: &crate::TargetConfig, node: usize) -> Self {
+        let t = &target.timeouts;
+        let mut opts = ClientOptions::new(target.urls[node % target.urls.len()].clone());
+        opts.skip_negotiation = target.skip_negotiation;
+        opts.connect_timeout = t.connect;
+        opts.invocation_timeout = t.invocation;
+        opts.ping_interval = t.ping_interval;
+        opts.max_record_bytes = target.max_record_bytes;
+        opts.ca_file = target.ca_file.clone();
+        opts
+    }
+
     /// Options with the default bounds for `url`.
     pub fn new(url: Url) -> Self {
         ClientOptions {

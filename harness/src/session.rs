@@ -9,9 +9,14 @@
 //!
 //! Every payload on the wire is `<prefix><step>|<payload>`, so each received message names the
 //! op that sent it: one from the current op is a delivery of it; one from an earlier op is a
-//! replay (at a resume) or else *late*; one that decodes to no op is *unexpected*; an expected
-//! one that never comes is *lost*; a second copy is a *duplicate*. Each step's observed result
-//! and deliveries are compared with the model's [`Outcome`], and every mismatch becomes a
+//! replay (at a resume) or else *late*, unless the connection already has as many copies as
+//! the model says (then it is a *duplicate*); one that decodes to no op is *unexpected*; an
+//! expected one that never comes is *lost*; a second copy is a *duplicate*. A barrier marker is
+//! checked too: on the wrong connection it breaks the barrier, a second copy is a duplicate.
+//! What a connection received after its last barrier is attributed when it is disconnected or
+//! dropped, or the server restarts. An error's kind is read from the server's text
+//! ([`crate::reading`]), never copied from the model. Each step's observed result and
+//! deliveries are compared with the model's [`Outcome`], and every mismatch becomes a
 //! [`Divergence`] whose rules [`crate::blame`] derives.
 //!
 //! Isolation: group names, user names and payloads carry a prefix unique to the run, so many
@@ -421,18 +426,11 @@ impl Session {
     }
 
     fn client_options(&self, node: usize, label: String, user: Option<String>) -> ClientOptions {
-        let t = &self.config.timeouts;
-        let mut opts = ClientOptions::new(self.config.urls[node].clone());
+        let mut opts = ClientOptions::for_target(&self.config, node);
         opts.user = user;
         opts.label = label;
-        opts.skip_negotiation = self.config.skip_negotiation;
         opts.stateful = self.spec.profile == Profile::CoreStateful
             && self.config.has(Capability::StatefulReconnect);
-        opts.connect_timeout = t.connect;
-        opts.invocation_timeout = t.invocation;
-        opts.ping_interval = t.ping_interval;
-        opts.max_record_bytes = self.config.max_record_bytes;
-        opts.ca_file = self.config.ca_file.clone();
         opts
     }
 
@@ -909,13 +907,22 @@ async fn barrier_one(
     marker: &str,
     deadline: Instant,
 ) -> (Vec<Received>, Option<ClientError>) {
+    // On a failed invocation, what came is returned without this barrier's own marker (if
+    // it came at all): only a copy beyond the first is a duplicate.
+    let drained = || {
+        let mut all = client.drain_received();
+        if let Some(at) = all.iter().position(|r| r.payload() == Some(marker)) {
+            all.remove(at);
+        }
+        all
+    };
     let mut received = Vec::new();
     match client
         .invoke("SendToConnection", vec![json!(live_id), json!(marker)])
         .await
     {
         Ok(CompletionResult::Error(e)) => {
-            received.extend(client.drain_received());
+            received.extend(drained());
             return (
                 received,
                 Some(ClientError::protocol(
@@ -926,7 +933,7 @@ async fn barrier_one(
         }
         Ok(_) => {}
         Err(e) => {
-            received.extend(client.drain_received());
+            received.extend(drained());
             return (received, Some(e));
         }
     }
@@ -955,9 +962,9 @@ fn tail(mut frames: Vec<RawFrame>, n: usize) -> Vec<RawFrame> {
     frames
 }
 
-/// The error kind an unexpected error answer most plausibly stands for. The kinds are what a
-/// client can tell apart, and the op decides which one applies; the server's own text is kept
-/// in the divergence.
+/// A stand-in kind for the model-valued transcript where the server's error states none and
+/// the model expects no error: the kind the op would most plausibly raise. Never compared
+/// (see [`crate::reading`]); the divergence shows the error as read, with the server's text.
 fn guess_error_kind(op: &Op) -> ErrorKind {
     match op {
         Op::Send {

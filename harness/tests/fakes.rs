@@ -66,6 +66,8 @@ enum Fault {
     MisrouteMarker,
     /// On `AddToGroup`, closes with the Close error of a client timeout, as if pings never came.
     TimeoutClose,
+    /// `SendToConnection` to oneself delivers the marker, then completes with an error.
+    MarkerThenError,
 }
 
 /// Each fake connection's outgoing queue, by connection id, for sends across connections.
@@ -223,6 +225,14 @@ async fn serve(
                     let marker = receive(&arguments[1]);
                     match fault {
                         Fault::DropMarker => {}
+                        Fault::MarkerThenError => {
+                            let _ = ws.send(marker).await;
+                            let error = "An unexpected error occurred invoking 'SendToConnection' on the server.";
+                            let _ = ws
+                                .send(complete(CompletionResult::Error(error.into())))
+                                .await;
+                            continue;
+                        }
                         Fault::DuplicateMarker => {
                             let _ = ws.send(marker.clone()).await;
                             let _ = ws.send(marker).await;
@@ -725,4 +735,17 @@ async fn a_late_message_caught_when_its_connection_disconnects_is_late() {
 async fn a_close_for_a_client_timeout_is_pro_ping() {
     let text = assert_finding(Fault::TimeoutClose, "PRO-PING").await;
     assert!(text.contains("Server timeout elapsed"), "{text}");
+}
+
+#[tokio::test]
+async fn a_marker_whose_send_then_fails_breaks_the_barrier_once() {
+    let report = run_against(Fault::MarkerThenError).await;
+    assert_eq!(report.divergences.len(), 1, "{}", all(&report));
+    let d = &report.divergences[0];
+    assert_eq!(d.kind, DivergenceKind::BrokenBarrier, "{d}");
+    assert_eq!(
+        (d.step, d.rules.clone()),
+        (1, vec!["SND-CONNECTION"]),
+        "{d}"
+    );
 }
