@@ -4,13 +4,22 @@
 //! JSON handshake (version 2 when stateful reconnect was granted, else 1) and then runs three
 //! small tasks: a *reader* that splits frames into records and routes them (Completions to the
 //! waiting [`Client::invoke`], `Receive` invocations to an arrival-ordered queue, Close, Ack and
-//! Sequence to the connection's state), a *pinger* that sends a Ping every few seconds so a
-//! server's client timeout never fires, and, with stateful reconnect, an *acker* that sends
-//! Ack once a second as `MessageBuffer.cs` does. The wire format itself is `hubspec-wire`'s.
+//! Sequence to the connection's state), a *pinger* that sends a Ping every
+//! [`ClientOptions::ping_interval`] so a server's client timeout never fires, and, with
+//! stateful reconnect, an *acker* that sends Ack once a second as `MessageBuffer.cs` does. The
+//! wire format itself is `hubspec-wire`'s.
+//!
+//! Keep-alive: a Ping from the server is logged and not answered. HubProtocol.md says a Ping
+//! "does not require a response"; each side keeps the connection alive with its own Pings, and
+//! the .NET and JS clients do the same. A server that closes the connection although our Pings
+//! kept coming is a `PRO-PING` finding.
 //!
 //! The reader never answers the server and never fails: what breaks the protocol becomes a
 //! [`Finding`] with a `PRO-` rule ID, and every frame either way is kept in a bounded log
-//! ([`RawFrame`]) so that a divergence can show the bytes it rests on. Every wait is bounded.
+//! ([`RawFrame`]) so that a divergence can show the bytes it rests on. Every wait is bounded,
+//! and so is every buffer: the record reader holds at most [`ClientOptions::max_record_bytes`]
+//! (a server streaming text without a record separator is a `PRO-WELL-FORMED` finding and the
+//! reading stops), the queue of received messages [`ClientOptions::queue_capacity`].
 
 use crate::error::ClientError;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -25,6 +34,7 @@ use hubspec_wire::{
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,6 +61,10 @@ const FINDINGS_MAX: usize = 64;
 const COMPLETED_MAX: usize = 4096;
 /// The largest negotiate body read.
 const NEGOTIATE_BODY_MAX: usize = 1 << 20;
+/// The default cap on one record (and on the bytes buffered while waiting for its separator):
+/// 32 times ASP.NET Core's default maximum message size, far above anything the contract's
+/// messages need.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// Which way a frame went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,11 +172,30 @@ pub struct ClientOptions {
     pub frame_log_capacity: usize,
     /// How many received invocations may wait in the queue; more is a finding.
     pub queue_capacity: usize,
+    /// The most bytes the record reader buffers without a record separator: a longer record
+    /// (or a stream that never ends one) is a `PRO-WELL-FORMED` finding and ends the reading.
+    pub max_record_bytes: usize,
     /// The name used in frame logs (`c1`, …).
     pub label: String,
+    /// A PEM file of extra trusted root certificates for https/wss (a self-signed target).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ClientOptions {
+    /// Options for node `node` of `target`: its URL, negotiation, bounds, record cap and
+    /// trusted roots (not stateful; set [`stateful`](Self::stateful) as the profile needs).
+    pub fn for_target(target: &crate::TargetConfig, node: usize) -> Self {
+        let t = &target.timeouts;
+        let mut opts = ClientOptions::new(target.urls[node % target.urls.len()].clone());
+        opts.skip_negotiation = target.skip_negotiation;
+        opts.connect_timeout = t.connect;
+        opts.invocation_timeout = t.invocation;
+        opts.ping_interval = t.ping_interval;
+        opts.max_record_bytes = target.max_record_bytes;
+        opts.ca_file = target.ca_file.clone();
+        opts
+    }
+
     /// Options with the default bounds for `url`.
     pub fn new(url: Url) -> Self {
         ClientOptions {
@@ -175,7 +208,9 @@ impl ClientOptions {
             ping_interval: Duration::from_secs(5),
             frame_log_capacity: 256,
             queue_capacity: 10_000,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             label: "client".into(),
+            ca_file: None,
         }
     }
 }
@@ -199,6 +234,7 @@ struct Shared {
     completed: VecDeque<String>,
     received: VecDeque<Received>,
     received_cap: usize,
+    max_record_bytes: usize,
     findings: Vec<Finding>,
     findings_dropped: usize,
     transport: Transport,
@@ -211,6 +247,8 @@ struct Shared {
     sequence_seen: bool,
     /// We sent a Ping and have received nothing since.
     ping_unanswered: bool,
+    /// The record reader hit the cap and reading stopped.
+    reader_failed: bool,
 }
 
 impl Shared {
@@ -243,6 +281,20 @@ impl Shared {
             });
         } else {
             self.findings_dropped += 1;
+        }
+    }
+
+    /// The error of a closed connection: a reader stopped at the record cap is the target's
+    /// `PRO-WELL-FORMED` fault, any other end is `Closed`.
+    fn closed_error(&self) -> Option<ClientError> {
+        match &self.transport {
+            Transport::Closed(detail) if self.reader_failed => {
+                Some(ClientError::protocol("PRO-WELL-FORMED", detail.clone()))
+            }
+            Transport::Closed(detail) => Some(ClientError::Closed {
+                detail: detail.clone(),
+            }),
+            _ => None,
         }
     }
 
@@ -312,6 +364,7 @@ impl Client {
             completed: VecDeque::new(),
             received: VecDeque::new(),
             received_cap: opts.queue_capacity.max(16),
+            max_record_bytes: opts.max_record_bytes,
             findings: Vec::new(),
             findings_dropped: 0,
             transport: Transport::Open,
@@ -321,6 +374,7 @@ impl Client {
             expect_sequence: false,
             sequence_seen: false,
             ping_unanswered: false,
+            reader_failed: false,
         }));
         match Self::connect_on(opts, shared.clone()).await {
             Ok(client) => Ok(client),
@@ -341,7 +395,7 @@ impl Client {
         let mut token = None;
         if !opts.skip_negotiation {
             let url = negotiate_url(&base, 1, opts.stateful);
-            let response = negotiate(&url, opts.connect_timeout, &shared).await?;
+            let response = negotiate(&url, &opts, &shared).await?;
             stateful = opts.stateful && response.use_stateful_reconnect;
             token = Some(
                 response
@@ -358,7 +412,7 @@ impl Client {
             negotiated = Some(response);
         }
         let ws_url = connect_url(&base, token.as_deref());
-        let ws = open_websocket(&ws_url, opts.connect_timeout, &shared).await?;
+        let ws = open_websocket(&ws_url, &opts, &shared).await?;
         let (mut sink, mut stream) = ws.split();
 
         // Handshake: the first record each way.
@@ -373,7 +427,7 @@ impl Client {
             .map_err(|e| ClientError::Closed {
                 detail: format!("writing the handshake failed: {e}"),
             })?;
-        let mut reader = RecordReader::unlimited();
+        let mut reader = RecordReader::with_max_record_size(opts.max_record_bytes);
         let deadline = Instant::now() + opts.connect_timeout;
         let handshake = loop {
             match reader.next_record() {
@@ -536,10 +590,8 @@ impl Client {
         let (tx, rx) = oneshot::channel();
         let text = {
             let mut s = lock(&self.shared);
-            if let Transport::Closed(detail) = &s.transport {
-                return Err(ClientError::Closed {
-                    detail: detail.clone(),
-                });
+            if let Some(e) = s.closed_error() {
+                return Err(e);
             }
             s.pending.insert(id.clone(), tx);
             let message = HubMessage::invocation(Some(&id), method, args);
@@ -581,6 +633,9 @@ impl Client {
 
     fn closed_error(&self) -> ClientError {
         let s = lock(&self.shared);
+        if let Some(e) = s.closed_error() {
+            return e;
+        }
         let detail = match &s.transport {
             Transport::Closed(d) => d.clone(),
             Transport::Suspended => "the transport was dropped".into(),
@@ -598,10 +653,8 @@ impl Client {
                 if let Some(r) = s.received.pop_front() {
                     return Ok(r);
                 }
-                if let Transport::Closed(detail) = &s.transport {
-                    return Err(ClientError::Closed {
-                        detail: detail.clone(),
-                    });
+                if let Some(e) = s.closed_error() {
+                    return Err(e);
                 }
             }
             if timeout_at(deadline, notified).await.is_err() {
@@ -686,7 +739,7 @@ impl Client {
                 detail: "no connection token to resume (negotiation was skipped)".into(),
             });
         }
-        let ws = open_websocket(&self.ws_url, self.opts.connect_timeout, &self.shared).await?;
+        let ws = open_websocket(&self.ws_url, &self.opts, &self.shared).await?;
         let (sink, stream) = ws.split();
         *self.sink.lock().await = Some(sink);
         let resend = {
@@ -694,11 +747,15 @@ impl Client {
             s.transport = Transport::Open;
             s.server_close = None;
             s.closing_by_us = false;
+            s.reader_failed = false;
             s.sequence_seen = false;
             s.expect_sequence = s.buffer.is_some();
             s.buffer.as_mut().map(|b| b.resend())
         };
-        self.start_tasks(stream, RecordReader::unlimited());
+        self.start_tasks(
+            stream,
+            RecordReader::with_max_record_size(self.opts.max_record_bytes),
+        );
         if let Some((sequence, records)) = resend {
             self.send_wire(sequence.to_wire(), false).await?;
             for r in records {
@@ -851,9 +908,12 @@ async fn read_loop(
     notify: Arc<Notify>,
 ) {
     // Records that came with the handshake response are handled first.
-    drain_records(&mut reader, &shared, &notify);
+    let mut overflow = drain_records(&mut reader, &shared, &notify);
     let mut ending = String::from("the server closed the socket");
     while let Some(item) = stream.next().await {
+        if overflow {
+            break;
+        }
         match item {
             Ok(Message::Text(t)) => {
                 {
@@ -862,7 +922,7 @@ async fn read_loop(
                     s.ping_unanswered = false;
                 }
                 reader.push(t.as_bytes());
-                drain_records(&mut reader, &shared, &notify);
+                overflow = drain_records(&mut reader, &shared, &notify);
             }
             Ok(Message::Binary(b)) => {
                 {
@@ -876,7 +936,7 @@ async fn read_loop(
                     );
                 }
                 reader.push(&b);
-                drain_records(&mut reader, &shared, &notify);
+                overflow = drain_records(&mut reader, &shared, &notify);
             }
             Ok(Message::Close(f)) => {
                 log_control(&shared, &Message::Close(f.clone()));
@@ -902,6 +962,16 @@ async fn read_loop(
         }
     }
     let mut s = lock(&shared);
+    if overflow {
+        // The reader is failed (its buffer is at the cap): stop reading, as .NET closes the
+        // connection; the finding says why.
+        ending = format!(
+            "the harness stopped reading: more than {} bytes without a record separator",
+            s.max_record_bytes
+        );
+        s.closing_by_us = true;
+        s.reader_failed = true;
+    }
     s.log(Direction::In, FrameKind::Event, &ending);
     if s.transport == Transport::Open {
         if !s.closing_by_us {
@@ -924,6 +994,7 @@ async fn read_loop(
             }
         }
         let detail = match &s.server_close {
+            _ if overflow => ending,
             Some((Some(e), _)) => format!("{ending} after a Close with error {e:?}"),
             Some((None, _)) => format!("{ending} after a Close"),
             None => format!("{ending} without a Close message"),
@@ -935,17 +1006,31 @@ async fn read_loop(
     notify.notify_one();
 }
 
-fn drain_records(reader: &mut RecordReader, shared: &Mutex<Shared>, notify: &Notify) {
+/// Handles every complete record; returns `true` when the reader failed for good (a record
+/// over the cap, or bytes that never reach a separator): the connection must stop reading.
+fn drain_records(reader: &mut RecordReader, shared: &Mutex<Shared>, notify: &Notify) -> bool {
     loop {
         match reader.next_record() {
             Ok(Some(record)) => handle_record(&record, shared, notify),
-            Ok(None) => return,
+            Ok(None) => return false,
             Err(ProtocolError::InvalidUtf8) => {
                 lock(shared).find("PRO-WELL-FORMED", "a record is not valid UTF-8");
             }
+            Err(ProtocolError::RecordTooLarge { limit }) => {
+                let mut s = lock(shared);
+                s.find(
+                    "PRO-WELL-FORMED",
+                    format!(
+                        "more than {limit} bytes without a record separator (an unterminated or oversized record); the harness stopped reading"
+                    ),
+                );
+                drop(s);
+                notify.notify_one();
+                return true;
+            }
             Err(e) => {
                 lock(shared).find("PRO-WELL-FORMED", e.to_string());
-                return;
+                return false;
             }
         }
     }
@@ -1036,17 +1121,69 @@ fn handle_record(record: &str, shared: &Mutex<Shared>, notify: &Notify) {
         } => {
             s.server_close = Some((error, allow_reconnect));
         }
-        // Pings need no answer; Ack and Sequence are the buffer's; unknown types are ignored
-        // as .NET ignores them ("future protocol changes can add message types").
+        // Pings need no answer (HubProtocol.md; our pinger keeps the connection alive); Ack
+        // and Sequence are the buffer's; unknown types are ignored as .NET ignores them
+        // ("future protocol changes can add message types").
         _ => {}
     }
 }
 
+/// The certificates in a PEM file, for [`ClientOptions::ca_file`]; the error says what is wrong.
+pub fn load_ca_file(
+    path: &Path,
+) -> Result<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>, String> {
+    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{} is not valid PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// The TLS client configuration: the webpki roots plus the certificates of `ca_file`.
+fn tls_config(ca_file: Option<&Path>) -> Result<Arc<tokio_rustls::rustls::ClientConfig>, String> {
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        for cert in load_ca_file(path)? {
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 async fn open_websocket(
     url: &str,
-    bound: Duration,
+    opts: &ClientOptions,
     shared: &Mutex<Shared>,
 ) -> Result<WsStream, ClientError> {
+    let bound = opts.connect_timeout;
+    let connector = if url.starts_with("wss:") {
+        let config =
+            tls_config(opts.ca_file.as_deref()).map_err(|detail| ClientError::Connect {
+                url: url.to_string(),
+                detail,
+            })?;
+        Some(tokio_tungstenite::Connector::Rustls(config))
+    } else {
+        None
+    };
     lock(shared).log(
         Direction::Out,
         FrameKind::Event,
@@ -1054,7 +1191,7 @@ async fn open_websocket(
     );
     match timeout(
         bound,
-        tokio_tungstenite::connect_async_with_config(url, None, true),
+        tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector),
     )
     .await
     {
@@ -1089,14 +1226,15 @@ async fn open_websocket(
 }
 
 /// `POST {url}/negotiate?negotiateVersion=1[&useStatefulReconnect=true]` over HTTP/1.1 (TLS
-/// for https, with the webpki roots).
+/// for https, with the webpki roots and the certificates of `ca_file`).
 async fn negotiate(
     url: &str,
-    bound: Duration,
+    opts: &ClientOptions,
     shared: &Mutex<Shared>,
 ) -> Result<NegotiateResponse, ClientError> {
+    let bound = opts.connect_timeout;
     lock(shared).log(Direction::Out, FrameKind::Event, &format!("POST {url}"));
-    let (status, body) = timeout(bound, http_post(url))
+    let (status, body) = timeout(bound, http_post(url, opts.ca_file.as_deref()))
         .await
         .map_err(|_| ClientError::timeout(format!("the negotiate response from {url}"), bound))??;
     lock(shared).log(
@@ -1131,7 +1269,7 @@ async fn negotiate(
     }
 }
 
-async fn http_post(url: &str) -> Result<(u16, String), ClientError> {
+async fn http_post(url: &str, ca_file: Option<&Path>) -> Result<(u16, String), ClientError> {
     use http_body_util::{BodyExt, Empty, Limited};
     use hyper::body::Bytes;
     let connect_err = |detail: String| ClientError::Connect {
@@ -1180,18 +1318,10 @@ async fn http_post(url: &str) -> Result<(u16, String), ClientError> {
     }
     let result = if parsed.scheme() == "https" {
         use tokio_rustls::rustls;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| connect_err(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let config = tls_config(ca_file).map_err(connect_err)?;
         let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| connect_err(e.to_string()))?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
             .map_err(|e| connect_err(format!("TLS: {e}")))?;

@@ -6,6 +6,7 @@
 //! capabilities = ["rooms", "restart", "stateful-reconnect"]
 //! profile = "core-stateful"                   # core | core-stateful
 //! restart_command = "systemctl restart myhub"
+//! ca_file = "certs/dev-ca.pem"                # extra trusted roots (PEM) for https/wss
 //!
 //! [variants]
 //! groups_fanout = "per-group"                 # per-group | once
@@ -16,20 +17,24 @@
 //! barrier_ms = 5000
 //! disconnect_timeout_ms = 15000               # the target's own disconnect timeout
 //! ping_interval_ms = 5000
+//!
+//! [limits]
+//! max_record_bytes = 1048576                  # the most bytes buffered for one record
 //! ```
 //!
 //! Environment variables override the file: `HUBSPEC_CONFIG` (the file's path), `HUBSPEC_URL`,
 //! `HUBSPEC_URLS` (comma-separated), `HUBSPEC_PROFILE`, `HUBSPEC_GROUPS_FANOUT`,
 //! `HUBSPEC_CAPABILITIES` (comma-separated), `HUBSPEC_SKIP_NEGOTIATION`,
 //! `HUBSPEC_RESTART_COMMAND`, `HUBSPEC_CONNECT_TIMEOUT_MS`, `HUBSPEC_INVOCATION_TIMEOUT_MS`,
-//! `HUBSPEC_BARRIER_TIMEOUT_MS`, `HUBSPEC_DISCONNECT_TIMEOUT_MS`, `HUBSPEC_PING_INTERVAL_MS`.
+//! `HUBSPEC_BARRIER_TIMEOUT_MS`, `HUBSPEC_DISCONNECT_TIMEOUT_MS`, `HUBSPEC_PING_INTERVAL_MS`,
+//! `HUBSPEC_MAX_RECORD_BYTES`, `HUBSPEC_CA_FILE`.
 //! Validation errors name the key or variable at fault and say how to fix it.
 
 use crate::error::HarnessError;
 use hubspec_model::{Capability, GroupsFanout, Profile, Spec};
 use serde::Deserialize;
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
 
@@ -78,6 +83,13 @@ pub struct TargetConfig {
     pub restart_command: Option<String>,
     /// Every bound.
     pub timeouts: Timeouts,
+    /// The most bytes a client buffers for one record (the record reader's cap): a target that
+    /// streams text without a record separator is a `PRO-WELL-FORMED` finding, not a memory
+    /// leak of ours.
+    pub max_record_bytes: usize,
+    /// A PEM file of certificates trusted as roots for https/wss, besides the webpki roots:
+    /// how a target with a self-signed or private-CA certificate is reached.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -89,10 +101,19 @@ struct FileConfig {
     capabilities: Option<Vec<String>>,
     profile: Option<String>,
     restart_command: Option<String>,
+    ca_file: Option<String>,
     #[serde(default)]
     variants: FileVariants,
     #[serde(default)]
     timeouts: FileTimeouts,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_record_bytes: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -121,6 +142,8 @@ struct Raw {
     groups_fanout: Option<(String, String)>,
     restart_command: Option<String>,
     timeouts: [(Option<u64>, &'static str); 5],
+    max_record_bytes: Option<(String, usize)>,
+    ca_file: Option<(String, String)>,
 }
 
 const TIMEOUT_KEYS: [(&str, &str); 5] = [
@@ -196,6 +219,18 @@ impl TargetConfig {
         }
         if let Some(v) = var("HUBSPEC_RESTART_COMMAND") {
             raw.restart_command = Some(v);
+        }
+        if let Some(v) = var("HUBSPEC_MAX_RECORD_BYTES") {
+            let n = v.trim().parse::<usize>().map_err(|_| {
+                HarnessError::config(
+                    "HUBSPEC_MAX_RECORD_BYTES",
+                    format!("'{v}' is not a number of bytes; set it to e.g. 1048576"),
+                )
+            })?;
+            raw.max_record_bytes = Some(("HUBSPEC_MAX_RECORD_BYTES".into(), n));
+        }
+        if let Some(v) = var("HUBSPEC_CA_FILE") {
+            raw.ca_file = Some(("HUBSPEC_CA_FILE".into(), v));
         }
         for (i, (_, env)) in TIMEOUT_KEYS.iter().enumerate() {
             if let Some(v) = var(env) {
@@ -344,6 +379,11 @@ impl Raw {
             .groups_fanout
             .map(|v| ("variants.groups_fanout".into(), v));
         raw.restart_command = file.restart_command;
+        raw.max_record_bytes = file
+            .limits
+            .max_record_bytes
+            .map(|n| ("limits.max_record_bytes".into(), n));
+        raw.ca_file = file.ca_file.map(|f| ("ca_file".into(), f));
         let t = file.timeouts;
         let values = [
             t.connect_ms,
@@ -420,6 +460,24 @@ impl Raw {
                 "capability 'restart' needs a command that restarts the target; set `restart_command` (or HUBSPEC_RESTART_COMMAND) or drop 'restart'",
             ));
         }
+        let max_record_bytes = match self.max_record_bytes {
+            Some((field, 0)) => {
+                return Err(HarnessError::config(
+                    field,
+                    "must be more than 0 bytes; every record needs room",
+                ))
+            }
+            Some((_, n)) => n,
+            None => crate::client::DEFAULT_MAX_RECORD_BYTES,
+        };
+        let ca_file = match self.ca_file {
+            Some((field, path)) if !path.trim().is_empty() => {
+                let path = PathBuf::from(path.trim());
+                crate::client::load_ca_file(&path).map_err(|e| HarnessError::config(field, e))?;
+                Some(path)
+            }
+            _ => None,
+        };
         let config = TargetConfig {
             urls,
             skip_negotiation: self.skip_negotiation.unwrap_or(false),
@@ -428,6 +486,8 @@ impl Raw {
             groups_fanout,
             restart_command,
             timeouts,
+            max_record_bytes,
+            ca_file,
         };
         config.validate()?;
         Ok(config)
@@ -579,6 +639,46 @@ disconnect_timeout_ms = 300
         ]))
         .unwrap_err();
         assert!(field_of(err).contains("HUBSPEC_BARRIER_TIMEOUT_MS"));
+    }
+
+    #[test]
+    fn the_record_cap_and_the_ca_file_are_read_and_validated() {
+        let dir = std::env::temp_dir().join(format!("hubspec-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("limits.toml");
+        std::fs::write(
+            &path,
+            "url = \"http://x/hub\"\n[limits]\nmax_record_bytes = 4096\n",
+        )
+        .unwrap();
+        assert_eq!(
+            TargetConfig::from_file(&path).unwrap().max_record_bytes,
+            4096
+        );
+        let c = TargetConfig::for_url("http://x/hub").unwrap();
+        assert_eq!(c.max_record_bytes, crate::client::DEFAULT_MAX_RECORD_BYTES);
+        assert_eq!(c.ca_file, None);
+        let env = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("HUBSPEC_URL", "https://x/hub")];
+            all.extend_from_slice(pairs);
+            TargetConfig::from_vars(vars(&all))
+        };
+        let c = env(&[("HUBSPEC_MAX_RECORD_BYTES", "2048")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.max_record_bytes, 2048);
+        let err = env(&[("HUBSPEC_MAX_RECORD_BYTES", "0")]).unwrap_err();
+        assert_eq!(field_of(err), "HUBSPEC_MAX_RECORD_BYTES");
+
+        let missing = dir.join("nope.pem").display().to_string();
+        let err = env(&[("HUBSPEC_CA_FILE", &missing)]).unwrap_err();
+        assert!(err.to_string().contains("cannot read"), "{err}");
+        assert_eq!(field_of(err), "HUBSPEC_CA_FILE");
+        let not_pem = dir.join("bad.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let err = env(&[("HUBSPEC_CA_FILE", &not_pem.display().to_string())]).unwrap_err();
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! needed to understand and reproduce it.
 
 use crate::client::RawFrame;
-use hubspec_model::{GroupsFanout, Op, Spec, Transcript};
+use crate::reading::ObservedTranscript;
+use hubspec_model::{GroupsFanout, Op, Spec};
 use std::fmt;
 
 /// What kind of difference was seen.
@@ -58,8 +59,9 @@ pub struct Divergence {
     pub expected: String,
     /// What the target did, in transcript form (or the protocol problem).
     pub observed: String,
-    /// The observed transcript up to and including the step.
-    pub transcript: Transcript,
+    /// The observed transcript up to and including the step (results as read, see
+    /// [`crate::reading`]).
+    pub transcript: ObservedTranscript,
     /// A command line that replays the whole op sequence against the same target.
     pub replay: String,
     /// The raw frames involved (the last ones of the connections concerned).

@@ -32,6 +32,8 @@
 //! - [`divergence`]: [`Divergence`], one mismatch with its rules, transcript, replay command
 //!   and raw frames; [`replay_command`].
 //! - [`blame`]: which rule IDs a mismatch violates, from the op and the history.
+//! - [`reading`]: what an error Completion's text says about the error's kind, and the
+//!   observed transcript that shows results as read.
 //! - [`restart`]: the [`Restarter`] trait and the command-line [`CommandRestarter`].
 //! - [`error`]: [`ClientError`] (a connection's failure) and [`HarnessError`] (we cannot run).
 
@@ -40,6 +42,7 @@ pub mod client;
 pub mod config;
 pub mod divergence;
 pub mod error;
+pub mod reading;
 pub mod restart;
 pub mod session;
 
@@ -47,5 +50,6 @@ pub use client::{Client, ClientOptions, Completion, RawFrame, Received};
 pub use config::{TargetConfig, Timeouts};
 pub use divergence::{replay_command, Divergence, DivergenceKind};
 pub use error::{ClientError, HarnessError};
+pub use reading::{read_error, ErrorReading, ObservedTranscript};
 pub use restart::{CommandRestarter, Restarter};
 pub use session::{is_exclusive, RunReport, Session};

@@ -9,9 +9,14 @@
 //!
 //! Every payload on the wire is `<prefix><step>|<payload>`, so each received message names the
 //! op that sent it: one from the current op is a delivery of it; one from an earlier op is a
-//! replay (at a resume) or else *late*; one that decodes to no op is *unexpected*; an expected
-//! one that never comes is *lost*; a second copy is a *duplicate*. Each step's observed result
-//! and deliveries are compared with the model's [`Outcome`], and every mismatch becomes a
+//! replay (at a resume) or else *late*, unless the connection already has as many copies as
+//! the model says (then it is a *duplicate*); one that decodes to no op is *unexpected*; an
+//! expected one that never comes is *lost*; a second copy is a *duplicate*. A barrier marker is
+//! checked too: on the wrong connection it breaks the barrier, a second copy is a duplicate.
+//! What a connection received after its last barrier is attributed when it is disconnected or
+//! dropped, or the server restarts. An error's kind is read from the server's text
+//! ([`crate::reading`]), never copied from the model. Each step's observed result and
+//! deliveries are compared with the model's [`Outcome`], and every mismatch becomes a
 //! [`Divergence`] whose rules [`crate::blame`] derives.
 //!
 //! Isolation: group names, user names and payloads carry a prefix unique to the run, so many
@@ -30,6 +35,7 @@ use crate::client::{Client, ClientOptions, RawFrame, Received};
 use crate::config::TargetConfig;
 use crate::divergence::{replay_command, Divergence, DivergenceKind};
 use crate::error::{ClientError, HarnessError};
+use crate::reading::{read_error, ErrorReading, ObservedTranscript};
 use crate::restart::Restarter;
 use hubspec_model::{
     format_op, Capability, ConnId, Delivery, ErrorKind, Mode, Op, OpResult, Outcome, Profile,
@@ -83,12 +89,24 @@ pub struct RunReport {
     pub exclusive: bool,
     /// How long each step that ran took, its barrier included.
     pub timings: Vec<Duration>,
+    /// Steps (1-based) whose result `observed` holds only as a stand-in, with the result as
+    /// read from the wire (`error (kind not stated)`…); see [`crate::reading`].
+    pub results_as_read: BTreeMap<usize, String>,
 }
 
 impl RunReport {
     /// No divergence, and every step ran.
     pub fn passed(&self) -> bool {
         self.divergences.is_empty() && self.observed.steps.len() == self.expected.steps.len()
+    }
+
+    /// The observed transcript as it should be shown: results as read where the model has
+    /// no value for them.
+    pub fn observed_text(&self) -> ObservedTranscript {
+        ObservedTranscript {
+            transcript: self.observed.clone(),
+            results_as_read: self.results_as_read.clone(),
+        }
     }
 }
 
@@ -109,8 +127,8 @@ struct Live {
 
 /// A decoded payload.
 enum Decoded {
-    /// A barrier marker of this run.
-    Marker,
+    /// A barrier marker of this run (the whole payload).
+    Marker(String),
     /// A payload of step `.0` (1-based).
     Payload(usize, String),
     /// Anything else.
@@ -119,9 +137,10 @@ enum Decoded {
 
 #[derive(Default)]
 struct ObservedStep {
+    /// The result in model values; for an error Completion a stand-in (see `reading`).
     result: Option<OpResult>,
-    /// The server's error text when the result is an error.
-    error_text: Option<String>,
+    /// For an error Completion: the server's text and what it says about the kind.
+    error: Option<(String, ErrorReading)>,
     deliveries: Vec<Delivery>,
 }
 
@@ -140,6 +159,9 @@ pub struct Session {
     next_node: usize,
     connects: u32,
     marker_seq: u64,
+    /// Every barrier marker of the run -> the connection it was sent to (bounded by steps ×
+    /// connections): a marker seen anywhere else is misrouted, seen again is a duplicate.
+    markers: HashMap<String, ConnId>,
 }
 
 fn clean_case(case: &str) -> String {
@@ -170,6 +192,7 @@ impl Session {
             next_node: 0,
             connects: 0,
             marker_seq: 0,
+            markers: HashMap::new(),
         }
     }
 
@@ -225,6 +248,7 @@ impl Session {
         self.prefix = format!("{}#{}:", self.case, &short[..8]);
         self.seen_ids.clear();
         self.ghost_ids.clear();
+        self.markers.clear();
         self.connects = 0;
         let mut run = Run {
             replay: replay_command(&self.config.describe(), &self.spec, ops),
@@ -232,6 +256,7 @@ impl Session {
             expected: &expected,
             observed: Vec::new(),
             divergences: Vec::new(),
+            late_seen: Vec::new(),
         };
         let mut timings = Vec::with_capacity(ops.len());
         for index in 0..ops.len() {
@@ -261,12 +286,29 @@ impl Session {
             }
         }
         let observed = run.observed_transcript(self.spec);
+        let results_as_read: BTreeMap<usize, String> = run
+            .observed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match &o.error {
+                Some((_, r @ (ErrorReading::Unstated | ErrorReading::Other(_)))) => {
+                    Some((i + 1, r.describe()))
+                }
+                _ => None,
+            })
+            .collect();
         let mut divergences = run.divergences;
         divergences.sort_by_key(|d| d.step);
         for d in &mut divergences {
-            d.transcript = Transcript {
-                spec: self.spec,
-                steps: observed.steps.iter().take(d.step).cloned().collect(),
+            d.transcript = ObservedTranscript {
+                transcript: Transcript {
+                    spec: self.spec,
+                    steps: observed.steps.iter().take(d.step).cloned().collect(),
+                },
+                results_as_read: results_as_read
+                    .range(..=d.step)
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect(),
             };
         }
         self.close().await;
@@ -276,6 +318,7 @@ impl Session {
             divergences,
             exclusive: is_exclusive(ops),
             timings,
+            results_as_read,
         })
     }
 
@@ -322,12 +365,14 @@ impl Session {
             return Decoded::Foreign(p.to_string());
         };
         if rest.starts_with('~') {
-            return Decoded::Marker;
+            return Decoded::Marker(p.to_string());
         }
         match rest.split_once('|') {
+            // Steps are numbered from 1: a mangled `<prefix>0|…` is sent by no op (and must
+            // not index step 0 - 1).
             Some((step, payload)) => match step.parse::<usize>() {
-                Ok(step) => Decoded::Payload(step, payload.to_string()),
-                Err(_) => Decoded::Foreign(p.to_string()),
+                Ok(step) if step >= 1 => Decoded::Payload(step, payload.to_string()),
+                _ => Decoded::Foreign(p.to_string()),
             },
             None => Decoded::Foreign(p.to_string()),
         }
@@ -381,16 +426,11 @@ impl Session {
     }
 
     fn client_options(&self, node: usize, label: String, user: Option<String>) -> ClientOptions {
-        let t = &self.config.timeouts;
-        let mut opts = ClientOptions::new(self.config.urls[node].clone());
+        let mut opts = ClientOptions::for_target(&self.config, node);
         opts.user = user;
         opts.label = label;
-        opts.skip_negotiation = self.config.skip_negotiation;
         opts.stateful = self.spec.profile == Profile::CoreStateful
             && self.config.has(Capability::StatefulReconnect);
-        opts.connect_timeout = t.connect;
-        opts.invocation_timeout = t.invocation;
-        opts.ping_interval = t.ping_interval;
         opts
     }
 
@@ -465,6 +505,10 @@ impl Session {
                     // A failed close is a PRO-CLOSE finding, swept after the barrier.
                     let _ = live.client.close().await;
                     live.state = State::Ended;
+                    // What arrived after the last barrier (until the socket ended) is checked
+                    // like a barrier's catch: no barrier will run on this connection again.
+                    let received = live.client.drain_received();
+                    self.attribute(run, index, *conn, received, None);
                 }
                 run.observed[index].result = Some(OpResult::Ok);
             }
@@ -472,6 +516,8 @@ impl Session {
                 if let Some(live) = self.conns.get_mut(conn) {
                     live.client.drop_transport().await;
                     live.state = State::Suspended;
+                    let received = live.client.drain_received();
+                    self.attribute(run, index, *conn, received, None);
                 }
                 run.observed[index].result = Some(OpResult::Ok);
             }
@@ -540,11 +586,16 @@ impl Session {
                 run.observed[index].result = Some(OpResult::Ok);
             }
             Op::Restart => {
-                for live in self.conns.values_mut() {
+                let mut caught = Vec::new();
+                for (id, live) in self.conns.iter_mut() {
                     if live.state != State::Ended {
                         live.client.drop_transport().await;
                     }
                     live.state = State::Ended;
+                    caught.push((*id, live.client.drain_received()));
+                }
+                for (id, received) in caught {
+                    self.attribute(run, index, id, received, None);
                 }
                 let restarter = self
                     .restarter
@@ -563,12 +614,22 @@ impl Session {
                 };
                 match live.client.invoke(method, args).await {
                     Ok(CompletionResult::Error(text)) => {
-                        let kind = match run.expected.steps[index].outcome.result {
-                            OpResult::Error(k) => k,
+                        // The kind is read from the server's text, never taken from the
+                        // model; the stand-in only fills the model-valued transcript.
+                        let reading = read_error(&text);
+                        let expected = run.expected.steps[index].outcome.result;
+                        let kind = match (reading, expected) {
+                            (ErrorReading::Kind(k), _) => k,
+                            (ErrorReading::Unstated, OpResult::Error(k)) => k,
+                            // No invocation expects connection-gone, so a wrong error's
+                            // stand-in never equals the expected result.
+                            (ErrorReading::Other(_), OpResult::Error(_)) => {
+                                ErrorKind::ConnectionGone
+                            }
                             _ => guess_error_kind(op),
                         };
                         run.observed[index].result = Some(OpResult::Error(kind));
-                        run.observed[index].error_text = Some(text);
+                        run.observed[index].error = Some((text, reading));
                     }
                     Ok(_) => run.observed[index].result = Some(OpResult::Ok),
                     Err(e) => {
@@ -651,6 +712,7 @@ impl Session {
             }
             self.marker_seq += 1;
             let marker = format!("{}~{step}.{}", self.prefix, self.marker_seq);
+            self.markers.insert(marker.clone(), *id);
             jobs.push((*id, marker));
         }
         let results = futures_util::future::join_all(jobs.iter().map(|(id, marker)| {
@@ -667,46 +729,7 @@ impl Session {
             _ => None,
         };
         for ((id, _), (received, problem)) in jobs.iter().zip(results) {
-            for r in received {
-                match self.decode(&r) {
-                    Decoded::Marker => {}
-                    Decoded::Payload(origin, payload) if origin == step => {
-                        run.observed[index].deliveries.push(Delivery {
-                            to: *id,
-                            payload,
-                            mode: Mode::Now,
-                        });
-                    }
-                    Decoded::Payload(origin, payload) if origin < step && resumed == Some(*id) => {
-                        run.observed[index].deliveries.push(Delivery {
-                            to: *id,
-                            payload: payload.clone(),
-                            mode: Mode::Replayed,
-                        });
-                        run.observed[origin - 1].deliveries.push(Delivery {
-                            to: *id,
-                            payload,
-                            mode: Mode::Buffered,
-                        });
-                    }
-                    Decoded::Payload(origin, payload) if origin >= 1 && origin < step => {
-                        let frames = self.frames_of(&[*id]);
-                        run.late(self.spec, index, origin - 1, *id, payload, frames);
-                    }
-                    Decoded::Payload(_, payload) | Decoded::Foreign(payload) => {
-                        let frames = self.frames_of(&[*id]);
-                        run.push(
-                            step,
-                            &ops[index],
-                            DivergenceKind::Unexpected,
-                            vec!["SND-EXACTLY-ONCE"],
-                            format!("{id} receives nothing that no op of this case sent"),
-                            format!("{id} <= {payload:?} (sent by no op of this case)"),
-                            frames,
-                        );
-                    }
-                }
-            }
+            self.attribute(run, index, *id, received, resumed);
             if let Some(problem) = problem {
                 let live = self.conns.get_mut(id).expect("barrier ran on it");
                 let (rules, stop): (Vec<&'static str>, bool) = match &problem {
@@ -733,6 +756,86 @@ impl Session {
             }
         }
         fatal
+    }
+
+    /// Attributes what connection `id` received during step `index` (by its barrier, or
+    /// before it was closed or dropped) to the ops that sent it; `resumed` is the connection
+    /// this step resumed, whose earlier messages are replays.
+    fn attribute(
+        &mut self,
+        run: &mut Run<'_>,
+        index: usize,
+        id: ConnId,
+        received: Vec<Received>,
+        resumed: Option<ConnId>,
+    ) {
+        let step = index + 1;
+        let ops = run.ops;
+        for r in received {
+            match self.decode(&r) {
+                Decoded::Marker(marker) => {
+                    // Its own marker ends the barrier and is never seen here: any marker here
+                    // is a second copy, or another connection's.
+                    let frames = self.frames_of(&[id]);
+                    let (kind, rules, expected, observed) = match self.markers.get(&marker) {
+                        Some(owner) if *owner == id => (
+                            DivergenceKind::Duplicate,
+                            vec!["SND-EXACTLY-ONCE", "SND-CONNECTION"],
+                            format!("{id} receives its barrier marker once"),
+                            format!("{id} <= {marker:?} again (a second copy of its marker)"),
+                        ),
+                        Some(owner) => (
+                            DivergenceKind::BrokenBarrier,
+                            vec!["SND-CONNECTION"],
+                            format!("only {owner} receives its SendToConnection marker"),
+                            format!("{id} <= {marker:?}, the marker {owner} sent to itself"),
+                        ),
+                        None => (
+                            DivergenceKind::Unexpected,
+                            vec!["SND-EXACTLY-ONCE"],
+                            format!("{id} receives nothing that no op of this case sent"),
+                            format!("{id} <= {marker:?} (a marker this run never sent)"),
+                        ),
+                    };
+                    run.push(step, &ops[index], kind, rules, expected, observed, frames);
+                }
+                Decoded::Payload(origin, payload) if origin == step => {
+                    run.observed[index].deliveries.push(Delivery {
+                        to: id,
+                        payload,
+                        mode: Mode::Now,
+                    });
+                }
+                Decoded::Payload(origin, payload) if origin < step && resumed == Some(id) => {
+                    run.observed[index].deliveries.push(Delivery {
+                        to: id,
+                        payload: payload.clone(),
+                        mode: Mode::Replayed,
+                    });
+                    run.observed[origin - 1].deliveries.push(Delivery {
+                        to: id,
+                        payload,
+                        mode: Mode::Buffered,
+                    });
+                }
+                Decoded::Payload(origin, payload) if origin < step => {
+                    let frames = self.frames_of(&[id]);
+                    run.after_barrier(self.spec, index, origin - 1, id, payload, frames);
+                }
+                Decoded::Payload(_, payload) | Decoded::Foreign(payload) => {
+                    let frames = self.frames_of(&[id]);
+                    run.push(
+                        step,
+                        &ops[index],
+                        DivergenceKind::Unexpected,
+                        vec!["SND-EXACTLY-ONCE"],
+                        format!("{id} receives nothing that no op of this case sent"),
+                        format!("{id} <= {payload:?} (sent by no op of this case)"),
+                        frames,
+                    );
+                }
+            }
+        }
     }
 
     fn frames_of(&self, ids: &[ConnId]) -> Vec<RawFrame> {
@@ -804,13 +907,22 @@ async fn barrier_one(
     marker: &str,
     deadline: Instant,
 ) -> (Vec<Received>, Option<ClientError>) {
+    // On a failed invocation, what came is returned without this barrier's own marker (if
+    // it came at all): only a copy beyond the first is a duplicate.
+    let drained = || {
+        let mut all = client.drain_received();
+        if let Some(at) = all.iter().position(|r| r.payload() == Some(marker)) {
+            all.remove(at);
+        }
+        all
+    };
     let mut received = Vec::new();
     match client
         .invoke("SendToConnection", vec![json!(live_id), json!(marker)])
         .await
     {
         Ok(CompletionResult::Error(e)) => {
-            received.extend(client.drain_received());
+            received.extend(drained());
             return (
                 received,
                 Some(ClientError::protocol(
@@ -821,7 +933,7 @@ async fn barrier_one(
         }
         Ok(_) => {}
         Err(e) => {
-            received.extend(client.drain_received());
+            received.extend(drained());
             return (received, Some(e));
         }
     }
@@ -850,9 +962,9 @@ fn tail(mut frames: Vec<RawFrame>, n: usize) -> Vec<RawFrame> {
     frames
 }
 
-/// The error kind an unexpected error answer most plausibly stands for. The kinds are what a
-/// client can tell apart, and the op decides which one applies; the server's own text is kept
-/// in the divergence.
+/// A stand-in kind for the model-valued transcript where the server's error states none and
+/// the model expects no error: the kind the op would most plausibly raise. Never compared
+/// (see [`crate::reading`]); the divergence shows the error as read, with the server's text.
 fn guess_error_kind(op: &Op) -> ErrorKind {
     match op {
         Op::Send {
@@ -882,6 +994,8 @@ struct Run<'a> {
     observed: Vec<ObservedStep>,
     divergences: Vec<Divergence>,
     replay: String,
+    /// (origin step index, recipient, payload) of each message that arrived after its barrier.
+    late_seen: Vec<(usize, ConnId, String)>,
 }
 
 impl Run<'_> {
@@ -903,9 +1017,12 @@ impl Run<'_> {
             op: Some(format_op(op)),
             expected,
             observed,
-            transcript: Transcript {
-                spec: self.expected.spec,
-                steps: Vec::new(),
+            transcript: ObservedTranscript {
+                transcript: Transcript {
+                    spec: self.expected.spec,
+                    steps: Vec::new(),
+                },
+                results_as_read: BTreeMap::new(),
             },
             replay: self.replay.clone(),
             frames,
@@ -922,6 +1039,82 @@ impl Run<'_> {
             "the op completes under the JSON hub protocol".into(),
             e.to_string(),
             tail(frames, FRAMES_PER_CONN * 2),
+        );
+    }
+
+    /// A message of step `origin` (0-based) reached `to` during step `index`, after the
+    /// barrier of its own step: a copy beyond what the model expects (counting what arrived in
+    /// time, replays and earlier late arrivals) is a duplicate; otherwise it is late.
+    fn after_barrier(
+        &mut self,
+        spec: Spec,
+        index: usize,
+        origin: usize,
+        to: ConnId,
+        payload: String,
+        frames: Vec<RawFrame>,
+    ) {
+        let counted = |ds: &[Delivery]| {
+            ds.iter()
+                .filter(|d| d.to == to && d.payload == payload && d.mode != Mode::Replayed)
+                .count()
+        };
+        let expected = counted(&self.expected.steps[origin].outcome.deliveries);
+        let seen = counted(&self.observed[origin].deliveries)
+            + self
+                .late_seen
+                .iter()
+                .filter(|(o, t, p)| *o == origin && *t == to && *p == payload)
+                .count();
+        if expected == 0 {
+            let rules = blame::delivery_rules(
+                &spec,
+                self.ops,
+                origin,
+                DivergenceKind::Unexpected,
+                to,
+                None,
+            );
+            let op = &self.ops[index];
+            self.push(
+                index + 1,
+                op,
+                DivergenceKind::Unexpected,
+                rules,
+                format!("step {} delivers nothing to {to}", origin + 1),
+                format!(
+                    "{to} <= {payload:?} from step {}, arriving during step {}",
+                    origin + 1,
+                    index + 1
+                ),
+                frames,
+            );
+            return;
+        }
+        if seen < expected {
+            self.late_seen.push((origin, to, payload.clone()));
+            self.late(spec, index, origin, to, payload, frames);
+            return;
+        }
+        let rules =
+            blame::delivery_rules(&spec, self.ops, origin, DivergenceKind::Duplicate, to, None);
+        let op = &self.ops[index];
+        self.push(
+            index + 1,
+            op,
+            DivergenceKind::Duplicate,
+            rules,
+            format!(
+                "{to} <= {payload:?} {} time(s), from step {}",
+                expected,
+                origin + 1
+            ),
+            format!(
+                "{to} <= {payload:?} once more during step {}, after the barrier of step {}",
+                index + 1,
+                origin + 1
+            ),
+            frames,
         );
     }
 
@@ -975,9 +1168,13 @@ impl Run<'_> {
         let Some(result) = self.observed[index].result else {
             return;
         };
-        if result != exp.result {
-            let text = match &self.observed[index].error_text {
-                Some(t) => format!("{result} ({t:?})"),
+        let matches = match &self.observed[index].error {
+            Some((_, reading)) => reading.matches(exp.result),
+            None => result == exp.result,
+        };
+        if !matches {
+            let text = match &self.observed[index].error {
+                Some((t, reading)) => format!("{} ({t:?})", reading.describe()),
                 None => result.to_string(),
             };
             self.push(

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +44,35 @@ enum Fault {
     LateDelivery,
     /// Sends a `Receive` no op asked for along with `SendToCaller`'s message.
     JunkMessage,
+    /// Refuses `AddToGroup(null)` for the wrong reason: the empty-name error of `Groups`.
+    WrongErrorKind,
+    /// Refuses `AddToGroup(null)` with a method ASP.NET Core would call unknown.
+    UnknownMethodError,
+    /// Refuses `AddToGroup(null)` with ASP.NET Core's generic text (no detailed errors).
+    GenericError,
+    /// On `SendToCaller`, streams text that never contains a record separator.
+    Unterminated,
+    /// `SendToCaller` completes without delivering.
+    LoseDelivery,
+    /// `SendToCaller` delivers twice at once.
+    DuplicateDelivery,
+    /// `SendToCaller` delivers at once and a second copy after the next invocation.
+    DuplicateLate,
+    /// `SendToConnection` to oneself completes but never delivers the marker.
+    DropMarker,
+    /// `SendToConnection` to oneself delivers the marker twice.
+    DuplicateMarker,
+    /// `SendToConnection` to oneself delivers to another connection when there is one.
+    MisrouteMarker,
+    /// On `AddToGroup`, closes with the Close error of a client timeout, as if pings never came.
+    TimeoutClose,
+    /// `SendToConnection` to oneself delivers the marker, then completes with an error.
+    MarkerThenError,
 }
+
+/// Each fake connection's outgoing queue, by connection id, for sends across connections.
+type Peers =
+    Arc<std::sync::Mutex<std::collections::HashMap<String, mpsc::UnboundedSender<Message>>>>;
 
 struct Fake {
     url: String,
@@ -57,6 +85,7 @@ async fn start(fault: Fault) -> Fake {
     let (stop, stopped) = watch::channel(false);
     let (die_tx, mut die_rx) = watch::channel(false);
     let ids = Arc::new(AtomicU32::new(0));
+    let peers = Peers::default();
     tokio::spawn(async move {
         let mut conns = Vec::new();
         loop {
@@ -64,7 +93,7 @@ async fn start(fault: Fault) -> Fake {
                 accepted = listener.accept() => {
                     let Ok((tcp, _)) = accepted else { break };
                     let n = ids.fetch_add(1, Ordering::Relaxed) + 1;
-                    conns.push(tokio::spawn(serve(tcp, fault, n, die_tx.clone())));
+                    conns.push(tokio::spawn(serve(tcp, fault, n, die_tx.clone(), peers.clone())));
                 }
                 _ = die_rx.changed() => break,
             }
@@ -78,11 +107,19 @@ async fn start(fault: Fault) -> Fake {
     Fake { url, _stop: stop }
 }
 
-async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sender<bool>) {
+async fn serve(
+    tcp: tokio::net::TcpStream,
+    fault: Fault,
+    n: u32,
+    die: watch::Sender<bool>,
+    peers: Peers,
+) {
     let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
         return;
     };
     let id = format!("conn-{n}");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    peers.lock().unwrap().insert(id.clone(), tx);
     let mut reader = RecordReader::new();
     let mut handshaken = false;
     let mut hung = false;
@@ -94,7 +131,17 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
             Message::text(text)
         }
     };
-    while let Some(Ok(msg)) = ws.next().await {
+    loop {
+        let msg = tokio::select! {
+            msg = ws.next() => match msg {
+                Some(Ok(msg)) => msg,
+                _ => break,
+            },
+            Some(other) = rx.recv() => {
+                let _ = ws.send(other).await;
+                continue;
+            }
+        };
         if hung {
             continue;
         }
@@ -174,18 +221,73 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
                         break;
                     }
                 }
-                "SendToConnection" => {
-                    if arguments.first() == Some(&json!(id)) {
-                        let _ = ws.send(receive(&arguments[1])).await;
+                "SendToConnection" if arguments.first() == Some(&json!(id)) => {
+                    let marker = receive(&arguments[1]);
+                    match fault {
+                        Fault::DropMarker => {}
+                        Fault::MarkerThenError => {
+                            let _ = ws.send(marker).await;
+                            let error = "An unexpected error occurred invoking 'SendToConnection' on the server.";
+                            let _ = ws
+                                .send(complete(CompletionResult::Error(error.into())))
+                                .await;
+                            continue;
+                        }
+                        Fault::DuplicateMarker => {
+                            let _ = ws.send(marker.clone()).await;
+                            let _ = ws.send(marker).await;
+                        }
+                        Fault::MisrouteMarker => {
+                            let other = peers
+                                .lock()
+                                .unwrap()
+                                .iter()
+                                .find(|(k, _)| **k != id)
+                                .map(|(_, tx)| tx.clone());
+                            match other {
+                                Some(tx) => {
+                                    let _ = tx.send(marker);
+                                }
+                                None => {
+                                    let _ = ws.send(marker).await;
+                                }
+                            }
+                        }
+                        _ => {
+                            let _ = ws.send(marker).await;
+                        }
                     }
+                    let _ = ws.send(complete(CompletionResult::Void)).await;
+                }
+                "SendToConnection" => {
                     let _ = ws.send(complete(CompletionResult::Void)).await;
                 }
                 "SendToCaller" if fault == Fault::LateDelivery => {
                     held = Some(receive(&arguments[0]));
                     let _ = ws.send(complete(CompletionResult::Void)).await;
                 }
+                "SendToCaller" if fault == Fault::DuplicateLate => {
+                    let _ = ws.send(receive(&arguments[0])).await;
+                    held = Some(receive(&arguments[0]));
+                    let _ = ws.send(complete(CompletionResult::Void)).await;
+                }
+                "SendToCaller" if fault == Fault::LoseDelivery => {
+                    let _ = ws.send(complete(CompletionResult::Void)).await;
+                }
+                "SendToCaller" if fault == Fault::Unterminated => {
+                    // 2 MiB of text and never a record separator.
+                    let chunk = "x".repeat(64 * 1024);
+                    for _ in 0..32 {
+                        if ws.send(Message::text(chunk.clone())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 "SendToCaller" => {
                     let _ = ws.send(receive(&arguments[0])).await;
+                    if fault == Fault::DuplicateDelivery {
+                        let _ = ws.send(receive(&arguments[0])).await;
+                    }
                     if fault == Fault::JunkMessage {
                         let _ = ws.send(receive(&json!("junk"))).await;
                     }
@@ -193,6 +295,15 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
                         let _ = ws.send(frame("{\"type\":1,\"target\u{1e}".into())).await;
                     }
                     let _ = ws.send(complete(CompletionResult::Void)).await;
+                }
+                "AddToGroup" if arguments.first() == Some(&Value::Null) => {
+                    let text = match fault {
+                        Fault::WrongErrorKind => "An unexpected error occurred invoking 'AddToGroup' on the server. InvalidOperationException: Cannot send to an empty group name.".to_string(),
+                        Fault::UnknownMethodError => "Unknown hub method 'AddToGroup'".to_string(),
+                        Fault::GenericError => "An unexpected error occurred invoking 'AddToGroup' on the server.".to_string(),
+                        _ => "An unexpected error occurred invoking 'AddToGroup' on the server. ArgumentNullException: Value cannot be null. (Parameter 'groupName')".to_string(),
+                    };
+                    let _ = ws.send(complete(CompletionResult::Error(text))).await;
                 }
                 "AddToGroup" => match fault {
                     Fault::OmitCompletion => {}
@@ -206,6 +317,15 @@ async fn serve(tcp: tokio::net::TcpStream, fault: Fault, n: u32, die: watch::Sen
                     }
                     Fault::DiesMidCase => {
                         let _ = die.send(true);
+                        return;
+                    }
+                    Fault::TimeoutClose => {
+                        let close = HubMessage::Close {
+                            error: Some("Server timeout elapsed without receiving a message from the client.".into()),
+                            allow_reconnect: false,
+                        };
+                        let _ = ws.send(frame(close.to_wire())).await;
+                        let _ = ws.close(None).await;
                         return;
                     }
                     _ => {
@@ -262,6 +382,10 @@ fn ops() -> Vec<Op> {
 }
 
 async fn run_against(fault: Fault) -> RunReport {
+    run_ops_against(fault, &ops()).await
+}
+
+async fn run_ops_against(fault: Fault, ops: &[Op]) -> RunReport {
     let fake = start(fault).await;
     let mut config = TargetConfig::for_url(&fake.url).unwrap();
     config.skip_negotiation = true;
@@ -269,7 +393,7 @@ async fn run_against(fault: Fault) -> RunReport {
     config.timeouts.invocation = Duration::from_millis(400);
     config.timeouts.barrier = Duration::from_millis(1000);
     let mut session = Session::new(&config, Spec::default(), &format!("{fault:?}"), None);
-    let report = tokio::time::timeout(Duration::from_secs(20), session.run(&ops()))
+    let report = tokio::time::timeout(Duration::from_secs(20), session.run(ops))
         .await
         .expect("a misbehaving server never hangs the harness")
         .expect("the history is valid");
@@ -419,4 +543,209 @@ async fn a_message_no_op_sent_is_unexpected() {
     assert_eq!(d.rules, vec!["SND-EXACTLY-ONCE"]);
     assert!(d.observed.contains("junk"), "{d}");
     assert!(!d.frames.is_empty());
+}
+
+/// `AddToGroup(null)`: the model says error null-group-name.
+fn null_group_ops() -> Vec<Op> {
+    vec![
+        Op::Connect { user: None },
+        Op::AddToGroup {
+            caller: ConnId(1),
+            group: None,
+        },
+    ]
+}
+
+#[tokio::test]
+async fn an_error_for_the_wrong_reason_is_a_result_divergence() {
+    for fault in [Fault::WrongErrorKind, Fault::UnknownMethodError] {
+        let report = run_ops_against(fault, &null_group_ops()).await;
+        let d = report
+            .divergences
+            .iter()
+            .find(|d| d.kind == DivergenceKind::Result)
+            .unwrap_or_else(|| panic!("{fault:?}: no result divergence: {:?}", report.divergences));
+        assert_eq!(d.step, 2, "{d}");
+        assert_eq!(d.rules, vec!["GRP-NULL-NAME"], "{d}");
+        assert_eq!(d.expected, "error null-group-name", "{d}");
+        let read = match fault {
+            Fault::WrongErrorKind => "error empty-group-name",
+            _ => "error (unknown hub method)",
+        };
+        assert!(d.observed.starts_with(read), "{d}");
+        assert!(
+            d.transcript
+                .to_string()
+                .contains(&format!("AddToGroup(null) -> {read}")),
+            "{d}"
+        );
+        assert!(!report.passed());
+    }
+}
+
+#[tokio::test]
+async fn a_right_error_with_detailed_text_passes_as_its_kind() {
+    let report = run_ops_against(Fault::OmitCompletion, &null_group_ops()).await;
+    assert!(report.passed(), "{:?}", report.divergences);
+    assert!(report.results_as_read.is_empty());
+    assert_eq!(
+        report.observed_text().to_string(),
+        report.expected.to_string()
+    );
+}
+
+#[tokio::test]
+async fn a_generic_error_text_is_an_error_of_unstated_kind_and_accepted() {
+    let report = run_ops_against(Fault::GenericError, &null_group_ops()).await;
+    assert!(report.passed(), "{:?}", report.divergences);
+    let text = report.observed_text().to_string();
+    assert!(
+        text.contains(" 2. c1: AddToGroup(null) -> error (kind not stated)"),
+        "{text}"
+    );
+    assert_eq!(
+        report.results_as_read.get(&2).map(String::as_str),
+        Some("error (kind not stated)")
+    );
+}
+
+/// The divergences of `report` of `kind`, shown in full when the assertion fails.
+fn of_kind(report: &RunReport, kind: DivergenceKind) -> Vec<&hubspec_harness::Divergence> {
+    report
+        .divergences
+        .iter()
+        .filter(|d| d.kind == kind)
+        .collect()
+}
+
+fn all(report: &RunReport) -> String {
+    report
+        .divergences
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn a_stream_without_record_separators_is_pro_well_formed_within_the_cap() {
+    let text = assert_finding(Fault::Unterminated, "PRO-WELL-FORMED").await;
+    assert!(text.contains("without a record separator"), "{text}");
+    let report = run_against(Fault::Unterminated).await;
+    assert_eq!(report.observed.steps.len(), 1, "the run stops at step 2");
+}
+
+#[tokio::test]
+async fn a_lost_delivery_is_lost_and_blamed_on_the_selector() {
+    let report = run_against(Fault::LoseDelivery).await;
+    let lost = of_kind(&report, DivergenceKind::Lost);
+    assert_eq!(lost.len(), 2, "{}", all(&report));
+    assert_eq!(lost[0].step, 2);
+    assert_eq!(lost[0].rules, vec!["SND-CALLER"], "{}", lost[0]);
+    assert_eq!(lost[0].expected, "c1 <= \"m1\"");
+    assert_eq!(lost[0].observed, "c1 receives nothing");
+}
+
+#[tokio::test]
+async fn a_doubled_delivery_is_a_duplicate() {
+    let report = run_against(Fault::DuplicateDelivery).await;
+    let dups = of_kind(&report, DivergenceKind::Duplicate);
+    assert_eq!(dups.len(), 2, "{}", all(&report));
+    assert_eq!(dups[0].step, 2);
+    assert_eq!(dups[0].rules, vec!["SND-EXACTLY-ONCE", "SND-CALLER"]);
+    assert_eq!(dups[0].observed, "c1 <= \"m1\", \"m1\"");
+}
+
+#[tokio::test]
+async fn a_second_copy_after_the_barrier_is_a_duplicate_not_late() {
+    let report = run_against(Fault::DuplicateLate).await;
+    assert!(
+        of_kind(&report, DivergenceKind::Late).is_empty(),
+        "{}",
+        all(&report)
+    );
+    let dups = of_kind(&report, DivergenceKind::Duplicate);
+    // m1's copy is caught by step 3's barrier, m2's when c1 disconnects at step 5.
+    assert_eq!(dups.len(), 2, "{}", all(&report));
+    assert_eq!((dups[0].step, dups[1].step), (3, 5), "{}", all(&report));
+    for d in dups {
+        assert_eq!(d.rules, vec!["SND-EXACTLY-ONCE", "SND-CALLER"], "{d}");
+    }
+}
+
+#[tokio::test]
+async fn a_marker_that_never_comes_breaks_the_barrier() {
+    let report = run_against(Fault::DropMarker).await;
+    let broken = of_kind(&report, DivergenceKind::BrokenBarrier);
+    assert_eq!(broken.len(), 1, "{}", all(&report));
+    assert_eq!(broken[0].step, 1);
+    assert_eq!(broken[0].rules, vec!["SND-CONNECTION", "PRO-RESPONSIVE"]);
+    assert!(broken[0].observed.contains("timed out"), "{}", broken[0]);
+}
+
+#[tokio::test]
+async fn a_second_copy_of_a_marker_is_a_duplicate() {
+    let report = run_against(Fault::DuplicateMarker).await;
+    let dups = of_kind(&report, DivergenceKind::Duplicate);
+    assert!(!dups.is_empty(), "{}", all(&report));
+    assert_eq!(dups[0].step, 2, "{}", dups[0]);
+    assert_eq!(dups[0].rules, vec!["SND-EXACTLY-ONCE", "SND-CONNECTION"]);
+    assert!(
+        dups[0].observed.contains("a second copy of its marker"),
+        "{}",
+        dups[0]
+    );
+}
+
+#[tokio::test]
+async fn a_marker_delivered_to_another_connection_breaks_the_barrier_and_says_so() {
+    let ops = vec![Op::Connect { user: None }, Op::Connect { user: None }];
+    let report = run_ops_against(Fault::MisrouteMarker, &ops).await;
+    let misrouted: Vec<_> = of_kind(&report, DivergenceKind::BrokenBarrier)
+        .into_iter()
+        .filter(|d| d.rules == vec!["SND-CONNECTION"])
+        .collect();
+    assert_eq!(misrouted.len(), 2, "{}", all(&report));
+    assert!(
+        misrouted
+            .iter()
+            .any(|d| d.observed.contains("the marker c1 sent to itself")),
+        "{}",
+        all(&report)
+    );
+    assert!(misrouted.iter().all(|d| d.step == 2));
+}
+
+#[tokio::test]
+async fn a_late_message_caught_when_its_connection_disconnects_is_late() {
+    // m2 arrives after step 4's barrier; step 5 disconnects c1 and must still look at it.
+    let report = run_against(Fault::LateDelivery).await;
+    assert!(
+        of_kind(&report, DivergenceKind::Lost).is_empty(),
+        "{}",
+        all(&report)
+    );
+    let late = of_kind(&report, DivergenceKind::Late);
+    assert_eq!(late.len(), 2, "{}", all(&report));
+    assert_eq!((late[0].step, late[1].step), (2, 4));
+    assert!(late[1].observed.contains("during step 5"), "{}", late[1]);
+}
+
+#[tokio::test]
+async fn a_close_for_a_client_timeout_is_pro_ping() {
+    let text = assert_finding(Fault::TimeoutClose, "PRO-PING").await;
+    assert!(text.contains("Server timeout elapsed"), "{text}");
+}
+
+#[tokio::test]
+async fn a_marker_whose_send_then_fails_breaks_the_barrier_once() {
+    let report = run_against(Fault::MarkerThenError).await;
+    assert_eq!(report.divergences.len(), 1, "{}", all(&report));
+    let d = &report.divergences[0];
+    assert_eq!(d.kind, DivergenceKind::BrokenBarrier, "{d}");
+    assert_eq!(
+        (d.step, d.rules.clone()),
+        (1, vec!["SND-CONNECTION"]),
+        "{d}"
+    );
 }

@@ -5,8 +5,10 @@ use hubspec_harness::restart::BoxFuture;
 use hubspec_harness::{HarnessError, Restarter, RunReport, Session, TargetConfig};
 use hubspec_model::{scenarios, Capability, ConnId, Op, Profile, Scenario, Selector, Spec};
 use hubspec_refhub::{RefHub, RefHubConfig};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Restarts the embedded hub in process.
 struct InProcess(Arc<RefHub>);
@@ -67,6 +69,12 @@ fn assert_clean(key: &str, report: &RunReport) {
         "{key}: transcripts differ"
     );
     assert!(report.passed(), "{key}");
+    // The reference hub's error texts name their kind: none is read as unstated.
+    assert!(
+        report.results_as_read.is_empty(),
+        "{key}: {:?}",
+        report.results_as_read
+    );
 }
 
 async fn run_all(profile: Profile) {
@@ -113,32 +121,100 @@ async fn every_core_stateful_scenario_runs_over_the_wire_without_divergence() {
         .expect("bounded");
 }
 
+/// A loopback TCP proxy in front of `upstream`, standing for one node of a cluster; it counts
+/// the TCP connections it accepted. With `tls`, it terminates TLS with that configuration.
+async fn proxy(
+    upstream: std::net::SocketAddr,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = server.set_nodelay(true);
+                let _ = client.set_nodelay(true);
+                match tls {
+                    None => {
+                        let mut client = client;
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                    Some(config) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                        if let Ok(mut client) = acceptor.accept(client).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+/// Two nodes of one logical hub: two proxies in front of one refhub. Connections are spread
+/// round-robin (c1, c3 on node 1; c2, c4 on node 2), and sends cross nodes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_spread_over_several_node_urls_and_still_match() {
     let (hub, config) = start(Profile::Core).await;
+    let (a, a_count) = proxy(hub.local_addr(), None).await;
+    let (b, b_count) = proxy(hub.local_addr(), None).await;
     let mut config = config;
-    // Two URLs of the one hub stand for two nodes behind a backplane.
-    let other = hub.url().replace("127.0.0.1", "localhost");
-    config.urls.push(other.parse().unwrap());
+    config.urls = vec![
+        format!("http://{a}/hub").parse().unwrap(),
+        format!("http://{b}/hub").parse().unwrap(),
+    ];
+    let g = || Some("g".to_string());
     let ops = vec![
         Op::Connect { user: None },
         Op::Connect {
             user: Some("u".into()),
         },
         Op::Connect { user: None },
+        Op::Connect {
+            user: Some("u".into()),
+        },
+        // Members on both nodes, added from the other node.
+        Op::AddConnectionToGroup {
+            caller: ConnId(1),
+            target: hubspec_model::Target::Id(ConnId(2)),
+            group: g(),
+        },
         Op::AddToGroup {
-            caller: ConnId(2),
-            group: Some("g".into()),
+            caller: ConnId(3),
+            group: g(),
         },
         Op::Send {
-            caller: ConnId(1),
-            selector: Selector::Group(Some("g".into())),
+            caller: ConnId(4),
+            selector: Selector::Group(g()),
             payload: "m1".into(),
         },
         Op::Send {
             caller: ConnId(3),
-            selector: Selector::User("u".into()),
+            selector: Selector::OthersInGroup(g()),
             payload: "m2".into(),
+        },
+        Op::RemoveConnectionFromGroup {
+            caller: ConnId(4),
+            target: hubspec_model::Target::Id(ConnId(3)),
+            group: g(),
+        },
+        Op::Send {
+            caller: ConnId(1),
+            selector: Selector::Group(g()),
+            payload: "m3".into(),
+        },
+        Op::Send {
+            caller: ConnId(1),
+            selector: Selector::User("u".into()),
+            payload: "m4".into(),
         },
     ];
     let mut session = Session::new(&config, Spec::new(Profile::Core), "nodes", None);
@@ -147,6 +223,108 @@ async fn connections_spread_over_several_node_urls_and_still_match() {
         .unwrap()
         .unwrap();
     assert_clean("nodes", &report);
+    // Each node served its two connections (negotiate and WebSocket: two TCP connections each).
+    assert!(a_count.load(Ordering::SeqCst) >= 4, "node 1: {a_count:?}");
+    assert!(b_count.load(Ordering::SeqCst) >= 4, "node 2: {b_count:?}");
+    // The group send from node 2 reached members on both nodes, as observed.
+    let step7 = &report.observed.steps[6].outcome.deliveries;
+    let to: Vec<ConnId> = step7.iter().map(|d| d.to).collect();
+    assert_eq!(to, vec![ConnId(2), ConnId(3)], "{}", report.observed);
+}
+
+/// A self-signed certificate for 127.0.0.1, as a PEM file and a TLS server configuration.
+fn self_signed(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, Arc<tokio_rustls::rustls::ServerConfig>) {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("a certificate");
+    let pem = dir.join("ca.pem");
+    std::fs::write(&pem, key.cert.pem()).unwrap();
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![key.cert.der().clone()], der)
+    .unwrap();
+    (pem, Arc::new(config))
+}
+
+/// https negotiate and wss through a TLS-terminating proxy whose certificate is trusted only
+/// through `ca_file`; without it the target cannot be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_runs_over_wss_to_a_self_signed_target_given_its_ca_file() {
+    let dir = std::env::temp_dir().join(format!("hubspec-tls-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pem, tls) = self_signed(&dir);
+    let (hub, _) = start(Profile::CoreStateful).await;
+    let (addr, accepted) = proxy(hub.local_addr(), Some(tls)).await;
+    let url = format!("https://{addr}/hub");
+    let config = TargetConfig::from_vars(|name| match name {
+        "HUBSPEC_URL" => Some(url.clone()),
+        "HUBSPEC_CA_FILE" => Some(pem.display().to_string()),
+        "HUBSPEC_PROFILE" => Some("core-stateful".into()),
+        "HUBSPEC_CAPABILITIES" => Some("stateful-reconnect".into()),
+        "HUBSPEC_DISCONNECT_TIMEOUT_MS" => Some(DISCONNECT_TIMEOUT.as_millis().to_string()),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(config.ca_file.as_deref(), Some(pem.as_path()));
+    let spec = Spec::new(Profile::CoreStateful);
+    let ops = vec![
+        Op::Connect { user: None },
+        Op::Connect { user: None },
+        Op::AddToGroup {
+            caller: ConnId(1),
+            group: Some("g".into()),
+        },
+        Op::Drop { conn: ConnId(1) },
+        Op::Send {
+            caller: ConnId(2),
+            selector: Selector::Group(Some("g".into())),
+            payload: "m1".into(),
+        },
+        Op::Resume {
+            conn: ConnId(1),
+            altered_token: false,
+        },
+    ];
+    let mut session = Session::new(&config, spec, "wss", None);
+    let report = tokio::time::timeout(Duration::from_secs(30), session.run(&ops))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_clean("wss", &report);
+    assert!(accepted.load(Ordering::SeqCst) >= 4, "{accepted:?}");
+
+    // The same target without the CA file: the certificate is not trusted.
+    let mut untrusted = config.clone();
+    untrusted.ca_file = None;
+    let mut session = Session::new(&untrusted, spec, "wss-untrusted", None);
+    let report = tokio::time::timeout(Duration::from_secs(30), session.run(&ops))
+        .await
+        .unwrap()
+        .unwrap();
+    let d = report.divergences.first().expect("cannot connect");
+    assert_eq!(d.step, 1, "{d}");
+    assert!(d.observed.contains("TLS"), "{d}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }
 
 #[tokio::test]

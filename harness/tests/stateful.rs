@@ -1,0 +1,417 @@
+//! Keep-alive and stateful reconnect against a fake hub that negotiates, numbers its messages
+//! with the wire's `MessageBuffer`, lets a dropped connection resume at its token, and can get
+//! the resume wrong.
+//!
+//! Pings: the JSON hub protocol does not answer Pings (HubProtocol.md: a Ping "does not
+//! require a response"); each side sends its own keep-alive. So the client tolerates a Ping
+//! from the server without answering it, and sends its own every `ping_interval`.
+
+use futures_util::{SinkExt, StreamExt};
+use hubspec_harness::{Client, ClientOptions, DivergenceKind, RunReport, Session, TargetConfig};
+use hubspec_model::{Capability, ConnId, Op, Profile, Selector, Spec};
+use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, RecordReader};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// A resume gets no Sequence message.
+    OmitSequence,
+    /// A resume gets a Sequence that jumps past the next message the client expects.
+    WrongSequence,
+    /// After a resume's Sequence, a `Receive` whose payload names step 0 of the run.
+    MangledReplay,
+}
+
+struct Conn {
+    id: String,
+    buffer: MessageBuffer,
+    handshaken: bool,
+    /// The run's prefix, learnt from a barrier marker (`<prefix>~<step>.<n>`).
+    prefix: Option<String>,
+}
+
+struct Hub {
+    url: String,
+    fault: Fault,
+    conns: Mutex<HashMap<String, Conn>>,
+    pings: AtomicU32,
+    acks: AtomicU32,
+    heard: Notify,
+    next: AtomicU32,
+}
+
+impl Hub {
+    /// Waits (bounded) until `count` reaches `n`; false if it did not within 10 s.
+    async fn wait_for(&self, count: &AtomicU32, n: u32) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let heard = self.heard.notified();
+            if count.load(Ordering::SeqCst) >= n {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, heard).await.is_err() {
+                return count.load(Ordering::SeqCst) >= n;
+            }
+        }
+    }
+}
+
+async fn start(fault: Fault) -> Arc<Hub> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hub = Arc::new(Hub {
+        url: format!("http://{}/hub", listener.local_addr().unwrap()),
+        fault,
+        conns: Mutex::new(HashMap::new()),
+        pings: AtomicU32::new(0),
+        acks: AtomicU32::new(0),
+        heard: Notify::new(),
+        next: AtomicU32::new(0),
+    });
+    let h = hub.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let h = h.clone();
+            tokio::spawn(async move {
+                let mut head = [0u8; 4];
+                if tcp.peek(&mut head).await.is_err() {
+                    return;
+                }
+                if &head == b"POST" {
+                    negotiate(&h, tcp).await;
+                } else {
+                    socket(&h, tcp).await;
+                }
+            });
+        }
+    });
+    hub
+}
+
+/// Answers a negotiate POST: a new connection, stateful reconnect granted.
+async fn negotiate(hub: &Hub, mut tcp: TcpStream) {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tcp.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let n = hub.next.fetch_add(1, Ordering::SeqCst) + 1;
+    let token = format!("tok-{n}");
+    hub.conns.lock().unwrap().insert(
+        token.clone(),
+        Conn {
+            id: format!("conn-{n}"),
+            buffer: MessageBuffer::new(1 << 20),
+            handshaken: false,
+            prefix: None,
+        },
+    );
+    let body = json!({
+        "negotiateVersion": 1,
+        "connectionId": format!("conn-{n}"),
+        "connectionToken": token,
+        "useStatefulReconnect": true,
+        "availableTransports": [{"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}],
+    })
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tcp.write_all(response.as_bytes()).await;
+    let _ = tcp.shutdown().await;
+}
+
+/// Writes `message` through the connection's buffer (so it is numbered) to `ws`.
+async fn write<S>(hub: &Hub, token: &str, ws: &mut S, message: &HubMessage)
+where
+    S: SinkExt<Message> + Unpin,
+{
+    let text = {
+        let mut conns = hub.conns.lock().unwrap();
+        conns.get_mut(token).unwrap().buffer.write(message)
+    };
+    let _ = ws.send(Message::text(text)).await;
+}
+
+// The header callback's signature is tungstenite's, large error type included.
+#[allow(clippy::result_large_err)]
+async fn socket(hub: &Hub, tcp: TcpStream) {
+    let path = Arc::new(Mutex::new(String::new()));
+    let seen = path.clone();
+    let callback = move |req: &Request, resp: Response| {
+        *seen.lock().unwrap() = req.uri().to_string();
+        Ok(resp)
+    };
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
+        return;
+    };
+    let (mut sink, mut stream) = ws.split();
+    let uri = path.lock().unwrap().clone();
+    let Some(token) = uri
+        .split("id=")
+        .nth(1)
+        .map(|t| t.split('&').next().unwrap().to_string())
+    else {
+        return;
+    };
+    let (resumed, id) = {
+        let conns = hub.conns.lock().unwrap();
+        let Some(conn) = conns.get(&token) else {
+            return;
+        };
+        (conn.handshaken, conn.id.clone())
+    };
+    let mut reader = RecordReader::new();
+    if resumed {
+        let (sequence, records, prefix) = {
+            let mut conns = hub.conns.lock().unwrap();
+            let conn = conns.get_mut(&token).unwrap();
+            let (sequence, records) = conn.buffer.resend();
+            (sequence, records, conn.prefix.clone())
+        };
+        let sequence = match (hub.fault, sequence) {
+            (Fault::OmitSequence, _) => None,
+            (Fault::WrongSequence, HubMessage::Sequence { sequence_id }) => {
+                Some(HubMessage::Sequence {
+                    sequence_id: sequence_id + 100,
+                })
+            }
+            (_, s) => Some(s),
+        };
+        if let Some(s) = sequence {
+            let _ = sink.send(Message::text(s.to_wire())).await;
+        }
+        for r in records {
+            let _ = sink.send(Message::text(r)).await;
+        }
+        if hub.fault == Fault::MangledReplay {
+            let payload = format!("{}0|boom", prefix.unwrap_or_default());
+            let message = HubMessage::invocation(None, "Receive", vec![json!(payload)]);
+            write(hub, &token, &mut sink, &message).await;
+        }
+    }
+    let mut handshaken = resumed;
+    while let Some(Ok(msg)) = stream.next().await {
+        let Message::Text(text) = msg else {
+            continue;
+        };
+        reader.push(text.as_bytes());
+        while let Ok(Some(record)) = reader.next_record() {
+            if !handshaken {
+                handshaken = true;
+                hub.conns
+                    .lock()
+                    .unwrap()
+                    .get_mut(&token)
+                    .unwrap()
+                    .handshaken = true;
+                let _ = sink.send(Message::text("{}\u{1e}")).await;
+                // A Ping from the server, which the client must tolerate without answering.
+                let _ = sink.send(Message::text(HubMessage::Ping.to_wire())).await;
+                continue;
+            }
+            let Ok(message) = HubMessage::parse(&record) else {
+                continue;
+            };
+            match message {
+                HubMessage::Ping => {
+                    hub.pings.fetch_add(1, Ordering::SeqCst);
+                    hub.heard.notify_waiters();
+                }
+                HubMessage::Ack { .. } => {
+                    hub.acks.fetch_add(1, Ordering::SeqCst);
+                    hub.heard.notify_waiters();
+                }
+                _ => {}
+            }
+            let new = {
+                let mut conns = hub.conns.lock().unwrap();
+                conns.get_mut(&token).unwrap().buffer.receive(&message)
+            };
+            if new != Ok(true) {
+                continue;
+            }
+            let (invocation_id, target, arguments) = match message {
+                HubMessage::Close { .. } => {
+                    let close = HubMessage::Close {
+                        error: None,
+                        allow_reconnect: false,
+                    };
+                    let _ = sink.send(Message::text(close.to_wire())).await;
+                    let _ = sink.close().await;
+                    return;
+                }
+                HubMessage::Invocation {
+                    invocation_id: Some(i),
+                    target,
+                    arguments,
+                    ..
+                } => (i, target, arguments),
+                _ => continue,
+            };
+            let receive =
+                |p: &serde_json::Value| HubMessage::invocation(None, "Receive", vec![p.clone()]);
+            let result = match target.as_str() {
+                "GetConnectionId" => CompletionResult::Result(json!(id)),
+                "SendToConnection" => {
+                    if arguments[0] == json!(id) {
+                        if let Some(marker) = arguments[1].as_str() {
+                            if let Some(at) = marker.rfind('~') {
+                                let mut conns = hub.conns.lock().unwrap();
+                                conns.get_mut(&token).unwrap().prefix =
+                                    Some(marker[..at].to_string());
+                            }
+                        }
+                        write(hub, &token, &mut sink, &receive(&arguments[1])).await;
+                    }
+                    CompletionResult::Void
+                }
+                "SendToCaller" => {
+                    write(hub, &token, &mut sink, &receive(&arguments[0])).await;
+                    CompletionResult::Void
+                }
+                _ => CompletionResult::Void,
+            };
+            let completion = HubMessage::completion(invocation_id, result);
+            write(hub, &token, &mut sink, &completion).await;
+        }
+    }
+}
+
+fn options(hub: &Hub, stateful: bool) -> ClientOptions {
+    let mut opts = ClientOptions::new(hub.url.parse().unwrap());
+    opts.stateful = stateful;
+    opts.connect_timeout = Duration::from_secs(2);
+    opts.invocation_timeout = Duration::from_secs(2);
+    opts
+}
+
+#[tokio::test]
+async fn an_inbound_ping_is_tolerated_and_the_client_pings_every_interval() {
+    let hub = start(Fault::None).await;
+    let mut opts = options(&hub, false);
+    opts.ping_interval = Duration::from_millis(20);
+    let mut client = Client::connect(opts).await.expect("connects");
+    // One Ping right after the handshake, then one per interval: three means periodic.
+    assert!(
+        hub.wait_for(&hub.pings, 3).await,
+        "the client sent {} pings",
+        hub.pings.load(Ordering::SeqCst)
+    );
+    assert_eq!(client.connection_id().await.unwrap(), "conn-1");
+    let frames: Vec<String> = client.frames().iter().map(|f| f.to_string()).collect();
+    assert!(
+        frames.iter().any(|f| f.contains("<- text {\"type\":6}")),
+        "{frames:#?}"
+    );
+    assert!(client.take_findings().is_empty(), "an inbound Ping is fine");
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stateful_client_acks_what_it_received() {
+    let hub = start(Fault::None).await;
+    let mut client = Client::connect(options(&hub, true))
+        .await
+        .expect("connects");
+    assert!(client.is_stateful());
+    assert_eq!(client.connection_id().await.unwrap(), "conn-1");
+    // The acker runs once a second; wait for its Ack, bounded.
+    assert!(hub.wait_for(&hub.acks, 1).await, "no Ack from the client");
+    assert!(client.take_findings().is_empty());
+    client.close().await.unwrap();
+}
+
+async fn run_resume(fault: Fault) -> RunReport {
+    let hub = start(fault).await;
+    let mut config = TargetConfig::for_url(&hub.url)
+        .unwrap()
+        .with_capabilities([Capability::StatefulReconnect])
+        .with_profile(Profile::CoreStateful);
+    config.timeouts.connect = Duration::from_secs(1);
+    config.timeouts.invocation = Duration::from_millis(500);
+    config.timeouts.barrier = Duration::from_secs(1);
+    let ops = vec![
+        Op::Connect { user: None },
+        Op::Send {
+            caller: ConnId(1),
+            selector: Selector::Caller,
+            payload: "m1".into(),
+        },
+        Op::Drop { conn: ConnId(1) },
+        Op::Resume {
+            conn: ConnId(1),
+            altered_token: false,
+        },
+        Op::Send {
+            caller: ConnId(1),
+            selector: Selector::Caller,
+            payload: "m2".into(),
+        },
+    ];
+    let mut session = Session::new(
+        &config,
+        Spec::new(Profile::CoreStateful),
+        &format!("{fault:?}"),
+        None,
+    );
+    tokio::time::timeout(Duration::from_secs(20), session.run(&ops))
+        .await
+        .expect("bounded")
+        .expect("valid history")
+}
+
+fn all(report: &RunReport) -> String {
+    report
+        .divergences
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn a_correct_resume_passes() {
+    let report = run_resume(Fault::None).await;
+    assert!(report.passed(), "{}", all(&report));
+}
+
+#[tokio::test]
+async fn a_resume_without_a_sequence_message_is_pro_sequence() {
+    for fault in [Fault::OmitSequence, Fault::WrongSequence] {
+        let report = run_resume(fault).await;
+        let d = report
+            .divergences
+            .iter()
+            .find(|d| d.violates("PRO-SEQUENCE"))
+            .unwrap_or_else(|| panic!("{fault:?}: no PRO-SEQUENCE in\n{}", all(&report)));
+        assert_eq!(d.step, 4, "{d}");
+        assert_eq!(d.kind, DivergenceKind::Protocol);
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_payload_naming_step_zero_is_unexpected_not_a_crash() {
+    let report = run_resume(Fault::MangledReplay).await;
+    let d = report
+        .divergences
+        .iter()
+        .find(|d| d.kind == DivergenceKind::Unexpected)
+        .unwrap_or_else(|| panic!("no unexpected divergence in\n{}", all(&report)));
+    assert_eq!(d.step, 4, "{d}");
+    assert_eq!(d.rules, vec!["SND-EXACTLY-ONCE"]);
+    assert!(d.observed.contains("0|boom"), "{d}");
+}
