@@ -50,8 +50,13 @@ enum Exit {
     Lost,
     /// Nothing from the client for `client_timeout`.
     Timeout,
-    /// A protocol error or a flood: Close with this error, connection ended.
-    Error(String),
+    /// Input ASP.NET Core would throw on in its dispatch loop (a malformed or oversized
+    /// record, an oversized frame, a bad `Sequence`): Close with this error and
+    /// `allowReconnect`, connection ended.
+    ProtocolError(String),
+    /// One of refhub's own limits (a flood of invocations), which ASP.NET Core does not have:
+    /// Close with this error, without `allowReconnect`, connection ended.
+    Refused(String),
     /// The server closed the socket (restart, overflow, replaced by a resume).
     Superseded,
 }
@@ -158,6 +163,10 @@ async fn handshake(
     transport: &Transport,
     timeout: Duration,
 ) -> Option<i32> {
+    // A failed handshake gets the handshake error and then the close frame, never a hub
+    // Close message: ASP.NET Core returns before the hub connection runs.
+    //   HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c (`OnConnectedAsync`):
+    //     `if (!await connectionContext.HandshakeAsync(handshakeTimeout, …)) { return; }`
     let fail = |error: String| {
         tracing::info!(%error, "handshake failed");
         transport.send_text(HandshakeResponse::error(error).to_json() + "\u{1e}");
@@ -251,13 +260,13 @@ async fn read_loop(
             }
         }
         if let Some(error) = failure {
-            return Exit::Error(error);
+            return Exit::ProtocolError(error);
         }
         tokio::select! {
             () = &mut timeout => return Exit::Timeout,
             frame = stream.next() => match frame {
                 None => return Exit::Lost,
-                Some(Err(e)) if too_large(&e) => return Exit::Error(errors::connection_error(
+                Some(Err(e)) if too_large(&e) => return Exit::ProtocolError(errors::connection_error(
                     &ProtocolError::RecordTooLarge { limit: config.max_message_bytes }.to_string(),
                 )),
                 Some(Err(_)) => return Exit::Lost,
@@ -343,7 +352,9 @@ fn process(
             Ok(message) => messages.push(message),
             Err(e) => {
                 // The records before the bad one are still handled, as .NET does.
-                bad = Some(Exit::Error(errors::connection_error(&e.to_string())));
+                bad = Some(Exit::ProtocolError(errors::connection_error(
+                    &e.to_string(),
+                )));
                 break;
             }
         }
@@ -364,7 +375,7 @@ fn process(
         .count();
     if bad.is_none() && invocations > limit {
         return Processed {
-            exit: Some(Exit::Error(format!(
+            exit: Some(Exit::Refused(format!(
                 "Connection closed with an error. HubException: {invocations} invocations arrived at once; the limit is {limit}."
             ))),
             heard,
@@ -388,7 +399,7 @@ fn handle_all(
         );
         if invocation && !flood.take() {
             let rate = shared.config.max_invocations_per_second;
-            return Some(Exit::Error(format!(
+            return Some(Exit::Refused(format!(
                 "Connection closed with an error. HubException: invocations arrived faster than the limit of {rate} per second."
             )));
         }
@@ -411,7 +422,9 @@ fn handle(
     match st.receive(conn, generation, &message) {
         Ok(true) => {}
         Ok(false) => return None,
-        Err(error) => return Some(Exit::Error(error)),
+        // A `Sequence` past what was received: .NET's `MessageBuffer.ShouldProcessMessage`
+        // throws in the dispatch loop, a protocol error like any other.
+        Err(error) => return Some(Exit::ProtocolError(error)),
     }
     match message {
         HubMessage::Invocation {
@@ -492,28 +505,76 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
     tracing::info!(%conn, ?exit, "socket ended");
     match exit {
         Exit::HubClose => {
+            // ASP.NET Core answers a client's Close with `{"type":7}`: no error (whatever the
+            // client's Close carried) and no allowReconnect, because the dispatcher calls
+            // `Abort()`, which clears `_allowReconnect`:
+            //   DefaultHubDispatcher.cs@953674e31b51d95cb9a99e4f938b003b198ab8a4:
+            //     `case CloseMessage closeMessage: connection.CloseMessage = closeMessage;
+            //      connection.Abort();`
+            //   HubConnectionContext.cs@28f53b3eac04a73d624dd5f993c03da83a49cbdb:
+            //     `public virtual void Abort() { _allowReconnect = false; AbortAllowReconnect(); }`
+            //   HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c
+            //     (`HubOnDisconnectedAsync`): `if (connection.CloseMessage is not null) { …
+            //     exception = null; …}` then `await SendCloseAsync(connection, exception,
+            //     connection.AllowReconnect);`
             if let Some(t) = st.end(conn, End::Closed) {
                 t.close(None, false);
             }
         }
         Exit::ClientClosed => {
+            // A close frame without a Close message: no hub Close, just our close frame. (In
+            // ASP.NET Core the hub writes a Close only after its input completes, while the
+            // WebSocket transport has already stopped sending; whether it gets out is a race,
+            // see refhub/README.md "Close messages".)
             if let Some(t) = st.end(conn, End::Closed) {
                 t.send(Out::Close);
             }
         }
-        Exit::Error(error) => {
+        Exit::ProtocolError(error) => {
+            // An exception escaping ASP.NET Core's dispatch loop (InvalidDataException from the
+            // JSON protocol or the size check, InvalidOperationException from a bad Sequence)
+            // ends the hub connection with a Close that carries the error and allowReconnect:
+            // nothing called `Abort()`, and `_allowReconnect` starts true.
+            //   HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c (`RunHubAsync`):
+            //     `catch (Exception ex) { Log.ErrorProcessingRequest(_logger, ex);
+            //      await HubOnDisconnectedAsync(connection, ex); …}`, and
+            //     `await SendCloseAsync(connection, exception, connection.AllowReconnect);`
+            //   HubConnectionContext.cs@28f53b3eac04a73d624dd5f993c03da83a49cbdb:
+            //     `private volatile bool _allowReconnect = true;`,
+            //     `internal bool AllowReconnect => _allowReconnect;`
+            if let Some(t) = st.end(conn, End::Closed) {
+                t.close(Some(error), true);
+            }
+        }
+        Exit::Refused(error) => {
+            // refhub's own flood limits; ASP.NET Core has none (it stops reading a client
+            // while that client's invocation runs). Modelled on a hub that aborts the
+            // connection, which ASP.NET Core answers without allowReconnect
+            // (`HubConnectionHandlerTests.AbortFromHubMethodForcesClientDisconnect`,
+            // HubConnectionHandlerTests.cs@25538d16083dd2d4a35dbde17951f56edb2eeac7:
+            // `Assert.False(close.AllowReconnect);`): a client that floods should not be
+            // invited straight back. The error text is refhub's (`Context.Abort()` carries
+            // none); see refhub/README.md "Close messages".
             if let Some(t) = st.end(conn, End::Closed) {
                 t.close(Some(error), false);
             }
         }
         Exit::Timeout => {
             // ASP.NET Core, stateful reconnect or not: `CheckClientTimeout` sets CloseException
-            // and calls `AbortAllowReconnect`, which cancels the pending read; the dispatch loop
-            // ends, so the hub connection ends (`RunHubAsync` -> `HubOnDisconnectedAsync`,
-            // groups removed) with a Close that carries the error and allowReconnect
-            // (`HubConnectionContext`, `HubConnectionHandler`, dotnet/aspnetcore@
-            // bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c). The reconnect it allows is a new
-            // connection; the transport is not suspended, so there is nothing to resume.
+            // and calls `AbortAllowReconnect` (not `Abort`), which cancels the pending read; the
+            // dispatch loop ends, so the hub connection ends (`RunHubAsync` ->
+            // `HubOnDisconnectedAsync(connection, connection.CloseException)`, groups removed)
+            // with a Close that carries the error and allowReconnect.
+            //   HubConnectionContext.cs (current main; the search index's copy shows no commit):
+            //     `CloseException ??= new OperationCanceledException($"Client hasn't sent a
+            //      message/ping within the configured {nameof(HubConnectionContextOptions.
+            //      ClientTimeoutInterval)}."); … AbortAllowReconnect();`
+            //   (HubConnectionContext.cs@28f53b3eac04a73d624dd5f993c03da83a49cbdb, older, calls
+            //   `AbortAllowReconnect()` without setting CloseException: a Close without error.)
+            //   HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c:
+            //     `await HubOnDisconnectedAsync(connection, connection.CloseException);`
+            // The reconnect it allows is a new connection; the transport is not suspended, so
+            // there is nothing to resume.
             if let Some(t) = st.end(conn, End::Closed) {
                 t.close(Some(errors::CLIENT_TIMEOUT.to_owned()), true);
             }
@@ -590,6 +651,9 @@ async fn writer(
                     close = true;
                     break;
                 }
+                // No close frame: dropping the sink (and, once the reader sees this task end,
+                // the stream) closes the TCP connection, as an aborted WebSocket does.
+                Out::Abort => return,
             }
             if batch < 256 {
                 item = rx.try_recv().ok();

@@ -282,9 +282,20 @@ pub(crate) mod errors {
         format!("The client attempted to invoke the non-streaming '{target}' method with a streaming invocation.")
     }
 
-    /// The text of a Close sent because of a protocol error (`HubConnectionHandler`).
+    /// The text of a Close sent because of a protocol error: `SendCloseAsync`'s
+    /// `ErrorMessageHelper.BuildErrorMessage("Connection closed with an error.", exception,
+    /// _enableDetailedErrors)` for the protocol's `InvalidDataException`
+    /// (HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c).
     pub(crate) fn connection_error(detail: &str) -> String {
         format!("Connection closed with an error. InvalidDataException: {detail}")
+    }
+
+    /// The text of a Close sent because a `Sequence` asks to rewind past what was received:
+    /// .NET's `MessageBuffer.ShouldProcessMessage` throws `InvalidOperationException("Sequence
+    /// ID greater than amount of messages we've received.")`
+    /// (src/SignalR/common/Shared/MessageBuffer.cs@1e0bf1c78ade1e23400977d1e3315af6acb51838).
+    pub(crate) fn sequence_error(detail: &str) -> String {
+        format!("Connection closed with an error. InvalidOperationException: {detail}")
     }
 }
 

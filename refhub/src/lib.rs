@@ -142,9 +142,10 @@ impl RefHub {
         &self.shared.config
     }
 
-    /// The in-process restart: every socket gets a Close (`allowReconnect`, as ASP.NET Core
-    /// sends on shutdown) and is closed, every connection is gone (the model's `Restart`),
-    /// tokens die (a resume gets 404), and the rooms records are reloaded from the database.
+    /// The in-process restart: every socket is dropped without a Close message or a close
+    /// frame (as ASP.NET Core's shutdown aborts its WebSockets, see `close_all`), every
+    /// connection is gone (the model's `Restart`), tokens die (a resume gets 404), and the
+    /// rooms records are reloaded from the database.
     pub async fn restart(&self) {
         let transports = self.shared.lock().restart();
         tracing::info!(
@@ -179,11 +180,30 @@ impl RefHub {
     }
 }
 
-/// Sends each socket a Close (`allowReconnect`, as ASP.NET Core does when the server shuts
-/// down) and a close frame, and gives the writers a moment to put them on the wire.
+/// Drops every socket with no hub Close message and no close frame, as ASP.NET Core's
+/// shutdown does, and gives the writers a moment to stop. There, the hub learns of the
+/// shutdown only after the WebSocket transport has stopped sending, so its Close never gets
+/// out, and the cancelled receive aborts the WebSocket:
+/// - HttpConnectionManager.cs@2b280b180e73a0be81a5d0476cfb498b09519b3d:
+///   `appLifetime.ApplicationStopping.Register(() => CloseConnections());`,
+///   `tasks.Add(DisposeAndRemoveAsync(c.Value.Connection, closeGracefully: false));`
+/// - HttpConnectionDispatcher.cs@500e036573fb845ebce9c431e73e762791815c66: `// Allow the
+///   reads to be cancelled` `connection.Cancellation = new CancellationTokenSource();`
+/// - HttpConnectionContext.cs@cca91f243918df72a3228817436ab78291684d41 (`WaitOnTasks`):
+///   `// The websocket transport will close the application output automatically when reading
+///   is canceled` `Cancellation?.Cancel();`; once the transport is done,
+///   `Application?.Output.Complete(…)`, which is when the hub sees its input end.
+/// - WebSocketsServerTransport.cs@1e0bf1c78ade1e23400977d1e3315af6acb51838:
+///   `await socket.ReceiveAsync(Memory<byte>.Empty, token)`; then
+///   `_application.Input.CancelPendingRead();` and the send loop's
+///   `if (result.IsCanceled && !ignoreFirstCancel) { break; }`; a close frame only
+///   `if (WebSocketCanSend(socket))`.
+/// - dotnet/runtime ManagedWebSocket.cs@9cd9166c4c96ca85b1f53d9ff354e60910b544e3
+///   (`ReceiveAsyncPrivate`): `cancellationToken.Register(static s =>
+///   ((ManagedWebSocket)s!).Abort(), this)`, so the socket is aborted and cannot send one.
 async fn close_all(transports: Vec<state::Transport>) {
     for t in &transports {
-        t.close(None, true);
+        t.abort();
     }
     let all = futures_util::future::join_all(transports.iter().map(|t| t.closed()));
     let _ = tokio::time::timeout(Duration::from_secs(1), all).await;

@@ -37,6 +37,9 @@ pub(crate) enum Out {
     Text(Utf8Bytes),
     /// Write a WebSocket close frame and stop.
     Close,
+    /// Stop without a close frame: the socket is dropped, as ASP.NET Core's WebSocket is
+    /// aborted when the server shuts down.
+    Abort,
 }
 
 /// The sending half of one socket.
@@ -84,6 +87,11 @@ impl Transport {
         };
         self.send_text(close.to_wire());
         self.send(Out::Close);
+    }
+
+    /// Drops the socket after what is already queued, with no hub Close and no close frame.
+    pub(crate) fn abort(&self) {
+        self.send(Out::Abort);
     }
 
     /// Resolves once the writer task has stopped.
@@ -305,6 +313,11 @@ impl State {
     pub(crate) fn settle(&mut self) {
         while let Some((id, error)) = self.overflowed.pop() {
             tracing::warn!(conn = %id, %error, "ending connection");
+            // refhub's own limits (a client that does not read, a full replay buffer); ASP.NET
+            // Core blocks the sender instead. Like `Exit::Refused`: the error, no
+            // allowReconnect (as for a hub's `Context.Abort()`, HubConnectionHandlerTests.cs@
+            // 25538d16083dd2d4a35dbde17951f56edb2eeac7 `AbortFromHubMethodForcesClientDisconnect`:
+            // `Assert.False(close.AllowReconnect);`).
             if let Some(transport) = self.end(id, End::Closed) {
                 transport.close(Some(error), false);
             }
@@ -559,7 +572,7 @@ impl State {
                 ..
             }) => buffer
                 .receive(message)
-                .map_err(|e| errors::connection_error(&e.to_string())),
+                .map_err(|e| errors::sequence_error(&e.to_string())),
             // Without stateful reconnect, Ack and Sequence are ignored
             // (UnsolicitedSequenceAndAckMessagesDoNothing).
             _ => Ok(!matches!(

@@ -7,7 +7,7 @@ use hubspec_refhub::RefHub;
 use hubspec_wire::HubMessage;
 use serde_json::json;
 
-use crate::client::{open, start, status_of, Client, Ws, WAIT};
+use crate::client::{open, start, status_of, Client, SocketEnd, Ws, WAIT};
 
 /// A connection that is in group "g" and must keep working through the abuse.
 async fn bystander(hub: &RefHub) -> Client {
@@ -22,16 +22,27 @@ async fn still_fine(hub: &RefHub, bystander: &mut Client) {
     assert_eq!(bystander.sync().await, vec!["still here"]);
 }
 
-/// The Close error a connection gets after sending `raw` (after a good handshake).
+/// The Close error a connection gets after sending `raw` (after a good handshake). A protocol
+/// error ends ASP.NET Core's dispatch loop with an exception, and its Close carries
+/// `allowReconnect` because nothing called `Abort()` (`RunHubAsync` -> `HubOnDisconnectedAsync`
+/// -> `SendCloseAsync(connection, exception, connection.AllowReconnect)`, HubConnectionHandler.cs
+/// @bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c; `_allowReconnect = true` until `Abort()`,
+/// HubConnectionContext.cs@28f53b3eac04a73d624dd5f993c03da83a49cbdb).
 async fn close_after(hub: &RefHub, raw: &str) -> Option<String> {
     let mut c = Client::connect(hub, None, false).await;
     c.send_raw(raw).await;
-    match c.closed().await {
+    let close = c.closed().await;
+    assert_eq!(
+        c.ended,
+        Some(SocketEnd::CloseFrame(1000)),
+        "then a close frame"
+    );
+    match close {
         Some(HubMessage::Close {
             error,
-            allow_reconnect: false,
+            allow_reconnect: true,
         }) => error,
-        other => panic!("expected a Close, got {other:?}"),
+        other => panic!("expected a Close with allowReconnect, got {other:?}"),
     }
 }
 
@@ -71,7 +82,7 @@ async fn a_missing_record_separator_runs_into_the_next_record_and_closes_with_an
             error: Some(
                 "Connection closed with an error. InvalidDataException: Error reading JSON.".into()
             ),
-            allow_reconnect: false
+            allow_reconnect: true
         })
     );
     still_fine(&hub, &mut b).await;
@@ -228,7 +239,10 @@ async fn handshake_garbage_gets_a_handshake_error() {
         c.send_raw(request).await;
         let answer: serde_json::Value = serde_json::from_str(&c.next_record().await.unwrap()).unwrap();
         assert_eq!(answer, json!({ "error": error }));
+        // No hub Close message after a failed handshake, just the close frame (see
+        // `protocol::handshake_answer`).
         assert!(c.next_record().await.is_none(), "closed after the error");
+        assert_eq!(c.ended, Some(SocketEnd::CloseFrame(1000)));
     }
     still_fine(&hub, &mut b).await;
     hub.shutdown().await;
@@ -245,6 +259,7 @@ async fn a_handshake_that_never_comes_is_canceled() {
         Some(r#"{"error":"Handshake was canceled."}"#)
     );
     assert!(c.next_record().await.is_none());
+    assert_eq!(c.ended, Some(SocketEnd::CloseFrame(1000)));
     assert_eq!(hub.model().conns.len(), 1, "only the bystander");
     still_fine(&hub, &mut b).await;
     hub.shutdown().await;
@@ -268,13 +283,18 @@ async fn a_flood_of_invocations_closes_only_the_flooding_connection() {
     c.send_raw(&flood).await;
     let mut close = None;
     while let Some(m) = c.recv().await {
-        if let HubMessage::Close { error, .. } = m {
-            close = error;
+        if let m @ HubMessage::Close { .. } = m {
+            close = Some(m);
         }
     }
+    // refhub's own limit: the error, and no allowReconnect (as for a hub that aborts the
+    // connection); see the README's "Close messages".
     assert_eq!(
-        close.as_deref(),
-        Some("Connection closed with an error. HubException: 200 invocations arrived at once; the limit is 64.")
+        close,
+        Some(HubMessage::Close {
+            error: Some("Connection closed with an error. HubException: 200 invocations arrived at once; the limit is 64.".into()),
+            allow_reconnect: false,
+        })
     );
     still_fine(&hub, &mut b).await;
     // 64 at once is within the limit.
@@ -390,7 +410,7 @@ async fn a_frame_over_the_websocket_cap_closes_with_an_error_and_is_not_resumabl
             seen.last(),
             Some(&HubMessage::Close {
                 error: Some("Connection closed with an error. InvalidDataException: The maximum message size of 32768B was exceeded. The message size can be configured in AddHubOptions.".into()),
-                allow_reconnect: false,
+                allow_reconnect: true,
             }),
             "stateful: {stateful}, got {seen:?}"
         );

@@ -126,6 +126,15 @@ pub fn status_of(error: tokio_tungstenite::tungstenite::Error) -> u16 {
     }
 }
 
+/// How a socket ended, as the client saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketEnd {
+    /// The server sent a WebSocket close frame with this code.
+    CloseFrame(u16),
+    /// The stream ended or failed without a close frame (the server dropped or aborted it).
+    Dropped,
+}
+
 /// One connected test client.
 pub struct Client {
     pub ws: Ws,
@@ -142,6 +151,8 @@ pub struct Client {
     pub id: String,
     /// The token (negotiated connections only).
     pub token: Option<String>,
+    /// How the socket ended, once it has.
+    pub ended: Option<SocketEnd>,
 }
 
 impl Client {
@@ -191,6 +202,7 @@ impl Client {
             stray: Vec::new(),
             id,
             token,
+            ended: None,
         }
     }
 
@@ -225,7 +237,16 @@ impl Client {
             match frame {
                 Some(Ok(Message::Text(t))) => self.reader.push(t.as_bytes()),
                 Some(Ok(Message::Binary(b))) => self.reader.push(&b),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => {
+                    // A close frame without a body is code 1005 ("no status received").
+                    let code = frame.map_or(1005, |f| u16::from(f.code));
+                    self.ended = Some(SocketEnd::CloseFrame(code));
+                    return None;
+                }
+                None | Some(Err(_)) => {
+                    self.ended = Some(SocketEnd::Dropped);
+                    return None;
+                }
                 Some(Ok(_)) => {}
             }
         }

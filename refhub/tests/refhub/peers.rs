@@ -9,6 +9,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncBufReadExt;
+
 use crate::client::start;
 
 /// How long an install may take.
@@ -198,6 +200,66 @@ async fn the_official_js_client_works_with_skip_negotiation() {
 async fn the_official_js_client_with_stateful_reconnect_survives_a_cut_socket() {
     let hub = start(|_| {}).await;
     node("stateful", hub.url()).await;
+    hub.shutdown().await;
+}
+
+/// A protocol error's Close carries the error and `allowReconnect`, as ASP.NET Core's does: the
+/// official client without automatic reconnect closes with that error, and one with
+/// `withAutomaticReconnect()` reconnects (as a new connection). With `allowReconnect` false it
+/// would stop instead.
+#[tokio::test]
+async fn the_official_js_client_reconnects_after_a_close_that_allows_it() {
+    let hub = start(|_| {}).await;
+    node("close", hub.url()).await;
+    hub.shutdown().await;
+}
+
+/// A restart drops the socket without a Close or a close frame, as ASP.NET Core's shutdown
+/// does: the official client with `withAutomaticReconnect()` sees a 1006 closure and comes
+/// back as a new connection with no groups.
+#[tokio::test]
+async fn the_official_js_client_reconnects_after_a_restart() {
+    let hub = start(|_| {}).await;
+    let dir = node_dir().clone();
+    let mut child = tokio::process::Command::new("node")
+        .arg("peer.js")
+        .arg(hub.url())
+        .arg("restart")
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node");
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    let ready = tokio::time::timeout(RUN_TIMEOUT, async {
+        while let Some(line) = stdout.next_line().await.expect("read node's stdout") {
+            let ready = line == "ready";
+            seen.push(line);
+            if ready {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("node printed \"ready\" in time");
+    assert!(ready, "node ended before \"ready\": {seen:?}");
+    hub.restart().await;
+    let output = tokio::time::timeout(RUN_TIMEOUT, async {
+        while let Some(line) = stdout.next_line().await.expect("read node's stdout") {
+            seen.push(line);
+        }
+        child.wait_with_output().await.expect("node's output")
+    })
+    .await
+    .expect("node finished in time");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && seen.iter().any(|l| l == "ok restart"),
+        "{seen:?}\n{stderr}"
+    );
     hub.shutdown().await;
 }
 

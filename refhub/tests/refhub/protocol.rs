@@ -3,7 +3,7 @@
 use hubspec_wire::{HandshakeRequest, HandshakeResponse, HubMessage};
 use serde_json::json;
 
-use crate::client::{http, hub_path, negotiate, open, start, status_of, Client};
+use crate::client::{http, hub_path, negotiate, open, start, status_of, Client, SocketEnd};
 
 #[tokio::test]
 async fn negotiate_answers_a_v1_response_with_websockets_text() {
@@ -141,7 +141,10 @@ async fn handshake_version_2_without_stateful_negotiate_is_accepted() {
     hub.shutdown().await;
 }
 
-/// The handshake answer to `request`, and whether the server then closed the socket.
+/// The handshake answer to `request`, and whether the server then closed the socket the way
+/// ASP.NET Core does after a failed handshake: no hub Close message (`OnConnectedAsync` returns
+/// before the hub connection runs: `if (!await connectionContext.HandshakeAsync(…)) { return; }`,
+/// HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c), then a normal close frame.
 async fn handshake_answer(request: &str) -> (String, bool) {
     let hub = start(|_| {}).await;
     let ws = open(&hub, "").await.unwrap();
@@ -151,7 +154,7 @@ async fn handshake_answer(request: &str) -> (String, bool) {
     let closed = if record == "{}" {
         false
     } else {
-        c.next_record().await.is_none()
+        c.next_record().await.is_none() && c.ended == Some(SocketEnd::CloseFrame(1000))
     };
     hub.shutdown().await;
     (record, closed)
@@ -367,6 +370,9 @@ async fn a_client_close_is_answered_with_close_and_ends_the_connection() {
         allow_reconnect: false,
     })
     .await;
+    // `{"type":7}`: the client's error is not echoed, and `Abort()` cleared allowReconnect
+    // (`case CloseMessage closeMessage: connection.CloseMessage = closeMessage;
+    // connection.Abort();`, DefaultHubDispatcher.cs@953674e31b51d95cb9a99e4f938b003b198ab8a4).
     assert_eq!(
         a.closed().await,
         Some(HubMessage::Close {
@@ -374,7 +380,24 @@ async fn a_client_close_is_answered_with_close_and_ends_the_connection() {
             allow_reconnect: false
         })
     );
+    assert_eq!(a.ended, Some(SocketEnd::CloseFrame(1000)));
     b.ok("SendToGroup", json!(["g", "after"])).await;
     assert_eq!(hub.model().conns.len(), 1);
     hub.shutdown().await;
+}
+
+/// A server shutdown, like ASP.NET Core's, sends no hub Close message and no close frame: the
+/// hub learns of it only after the WebSocket transport stopped sending, and the cancelled
+/// receive aborts the WebSocket (sources in `close_all`, refhub/src/lib.rs).
+#[tokio::test]
+async fn a_shutdown_drops_every_socket_without_a_close_message() {
+    let hub = start(|_| {}).await;
+    let mut a = Client::connect(&hub, None, false).await;
+    let mut b = Client::connect(&hub, None, true).await;
+    a.ok("AddToGroup", json!(["g"])).await;
+    hub.shutdown().await;
+    for c in [&mut a, &mut b] {
+        assert_eq!(c.closed().await, None, "no Close message");
+        assert_eq!(c.ended, Some(SocketEnd::Dropped), "no close frame");
+    }
 }

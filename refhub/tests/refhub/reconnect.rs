@@ -258,3 +258,32 @@ async fn ack_and_sequence_are_ignored_without_stateful_reconnect() {
     assert_eq!(a.received, vec!["fine"]);
     hub.shutdown().await;
 }
+
+/// A `Sequence` past what the server has received is the exception .NET's
+/// `MessageBuffer.ShouldProcessMessage` throws in the dispatch loop
+/// (`throw new InvalidOperationException("Sequence ID greater than amount of messages we've
+/// received.")`, src/SignalR/common/Shared/MessageBuffer.cs@1e0bf1c78ade1e23400977d1e3315af6acb51838):
+/// a Close with that error and allowReconnect (`SendCloseAsync(connection, exception,
+/// connection.AllowReconnect)`, HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c),
+/// and the connection ends rather than waiting for a resume.
+#[tokio::test]
+async fn a_sequence_past_what_was_received_closes_with_an_error_and_allow_reconnect() {
+    let hub = start(|_| {}).await;
+    let mut a = Client::connect(&hub, None, true).await;
+    let token = a.token.clone().unwrap();
+    a.ok("AddToGroup", json!(["g"])).await;
+    a.send(&HubMessage::Sequence { sequence_id: 99 }).await;
+    assert_eq!(
+        a.closed().await,
+        Some(HubMessage::Close {
+            error: Some("Connection closed with an error. InvalidOperationException: Sequence ID greater than amount of messages we've received.".into()),
+            allow_reconnect: true,
+        })
+    );
+    assert!(hub.model().conns.is_empty(), "ended, not suspended");
+    assert_eq!(
+        status_of(open(&hub, &format!("?id={token}")).await.unwrap_err()),
+        404
+    );
+    hub.shutdown().await;
+}

@@ -6,6 +6,12 @@
 //   stateful   withStatefulReconnect() through a loopback TCP proxy that cuts the socket
 //              without a close frame: same connection id, groups kept, messages sent
 //              meanwhile received once each and in order
+//   close      an oversized message: the server's Close carries the error and allowReconnect,
+//              so a client without automatic reconnect closes with that error and one with
+//              withAutomaticReconnect() reconnects as a new connection (groups not kept)
+//   restart    withAutomaticReconnect(); prints "ready" and the test restarts the hub: the
+//              socket is dropped without a close frame (1006), the client reconnects as a new
+//              connection and no membership survives
 //
 // Prints "ok <scenario>" and exits 0 on success; prints the failure and exits 1 otherwise.
 // Every wait has a timeout, and the whole run is bounded too.
@@ -38,11 +44,12 @@ function withTimeout(promise, what) {
 }
 
 /** A client with an inbox of `Receive` payloads. */
-async function client(url, options = {}, stateful = false) {
+async function client(url, options = {}, stateful = false, autoReconnect = false) {
   let builder = new signalR.HubConnectionBuilder()
     .withUrl(url, options)
     .configureLogging(signalR.LogLevel.Warning);
   if (stateful) builder = builder.withStatefulReconnect();
+  if (autoReconnect) builder = builder.withAutomaticReconnect([0, 0, 0]);
   const connection = builder.build();
   const inbox = [];
   connection.on("Receive", (payload) => {
@@ -201,7 +208,83 @@ async function statefulScenario() {
   p.close();
 }
 
-const scenarios = { negotiate: negotiateScenario, skip: skipScenario, stateful: statefulScenario };
+/** Waits until `predicate()` holds; fails after WAIT_MS. */
+async function until(predicate, what) {
+  const deadline = Date.now() + WAIT_MS;
+  while (!predicate()) {
+    if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Records the reconnect callbacks of `c`: the error onreconnecting got, the new id. */
+function watchReconnect(c) {
+  const seen = { reconnecting: undefined, reconnectedId: undefined };
+  c.connection.onreconnecting((e) => {
+    seen.reconnecting = e ? String(e.message) : "no error";
+  });
+  c.connection.onreconnected((id) => {
+    seen.reconnectedId = id;
+  });
+  return seen;
+}
+
+const SIZE_ERROR =
+  "Server returned an error on close: Connection closed with an error. InvalidDataException: " +
+  "The maximum message size of 32768B was exceeded. The message size can be configured in AddHubOptions.";
+
+async function closeScenario() {
+  const oversize = "x".repeat(40000);
+  // Without automatic reconnect the connection closes with the server's error.
+  const plain = await client(hubUrl);
+  let closedWith;
+  plain.connection.onclose((e) => {
+    closedWith = e ? String(e.message) : "no error";
+  });
+  await plain.connection.send("SendToCaller", oversize);
+  await until(() => closedWith !== undefined, "onclose");
+  assertEqual(closedWith, SIZE_ERROR, "onclose error");
+  assertEqual(plain.connection.state, signalR.HubConnectionState.Disconnected, "state");
+
+  // With automatic reconnect, allowReconnect makes the client come back: a new connection.
+  const a = await client(hubUrl, {}, false, true);
+  const b = await client(hubUrl);
+  await a.connection.invoke("AddToGroup", "g");
+  const seen = watchReconnect(a);
+  await a.connection.send("SendToCaller", oversize);
+  await until(() => seen.reconnectedId !== undefined, "onreconnected after the Close");
+  assertEqual(seen.reconnecting, SIZE_ERROR, "onreconnecting error");
+  if (seen.reconnectedId === a.id) fail("the reconnect kept the old connection id");
+  assertEqual(await a.connection.invoke("GetConnectionId"), seen.reconnectedId, "server-side id");
+  await b.connection.invoke("SendToGroup", "g", "after");
+  assertEqual(await sync(a), [], "a reconnect is a new connection, without the old groups");
+  for (const x of [a, b]) await x.connection.stop();
+}
+
+async function restartScenario() {
+  const a = await client(hubUrl, {}, false, true);
+  await a.connection.invoke("AddToGroup", "g");
+  const seen = watchReconnect(a);
+  console.log("ready");
+  await until(() => seen.reconnectedId !== undefined, "onreconnected after the restart");
+  // No Close message and no close frame: the client sees an abnormal closure.
+  if (!String(seen.reconnecting).includes("1006")) {
+    fail(`onreconnecting error: expected a 1006 closure, got ${seen.reconnecting}`);
+  }
+  if (seen.reconnectedId === a.id) fail("the reconnect kept the old connection id");
+  const b = await client(hubUrl);
+  await b.connection.invoke("SendToGroup", "g", "after");
+  assertEqual(await sync(a), [], "no membership survives the restart");
+  for (const x of [a, b]) await x.connection.stop();
+}
+
+const scenarios = {
+  negotiate: negotiateScenario,
+  skip: skipScenario,
+  stateful: statefulScenario,
+  close: closeScenario,
+  restart: restartScenario,
+};
 if (!scenarios[scenario]) fail(`unknown scenario (expected ${Object.keys(scenarios).join(", ")})`);
 scenarios[scenario]()
   .then(() => {
