@@ -134,6 +134,12 @@ const TRANSPORTS: &str = "aspnetcore: src/SignalR/docs/specs/TransportProtocols.
 const CONFIG_MD: &str =
     "https://learn.microsoft.com/aspnet/core/signalr/configuration (stateful reconnect)";
 const CLASSIC_PC: &str = "SignalR/SignalR @ 693053b89: src/Microsoft.AspNet.SignalR.Core/PersistentConnection.cs (VerifyGroups)";
+const CLASSIC_GM: &str =
+    "SignalR/SignalR @ 693053b89: src/Microsoft.AspNet.SignalR.Core/GroupManager.cs";
+const CLASSIC_ACK: &str =
+    "SignalR/SignalR @ 693053b89: src/Microsoft.AspNet.SignalR.Core/Infrastructure/AckHandler.cs (30 s threshold, TrySetCanceled)";
+const CLASSIC_GROUPS_DOC: &str = "https://learn.microsoft.com/aspnet/signalr/overview/guide-to-the-api/working-with-groups (TaskCanceledException after the request times out)";
+const CLASSIC: &[Profile] = &[Profile::Classic];
 const STATEFUL: &[Profile] = &[Profile::CoreStateful];
 const SUSPENDING: &[Profile] = &[Profile::CoreStateful, Profile::Classic];
 const CORE_FAMILY: &[Profile] = &[Profile::Core, Profile::CoreStateful];
@@ -182,16 +188,22 @@ pub static RULES: &[Rule] = &[
         CORE_FAMILY, None, None),
     rule!("GRP-NULL-NAME", Groups,
         "A null group name is refused with an error, and nothing changes.",
-        [DHLM, "SignalR/SignalR @ 693053b89: src/Microsoft.AspNet.SignalR.Core/GroupManager.cs"]),
+        [DHLM, CLASSIC_GM]),
     rule!("GRP-MULTI-MEMBERSHIP", Groups,
         "A connection can be in any number of groups at once, and each group's sends reach it.",
         [SEED_NOTE, SEED_1X, SEED_2X]),
     rule!("GRP-UNKNOWN-ID", Groups,
         "Adding or removing a connection id that no connection has is a silent no-op.",
-        [DHLM]),
+        [DHLM],
+        CORE_FAMILY, None, None),
     rule!("GRP-CLOSED-ID", Groups,
         "Adding or removing the id of a connection that has ended is a silent no-op; it does not bring the connection back.",
-        [DHLM, "https://github.com/dotnet/aspnetcore/issues/38531"]),
+        [DHLM, "https://github.com/dotnet/aspnetcore/issues/38531"],
+        CORE_FAMILY, None, None),
+    rule!("GRP-CLASSIC-UNKNOWN-ID-CANCELLED", Groups,
+        "Classic SignalR: adding or removing a connection id that is not live on the server (never issued, or ended) changes nothing and completes as cancelled once the acknowledgement times out (~30 s).",
+        [CLASSIC_ACK, CLASSIC_GM, SEED_2X, SEED_1X, CLASSIC_GROUPS_DOC],
+        CLASSIC, None, None),
     rule!("GRP-ADD-BY-ID", Groups,
         "Any connection can add or remove another connection by its id, with the same effect as the connection doing it itself.",
         [DHLM, SCALEOUT_TESTS, "aspnetcore: src/SignalR/server/Core/src/Internal/GroupManager.cs @ 2729878a5fd00f3a81131aeccd826930eb674689"]),
@@ -222,7 +234,7 @@ pub static RULES: &[Rule] = &[
         [DISPATCHER, "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionContext.cs"],
         SUSPENDING, None, None),
     rule!("REC-RESUME-KEEPS-GROUPS", Reconnect,
-        "A resumed connection keeps its id and exactly the groups it had when it was resumed.",
+        "A resume changes no membership: the connection keeps its id and the groups it was in at the drop, as changed only by adds and removes applied to it by id while it was suspended.",
         [CONFIG_MD, DISPATCHER, "https://learn.microsoft.com/dotnet/api/microsoft.aspnetcore.http.connections.client.httpconnectionoptions.usestatefulreconnect"],
         STATEFUL, Some(Capability::StatefulReconnect), None),
     rule!("REC-RESUME-REPLAYS", Reconnect,
@@ -275,6 +287,10 @@ pub static RULES: &[Rule] = &[
         "Groups(list) reaches the members of every listed group; a connection in k listed groups gets k copies (per-group, ASP.NET Core) or one (once).",
         [DHLM, "https://github.com/aspnet/SignalR/issues/2527", "https://github.com/dotnet/aspnetcore/issues/14782", "https://github.com/dotnet/aspnetcore/pull/61810"],
         &[], None, Some("groups_fanout")),
+    rule!("SND-CLASSIC-EMPTY-NAME", Sends,
+        "Classic SignalR: a send to a null or empty group name (Group, GroupExcept, OthersInGroup) is refused with an error and reaches nobody.",
+        [CLASSIC_GM],
+        CLASSIC, None, None),
     rule!("SND-GROUPS-EMPTY-NAME", Sends,
         "Groups(list) with a null or empty name fails at that name: the groups listed before it have been sent to, the rest not.",
         [DHLM]),
@@ -303,7 +319,7 @@ pub static RULES: &[Rule] = &[
         &[], Some(Capability::Restart), None),
     rule!("RST-NO-RESUME", Restart,
         "A connection from before a restart cannot be resumed after it.",
-        [SEED_NOTE, DISPATCHER],
+        [DISPATCHER, "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionManager.cs (connections held in memory only)"],
         STATEFUL, Some(Capability::Restart), None),
     // Rooms.
     rule!("ROOM-RESTORE-ON-CONNECT", Rooms,
@@ -324,7 +340,7 @@ pub static RULES: &[Rule] = &[
         &[], Some(Capability::Rooms), None),
     rule!("ROOM-NEEDS-USER", Rooms,
         "JoinRoom from a connection without a user is refused with an error: there is nobody to record the room for.",
-        [SEED_1X],
+        ["hubspec decision: CONTRACT.md keys room records by user (no upstream source; an application could equally ignore the call)"],
         &[], Some(Capability::Rooms), None),
     // Protocol.
     rule!("PRO-NEGOTIATE", Protocol,
