@@ -12,15 +12,22 @@ use hubspec_model::{
 use hubspec_model::{GroupSet, Queue};
 use stateright::{Model, Property};
 
+/// A buggy state change: called after each step with the step's operation and the new state.
+pub type StateBug = fn(&Op<Small>, &mut Hub<Small>);
+
+/// A buggy extra recipient: given the step's operation and the state before it, an id the
+/// buggy hub also delivers the step's message to.
+pub type DeliveryBug = fn(&Op<Small>, &Hub<Small>) -> Option<ConnId>;
+
 /// A deliberate bug, for tests that show a property can fail (a checker that cannot fail
 /// proves nothing). `None` fields change nothing.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Mutation {
     /// Called after each step with the step's operation and the new state.
-    pub state: Option<fn(&Op<Small>, &mut Hub<Small>)>,
+    pub state: Option<StateBug>,
     /// Called on each step with the operation and the state before it: an id the buggy hub
     /// also delivers the step's message to (a recipient the spec's hub never names).
-    pub extra_delivery: Option<fn(&Op<Small>, &Hub<Small>) -> Option<ConnId>>,
+    pub extra_delivery: Option<DeliveryBug>,
 }
 
 /// The specification under one spec and one bounded universe.

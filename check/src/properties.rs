@@ -112,6 +112,8 @@ enum When {
     Once,
     Rooms,
     Restart,
+    RoomsRestart,
+    SuspendingRestart,
 }
 
 impl When {
@@ -125,6 +127,8 @@ impl When {
             When::Once => spec.groups_fanout == GroupsFanout::Once,
             When::Rooms => bounds.rooms,
             When::Restart => bounds.restart,
+            When::RoomsRestart => bounds.rooms && bounds.restart,
+            When::SuspendingRestart => spec.profile.suspends_on_drop() && bounds.restart,
         }
     }
 }

@@ -245,13 +245,15 @@ proptest! {
             }
             let out = h.apply(&spec, &op).unwrap();
             match &op {
-                Op::AddConnectionToGroup { target, group: Some(g), .. } if *target == Target::Id(c) => {
-                    if !expected.contains(g) {
-                        expected.push(g.clone());
-                        expected.sort();
-                    }
+                Op::AddConnectionToGroup { target, group: Some(g), .. }
+                    if *target == Target::Id(c) && !expected.contains(g) =>
+                {
+                    expected.push(g.clone());
+                    expected.sort();
                 }
-                Op::RemoveConnectionFromGroup { target, group: Some(g), .. } if *target == Target::Id(c) => {
+                Op::RemoveConnectionFromGroup { target, group: Some(g), .. }
+                    if *target == Target::Id(c) =>
+                {
                     expected.retain(|x| x != g);
                 }
                 _ => {}
