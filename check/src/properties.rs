@@ -486,6 +486,49 @@ const STEP_WITNESSES: &[(&str, When, StepWitness)] = &[
         When::Restart,
         |s| matches!(s.op, Op::Restart) && s.before.conns.iter().any(|c| !c.groups.none()),
     ),
+    (
+        "RST-NO-RESUME: Resume refused after a restart",
+        When::SuspendingRestart,
+        |s| {
+            matches!(s.op, Op::Resume { .. })
+                && s.before.epoch > 0
+                && s.result == OpResult::Error(ErrorKind::ConnectionGone)
+        },
+    ),
+    (
+        "GRP-DELETE-ON-EMPTY: RemoveFromGroup of the last member",
+        When::Always,
+        |s| {
+            matches!(s.op, Op::RemoveFromGroup { caller, group: Some(g) }
+            if s.in_group(*caller, *g) && s.members(*g) == 1)
+        },
+    ),
+    ("SND-ALL: All reaches two connections", When::Always, |s| {
+        matches!(
+            s.op,
+            Op::Send {
+                selector: Selector::All,
+                ..
+            }
+        ) && s.tally.recipients().count() >= 2
+    }),
+    (
+        "ROOM-SURVIVE-RESTART: Connect after a restart restores a room",
+        When::RoomsRestart,
+        |s| {
+            s.before.epoch > 0
+                && matches!(s.result, OpResult::Connected(id)
+                if s.after.conn(id).is_some_and(|c| !c.groups.none()))
+        },
+    ),
+    (
+        "ROOM-PER-USER: Connect of a user without records while another user has some",
+        When::Rooms,
+        |s| {
+            matches!(s.op, Op::Connect { user: Some(u) }
+            if s.before.rooms_of(u).none() && s.before.rooms.iter().any(|r| r.user != *u))
+        },
+    ),
 ];
 
 /// The step witnesses that hold in `s`, as bits in [`STEP_WITNESSES`] order. Every enabled
