@@ -1,6 +1,9 @@
 //! Model-check the spec and print the figures.
 //!
 //! `cargo run --release -p hubspec-check --example check -- [PROFILE] [CONNS USERS GROUPS] [THREADS]`
+//!
+//! Environment: `HUBSPEC_BUFFER` (default 2), `HUBSPEC_NO_ROOMS`, `HUBSPEC_VERIFY_REJOIN`
+//! (classic with rejoin verification).
 use hubspec_check::{check, Bounds, CheckOptions, Engine};
 use hubspec_model::{Profile, Spec};
 
@@ -31,6 +34,8 @@ fn main() {
         engine,
         ..CheckOptions::default()
     };
-    let report = check(Spec::new(profile), bounds, options);
+    let spec =
+        Spec::new(profile).with_verify_rejoin(std::env::var_os("HUBSPEC_VERIFY_REJOIN").is_some());
+    let report = check(spec, bounds, options);
     print!("{report}");
 }

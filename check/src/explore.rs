@@ -14,7 +14,7 @@ use stateright::{Expectation, Model};
 use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,9 @@ where
         .collect();
     // Per property: the fingerprint of the first state that settled it, shortest first.
     let found: Vec<Mutex<Option<(usize, u64)>>> = props.iter().map(|_| Mutex::new(None)).collect();
+    // Per property: the depth of its shallowest discovery so far, read without a lock so that
+    // deeper states, which cannot win, skip evaluating it (step witnesses are not cheap).
+    let settled: Vec<AtomicUsize> = props.iter().map(|_| AtomicUsize::new(usize::MAX)).collect();
     let generated = AtomicU64::new(0);
     let unique = AtomicU64::new(0);
     let truncated = AtomicBool::new(false);
@@ -86,7 +89,7 @@ where
         if let Entry::Vacant(v) = shards[(fp as usize) % SHARDS].lock().unwrap().entry(fp) {
             v.insert((0, 0));
             unique.fetch_add(1, Ordering::Relaxed);
-            settle(model, &props, &found, &s, fp, 0);
+            settle(model, &props, &found, &settled, &s, fp, 0);
             init.push((s, fp));
         }
     }
@@ -110,8 +113,8 @@ where
         for me in 0..threads {
             let (shards, found, work, found_next, barrier) =
                 (&shards, &found, &work, &found_next, &barrier);
-            let (generated, unique, truncated, props, done) =
-                (&generated, &unique, &truncated, &props, &done);
+            let (generated, unique, truncated, props, done, settled) =
+                (&generated, &unique, &truncated, &props, &done, &settled);
             let depth_reached = &depth_reached;
             scope.spawn(move || {
                 let mut actions = Vec::new();
@@ -169,7 +172,7 @@ where
                                 if n > max_states {
                                     truncated.store(true, Ordering::Relaxed);
                                 }
-                                settle(model, props, found, &succ, sfp, depth + 1);
+                                settle(model, props, found, settled, &succ, sfp, depth + 1);
                                 next.push((succ, sfp));
                             }
                         }
@@ -204,15 +207,20 @@ where
 
 /// Evaluate every property on a new state and remember it if it settles one: the shallowest
 /// state wins, then the smallest fingerprint, so the result does not depend on thread timing.
+/// A property already settled at a shallower depth is not evaluated: this state cannot win.
 fn settle<M: Model>(
     model: &M,
     props: &[stateright::Property<M>],
     found: &[Mutex<Option<(usize, u64)>>],
+    settled: &[AtomicUsize],
     state: &M::State,
     fp: u64,
     depth: usize,
 ) {
-    for (p, slot) in props.iter().zip(found) {
+    for ((p, slot), at) in props.iter().zip(found).zip(settled) {
+        if at.load(Ordering::Relaxed) < depth {
+            continue;
+        }
         let holds = (p.condition)(model, state);
         let settles = match p.expectation {
             Expectation::Always => !holds,
@@ -224,6 +232,7 @@ fn settle<M: Model>(
             if slot.is_none_or(|old| (depth, fp) < old) {
                 *slot = Some((depth, fp));
             }
+            at.fetch_min(depth, Ordering::Relaxed);
         }
     }
 }

@@ -2,9 +2,13 @@
 //! parallel engine against stateright's, every property proven under every profile, and
 //! deliberate bugs that must be caught.
 
+use hubspec_check::model::Mutation;
 use hubspec_check::{check, check_model, concretize, Bounds, CheckOptions, Engine, HubModel};
 use hubspec_model::sets::Bits;
-use hubspec_model::{GroupSet, Hub, Op, Profile, Small, Spec, Transcript};
+use hubspec_model::{
+    ConnId, GroupSet, GroupsFanout, Hub, Op, Profile, Selector, Small, Spec, Status, Target,
+    Transcript,
+};
 
 fn bounds(connections: u8, users: u8, groups: u8, buffer: u8) -> Bounds {
     Bounds {
@@ -77,10 +81,21 @@ fn the_parallel_engine_counts_what_stateright_counts() {
     }
 }
 
+/// Every property holds, and every step witness that applies was found: each operation and
+/// each rule's interesting case happened in the explored graph.
 fn proves(spec: Spec, b: Bounds) {
     let r = check(spec, b, opts(2, Engine::Parallel));
     assert!(!r.truncated);
     assert!(r.all_hold(), "{r}");
+    let witnesses = hubspec_check::properties::witness_names(&spec, &b);
+    assert!(witnesses.len() >= 30, "{} witnesses", witnesses.len());
+    for w in witnesses {
+        let p = r.properties.iter().find(|p| p.name == w).expect("listed");
+        assert!(
+            !p.always && p.holds && p.path.is_some(),
+            "{w} not witnessed:\n{r}"
+        );
+    }
     println!("{r}");
 }
 
@@ -94,9 +109,13 @@ fn every_property_holds_for_3x2x2_under_core_stateful() {
     proves(Spec::new(Profile::CoreStateful), bounds(3, 2, 2, 1));
 }
 
-/// Classic with rooms and groups tokens is the largest graph; its rooms-free universe keeps
-/// the test under a minute, and the verify-rejoin variant (which needs rooms) is proven on
-/// two connections below.
+/// Classic with rooms and groups tokens is the largest graph: at 3 × 2 × 2 with rooms it has
+/// 5,932,266 classes (217 M generated states), about 60–120 s on two shared cores, and the
+/// verify-rejoin variant (which needs rooms) as many again, so together they would more than
+/// double this file's time. The tests prove classic's rooms-free universe at 3 × 2 × 2 and the
+/// verify-rejoin variant on two connections; the full universe is proven by
+/// `HUBSPEC_BUFFER=1 [HUBSPEC_VERIFY_REJOIN=1] cargo run --release -p hubspec-check --example
+/// check -- classic 3 2 2 2` (every property holds, measured when this was written).
 #[test]
 fn every_property_holds_for_3x2x2_under_classic() {
     proves(
@@ -119,21 +138,62 @@ fn every_property_holds_under_classic_with_rejoin_verification() {
 #[test]
 fn every_property_holds_with_the_once_fanout_variant() {
     proves(
-        Spec::new(Profile::Core).with_fanout(hubspec_model::GroupsFanout::Once),
+        Spec::new(Profile::Core).with_fanout(GroupsFanout::Once),
         bounds(3, 2, 2, 1),
     );
 }
 
-fn mutated(
-    spec: Spec,
-    b: Bounds,
-    mutation: fn(&Op<Small>, &mut Hub<Small>),
-) -> hubspec_check::CheckReport {
+fn mutated(spec: Spec, b: Bounds, mutation: Mutation) -> hubspec_check::CheckReport {
     let model = HubModel {
         mutation: Some(mutation),
         ..HubModel::new(spec, b)
     };
     check_model(model, opts(1, Engine::Parallel))
+}
+
+fn state_bug(f: fn(&Op<Small>, &mut Hub<Small>)) -> Mutation {
+    Mutation {
+        state: Some(f),
+        ..Mutation::default()
+    }
+}
+
+fn delivery_bug(f: fn(&Op<Small>, &Hub<Small>) -> Option<ConnId>) -> Mutation {
+    Mutation {
+        extra_delivery: Some(f),
+        ..Mutation::default()
+    }
+}
+
+/// Every `always` property, so that a test below shows each can fail.
+const ALWAYS: [&str; 9] = [
+    "the representation's invariants hold",
+    "every delivery goes to a live connection, in its mode",
+    "a membership change touches only its target and group",
+    "a new connection has no groups unless rooms restore them",
+    RESUME,
+    "after a restart no connection and no membership",
+    "user sends reach each connection of the listed users once",
+    "group sends reach exactly the selected members, per the fan-out",
+    "connection and broadcast sends reach exactly their recipients once",
+];
+
+const RESUME: &str = "a resume keeps the groups held when resumed (classic: the verified token) and replays every kept message";
+
+#[test]
+fn the_always_properties_are_the_ones_the_mutation_tests_break() {
+    let r = check(
+        Spec::new(Profile::Core),
+        bounds(1, 1, 1, 1),
+        opts(1, Engine::Parallel),
+    );
+    let always: Vec<&str> = r
+        .properties
+        .iter()
+        .filter(|p| p.always)
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(always, ALWAYS);
 }
 
 fn failing<'a>(r: &'a hubspec_check::CheckReport, name: &str) -> &'a [String] {
@@ -143,24 +203,29 @@ fn failing<'a>(r: &'a hubspec_check::CheckReport, name: &str) -> &'a [String] {
         .find(|p| p.name == name)
         .expect("property exists");
     assert!(!p.holds, "{name} should fail:\n{r}");
+    println!("{r}");
     p.path.as_deref().expect("a counterexample")
 }
 
 #[test]
 fn sticky_groups_on_a_new_connection_are_caught_with_a_counterexample() {
     // Bug: a new connection of a user inherits the groups of the user's other connection.
-    let r = mutated(Spec::new(Profile::Core), bounds(2, 1, 1, 1), |op, hub| {
-        if let Op::Connect { user: Some(u) } = op {
-            let inherited = hub
-                .conns
-                .iter()
-                .find(|c| c.user == Some(*u) && !c.groups.none())
-                .map(|c| c.groups);
-            if let (Some(g), Some(last)) = (inherited, hub.conns.last_mut()) {
-                last.groups = g;
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(2, 1, 1, 1),
+        state_bug(|op, hub| {
+            if let Op::Connect { user: Some(u) } = op {
+                let inherited = hub
+                    .conns
+                    .iter()
+                    .find(|c| c.user == Some(*u) && !c.groups.none())
+                    .map(|c| c.groups);
+                if let (Some(g), Some(last)) = (inherited, hub.conns.last_mut()) {
+                    last.groups = g;
+                }
             }
-        }
-    });
+        }),
+    );
     let path = failing(
         &r,
         "a new connection has no groups unless rooms restore them",
@@ -171,36 +236,176 @@ fn sticky_groups_on_a_new_connection_are_caught_with_a_counterexample() {
 
 #[test]
 fn a_restart_that_keeps_memberships_is_caught() {
-    let r = mutated(Spec::new(Profile::Core), bounds(1, 1, 1, 1), |op, hub| {
-        if let Op::Restart = op {
-            hub.conns.push(hubspec_model::Conn {
-                id: hubspec_model::ConnId(hub.next_id + 1),
-                user: None,
-                status: hubspec_model::Status::Connected,
-                groups: Bits(1),
-                buffer: Default::default(),
-                token: Default::default(),
-            });
-            hub.next_id += 1;
-        }
-    });
-    failing(&r, "after a restart no membership");
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(1, 1, 1, 1),
+        state_bug(|op, hub| {
+            if let Op::Restart = op {
+                hub.conns.push(hubspec_model::Conn {
+                    id: hubspec_model::ConnId(hub.next_id + 1),
+                    user: None,
+                    status: hubspec_model::Status::Connected,
+                    groups: Bits(1),
+                    buffer: Default::default(),
+                    token: Default::default(),
+                });
+                hub.next_id += 1;
+            }
+        }),
+    );
+    failing(&r, "after a restart no connection and no membership");
 }
 
 #[test]
 fn a_resume_that_loses_groups_is_caught_and_its_path_replays_concretely() {
     let spec = Spec::new(Profile::CoreStateful);
-    let r = mutated(spec, bounds(2, 1, 1, 1), |op, hub| {
-        if let Op::Resume { conn, .. } = op {
-            if let Some(c) = hub.conns.iter_mut().find(|c| c.id == *conn) {
-                c.groups.wipe();
+    let r = mutated(
+        spec,
+        bounds(2, 1, 1, 1),
+        state_bug(|op, hub| {
+            if let Op::Resume { conn, .. } = op {
+                if let Some(c) = hub.conns.iter_mut().find(|c| c.id == *conn) {
+                    c.groups.wipe();
+                }
             }
-        }
-    });
-    failing(
-        &r,
-        "a resumed connection has exactly its groups at the drop",
+        }),
     );
+    failing(&r, RESUME);
+}
+
+#[test]
+fn a_broken_representation_is_caught() {
+    // Bug: an add leaves a groups token on a connected connection.
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(1, 1, 1, 1),
+        state_bug(|op, hub| {
+            if let Op::AddToGroup { caller, .. } = op {
+                if let Some(c) = hub.conns.iter_mut().find(|c| c.id == *caller) {
+                    c.token = Bits(1);
+                }
+            }
+        }),
+    );
+    failing(&r, ALWAYS[0]);
+}
+
+#[test]
+fn a_send_to_an_ended_connection_is_caught() {
+    // Bug: every send also reaches the most recently ended connection.
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(2, 1, 1, 1),
+        delivery_bug(|op, before| match op {
+            Op::Send { .. } => hubspec_check::actions::closed_id(before),
+            _ => None,
+        }),
+    );
+    let path = failing(&r, ALWAYS[1]);
+    assert!(
+        path.iter()
+            .any(|s| s.contains("disconnect") || s.contains("drop")),
+        "{path:?}"
+    );
+}
+
+#[test]
+fn a_write_now_to_a_suspended_connection_is_caught() {
+    // Bug: a send writes "now" to a suspended connection instead of keeping the message.
+    let r = mutated(
+        Spec::new(Profile::CoreStateful),
+        bounds(2, 1, 1, 1),
+        delivery_bug(|op, before| match op {
+            Op::Send { .. } => before
+                .conns
+                .iter()
+                .find(|c| c.status == Status::Suspended)
+                .map(|c| c.id),
+            _ => None,
+        }),
+    );
+    failing(&r, ALWAYS[1]);
+}
+
+#[test]
+fn an_add_of_an_unknown_id_that_adds_the_caller_is_caught() {
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(1, 1, 1, 1),
+        state_bug(|op, hub| {
+            if let Op::AddConnectionToGroup {
+                caller,
+                target: Target::Unknown,
+                group: Some(g),
+            } = op
+            {
+                if let Some(c) = hub.conns.iter_mut().find(|c| c.id == *caller) {
+                    c.groups.put(*g);
+                }
+            }
+        }),
+    );
+    let path = failing(&r, ALWAYS[2]);
+    assert!(
+        path.last().unwrap().contains("AddConnectionToGroup"),
+        "{path:?}"
+    );
+}
+
+#[test]
+fn a_user_send_that_reaches_another_user_is_caught() {
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(2, 2, 1, 1),
+        delivery_bug(|op, before| match op {
+            Op::Send {
+                selector: Selector::User(u),
+                ..
+            } => before
+                .conns
+                .iter()
+                .find(|c| c.user != Some(*u))
+                .map(|c| c.id),
+            _ => None,
+        }),
+    );
+    failing(&r, ALWAYS[6]);
+}
+
+#[test]
+fn a_group_except_that_ignores_its_list_is_caught() {
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(2, 1, 1, 1),
+        delivery_bug(|op, before| match op {
+            Op::Send {
+                selector: Selector::GroupExcept(Some(g), ids),
+                ..
+            } => ids.iter().find_map(|t| match t {
+                Target::Id(id) if before.conn(*id).is_some_and(|c| c.groups.has(g)) => Some(*id),
+                _ => None,
+            }),
+            _ => None,
+        }),
+    );
+    failing(&r, ALWAYS[7]);
+}
+
+#[test]
+fn others_that_includes_the_caller_is_caught() {
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(2, 1, 1, 1),
+        delivery_bug(|op, _| match op {
+            Op::Send {
+                caller,
+                selector: Selector::Others,
+                ..
+            } => Some(*caller),
+            _ => None,
+        }),
+    );
+    failing(&r, ALWAYS[8]);
 }
 
 #[test]
@@ -222,7 +427,6 @@ fn a_too_small_bound_fails_the_reachability_witnesses() {
 #[test]
 fn canonical_paths_map_back_to_concrete_histories_that_reach_the_same_class() {
     use hubspec_check::CheckState;
-    use hubspec_model::ConnId;
     use stateright::Model;
     let spec = Spec::new(Profile::CoreStateful);
     let model = HubModel::new(spec, bounds(3, 2, 2, 1));

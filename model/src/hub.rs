@@ -194,16 +194,20 @@ impl<N: Names> Hub<N> {
                 self.epoch += 1;
                 OpResult::Ok
             }
-            Op::AddToGroup { caller, group } => self.membership(Target::Id(*caller), group, true),
+            Op::AddToGroup { caller, group } => {
+                self.membership(spec, Target::Id(*caller), group, true)
+            }
             Op::RemoveFromGroup { caller, group } => {
-                self.membership(Target::Id(*caller), group, false)
+                self.membership(spec, Target::Id(*caller), group, false)
             }
-            Op::AddConnectionToGroup { target, group, .. } => self.membership(*target, group, true),
+            Op::AddConnectionToGroup { target, group, .. } => {
+                self.membership(spec, *target, group, true)
+            }
             Op::RemoveConnectionFromGroup { target, group, .. } => {
-                self.membership(*target, group, false)
+                self.membership(spec, *target, group, false)
             }
-            Op::JoinRoom { caller, room } => self.room(*caller, room, true),
-            Op::LeaveRoom { caller, room } => self.room(*caller, room, false),
+            Op::JoinRoom { caller, room } => self.room(spec, *caller, room, true),
+            Op::LeaveRoom { caller, room } => self.room(spec, *caller, room, false),
             Op::Send {
                 caller,
                 selector,
@@ -286,23 +290,36 @@ impl<N: Names> Hub<N> {
         OpResult::Ok
     }
 
-    fn membership(&mut self, target: Target, group: &GroupArg<N>, add: bool) -> OpResult {
+    fn membership(
+        &mut self,
+        spec: &Spec,
+        target: Target,
+        group: &GroupArg<N>,
+        add: bool,
+    ) -> OpResult {
         let Some(group) = group else {
             return OpResult::Error(ErrorKind::NullGroupName);
         };
-        // Unknown and ended ids are a silent no-op (DefaultHubLifetimeManager returns a
-        // completed task when the connection is not in its store).
-        if let Some(c) = self.target_mut(target) {
-            if add {
-                c.groups.put(group.clone());
-            } else {
-                c.groups.take(group);
+        match self.target_mut(target) {
+            Some(c) => {
+                if add {
+                    c.groups.put(group.clone());
+                } else {
+                    c.groups.take(group);
+                }
+                OpResult::Ok
             }
+            // Classic SignalR sends the change as a command that waits for the connection's
+            // acknowledgement; for an id that is not live here none comes, and the task is
+            // cancelled after the ack threshold (GRP-CLASSIC-UNKNOWN-ID-CANCELLED).
+            None if spec.profile == Profile::Classic => OpResult::Error(ErrorKind::Cancelled),
+            // Unknown and ended ids are a silent no-op (DefaultHubLifetimeManager returns a
+            // completed task when the connection is not in its store).
+            None => OpResult::Ok,
         }
-        OpResult::Ok
     }
 
-    fn room(&mut self, caller: ConnId, room: &GroupArg<N>, join: bool) -> OpResult {
+    fn room(&mut self, spec: &Spec, caller: ConnId, room: &GroupArg<N>, join: bool) -> OpResult {
         let Some(room) = room else {
             return OpResult::Error(ErrorKind::NullGroupName);
         };
@@ -328,7 +345,7 @@ impl<N: Names> Hub<N> {
             }
             Err(_) => {}
         }
-        self.membership(Target::Id(caller), &Some(room.clone()), join)
+        self.membership(spec, Target::Id(caller), &Some(room.clone()), join)
     }
 
     fn write(&mut self, to: ConnId, payload: &N::Payload, sink: &mut impl Sink<N>) {
@@ -382,6 +399,11 @@ impl<N: Names> Hub<N> {
             Selector::Group(g) | Selector::OthersInGroup(g) | Selector::GroupExcept(g, _) => {
                 match g {
                     None => error = Some(ErrorKind::NullGroupName),
+                    // Classic `GroupProxy`/`Send` refuses an empty name with ArgumentException
+                    // (SND-CLASSIC-EMPTY-NAME); ASP.NET Core treats "" as an ordinary name.
+                    Some(g) if spec.profile == Profile::Classic && g.is_empty_name() => {
+                        error = Some(ErrorKind::EmptyGroupName)
+                    }
                     Some(g) => recipients.extend(self.members(g).filter(|c| match selector {
                         Selector::OthersInGroup(_) => *c != caller,
                         Selector::GroupExcept(_, ids) => !excluded(ids, *c),

@@ -33,7 +33,7 @@ pub mod transcript;
 pub use error::ModelError;
 pub use hub::{Conn, Hub, Status};
 pub use ids::{ConnId, Target};
-pub use names::{Names, Small, Text};
+pub use names::{Name, Names, Small, Text};
 pub use op::{Op, Selector};
 pub use outcome::{Delivery, ErrorKind, Mode, OpResult, Outcome, Sink};
 pub use profile::{GroupsFanout, Profile, Spec};

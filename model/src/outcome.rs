@@ -20,6 +20,10 @@ pub enum ErrorKind {
     NoUser,
     /// A resume of a connection that has ended or never existed (the server answers 404).
     ConnectionGone,
+    /// Classic SignalR 2.x: `Groups.Add`/`Remove` for a connection id that is not live on this
+    /// server waits for an acknowledgement that never comes and completes as cancelled after
+    /// the ack threshold (~30 s, `TaskCanceledException`; `Infrastructure/AckHandler.cs`).
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -30,6 +34,7 @@ impl ErrorKind {
             ErrorKind::EmptyGroupName => "empty-group-name",
             ErrorKind::NoUser => "no-user",
             ErrorKind::ConnectionGone => "connection-gone",
+            ErrorKind::Cancelled => "cancelled",
         }
     }
 }

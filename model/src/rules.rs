@@ -126,14 +126,20 @@ const CALLER_CLIENTS: &str = "aspnetcore: src/SignalR/server/Core/src/Internal/H
 const SCALEOUT_TESTS: &str = "aspnetcore: src/SignalR/server/Specification.Tests/src/ScaleoutHubLifetimeManagerTests.cs @ b89c4a3af6d0d573fb44d616b725bf3c7c238902";
 const LIFETIME_TESTS: &str = "aspnetcore: src/SignalR/server/Specification.Tests/src/HubLifetimeManagerTestBase.cs @ 9ce233305d1759bdf4c1b2999fa84cec88017bf5";
 const DISPATCHER: &str =
-    "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionDispatcher.cs";
-const MESSAGE_BUFFER: &str = "aspnetcore: src/SignalR/common/Shared/MessageBuffer.cs";
+    "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionDispatcher.cs @ 500e036573fb845ebce9c431e73e762791815c66";
+const MESSAGE_BUFFER: &str = "aspnetcore: src/SignalR/common/Shared/MessageBuffer.cs @ 1e0bf1c78ade1e23400977d1e3315af6acb51838";
 const HUB_PROTOCOL: &str =
     "aspnetcore: src/SignalR/docs/specs/HubProtocol.md @ 0756473898ca1e9f8e47fcf994bfb379aee2f647";
 const TRANSPORTS: &str = "aspnetcore: src/SignalR/docs/specs/TransportProtocols.md @ 407d4948c1b759e93697e5b1f75c0e4aad9b5a95";
 const CONFIG_MD: &str =
     "https://learn.microsoft.com/aspnet/core/signalr/configuration (stateful reconnect)";
 const CLASSIC_PC: &str = "SignalR/SignalR @ 693053b89: src/Microsoft.AspNet.SignalR.Core/PersistentConnection.cs (VerifyGroups)";
+const CLASSIC_GM: &str =
+    "SignalR/SignalR @ 693053b89: src/Microsoft.AspNet.SignalR.Core/GroupManager.cs";
+const CLASSIC_ACK: &str =
+    "SignalR/SignalR @ 693053b89: src/Microsoft.AspNet.SignalR.Core/Infrastructure/AckHandler.cs (30 s threshold, TrySetCanceled)";
+const CLASSIC_GROUPS_DOC: &str = "https://learn.microsoft.com/aspnet/signalr/overview/guide-to-the-api/working-with-groups (TaskCanceledException after the request times out)";
+const CLASSIC: &[Profile] = &[Profile::Classic];
 const STATEFUL: &[Profile] = &[Profile::CoreStateful];
 const SUSPENDING: &[Profile] = &[Profile::CoreStateful, Profile::Classic];
 const CORE_FAMILY: &[Profile] = &[Profile::Core, Profile::CoreStateful];
@@ -182,16 +188,22 @@ pub static RULES: &[Rule] = &[
         CORE_FAMILY, None, None),
     rule!("GRP-NULL-NAME", Groups,
         "A null group name is refused with an error, and nothing changes.",
-        [DHLM, "SignalR/SignalR @ 693053b89: src/Microsoft.AspNet.SignalR.Core/GroupManager.cs"]),
+        [DHLM, CLASSIC_GM]),
     rule!("GRP-MULTI-MEMBERSHIP", Groups,
         "A connection can be in any number of groups at once, and each group's sends reach it.",
         [SEED_NOTE, SEED_1X, SEED_2X]),
     rule!("GRP-UNKNOWN-ID", Groups,
         "Adding or removing a connection id that no connection has is a silent no-op.",
-        [DHLM]),
+        [DHLM],
+        CORE_FAMILY, None, None),
     rule!("GRP-CLOSED-ID", Groups,
         "Adding or removing the id of a connection that has ended is a silent no-op; it does not bring the connection back.",
-        [DHLM, "https://github.com/dotnet/aspnetcore/issues/38531"]),
+        [DHLM, "https://github.com/dotnet/aspnetcore/issues/38531"],
+        CORE_FAMILY, None, None),
+    rule!("GRP-CLASSIC-UNKNOWN-ID-CANCELLED", Groups,
+        "Classic SignalR: adding or removing a connection id that is not live on the server (never issued, or ended) changes nothing and completes as cancelled once the acknowledgement times out (~30 s).",
+        [CLASSIC_ACK, CLASSIC_GM, SEED_2X, SEED_1X, CLASSIC_GROUPS_DOC],
+        CLASSIC, None, None),
     rule!("GRP-ADD-BY-ID", Groups,
         "Any connection can add or remove another connection by its id, with the same effect as the connection doing it itself.",
         [DHLM, SCALEOUT_TESTS, "aspnetcore: src/SignalR/server/Core/src/Internal/GroupManager.cs @ 2729878a5fd00f3a81131aeccd826930eb674689"]),
@@ -207,7 +219,7 @@ pub static RULES: &[Rule] = &[
         [SEED_NOTE, SEED_1X, GROUPS_MD]),
     rule!("CON-IDS-UNIQUE", Connections,
         "Every new connection gets an id no earlier connection had.",
-        ["aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionManager.cs", TRANSPORTS]),
+        ["aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionManager.cs @ 2b280b180e73a0be81a5d0476cfb498b09519b3d", TRANSPORTS]),
     // Reconnect.
     rule!("REC-CORE-DROP-ENDS", Reconnect,
         "Without stateful reconnect a lost transport ends the connection: its groups are gone and it cannot be resumed.",
@@ -219,10 +231,10 @@ pub static RULES: &[Rule] = &[
         &[Profile::Core], None, None),
     rule!("REC-SUSPENDED-KEEPS-GROUPS", Reconnect,
         "While its transport is down a suspended connection stays in its groups and stays addressable: sends to it are kept, adds and removes by id apply.",
-        [DISPATCHER, "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionContext.cs"],
+        [DISPATCHER, "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionContext.cs @ cca91f243918df72a3228817436ab78291684d41"],
         SUSPENDING, None, None),
     rule!("REC-RESUME-KEEPS-GROUPS", Reconnect,
-        "A resumed connection keeps its id and exactly the groups it had when it was resumed.",
+        "A resume changes no membership: the connection keeps its id and the groups it was in at the drop, as changed only by adds and removes applied to it by id while it was suspended.",
         [CONFIG_MD, DISPATCHER, "https://learn.microsoft.com/dotnet/api/microsoft.aspnetcore.http.connections.client.httpconnectionoptions.usestatefulreconnect"],
         STATEFUL, Some(Capability::StatefulReconnect), None),
     rule!("REC-RESUME-REPLAYS", Reconnect,
@@ -231,11 +243,11 @@ pub static RULES: &[Rule] = &[
         SUSPENDING, Some(Capability::StatefulReconnect), None),
     rule!("REC-EXPIRE-ENDS", Reconnect,
         "A suspended connection that is not resumed within the disconnect timeout ends: its groups and kept messages are gone and a resume is refused.",
-        [DISPATCHER, "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionManager.cs (Scan, DisconnectTimeout 15 s)"],
+        [DISPATCHER, "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionManager.cs (Scan, DisconnectTimeout 15 s) @ 2b280b180e73a0be81a5d0476cfb498b09519b3d"],
         SUSPENDING, Some(Capability::StatefulReconnect), None),
     rule!("REC-GRACEFUL-NO-RESUME", Reconnect,
         "A connection the client closed gracefully has ended and cannot be resumed.",
-        ["aspnetcore: src/SignalR/server/SignalR/test/.../HubConnectionHandlerTests.cs (GracefulCloseDisablesReconnect)", DISPATCHER],
+        ["aspnetcore: src/SignalR/server/SignalR/test/Microsoft.AspNetCore.SignalR.Tests/HubConnectionHandlerTests.cs (GracefulCloseDisablesReconnect) @ 048a9944ed97b1830af9b9db07c07d0e3e18c520", DISPATCHER],
         SUSPENDING, Some(Capability::StatefulReconnect), None),
     rule!("REC-CLASSIC-REJOIN", Reconnect,
         "Classic SignalR: a reconnect after a temporary disruption rejoins the groups carried by the client's groups token.",
@@ -275,6 +287,10 @@ pub static RULES: &[Rule] = &[
         "Groups(list) reaches the members of every listed group; a connection in k listed groups gets k copies (per-group, ASP.NET Core) or one (once).",
         [DHLM, "https://github.com/aspnet/SignalR/issues/2527", "https://github.com/dotnet/aspnetcore/issues/14782", "https://github.com/dotnet/aspnetcore/pull/61810"],
         &[], None, Some("groups_fanout")),
+    rule!("SND-CLASSIC-EMPTY-NAME", Sends,
+        "Classic SignalR: a send to a null or empty group name (Group, GroupExcept, OthersInGroup) is refused with an error and reaches nobody.",
+        [CLASSIC_GM],
+        CLASSIC, None, None),
     rule!("SND-GROUPS-EMPTY-NAME", Sends,
         "Groups(list) with a null or empty name fails at that name: the groups listed before it have been sent to, the rest not.",
         [DHLM]),
@@ -295,7 +311,7 @@ pub static RULES: &[Rule] = &[
         [DHLM, SCALEOUT_TESTS, "https://github.com/aspnet/SignalR/issues/2059"]),
     rule!("SND-FIFO", Sends,
         "Messages to one connection arrive in the order the hub sent them.",
-        [DHLM, "aspnetcore: src/SignalR/server/Core/src/HubConnectionContext.cs (_writeLock)"]),
+        [DHLM, "aspnetcore: src/SignalR/server/Core/src/HubConnectionContext.cs (_writeLock) @ 28f53b3eac04a73d624dd5f993c03da83a49cbdb"]),
     // Restart.
     rule!("RST-WIPES-MEMBERSHIP", Restart,
         "A server restart ends every connection; no membership survives it, and connections made afterwards start in no group.",
@@ -303,7 +319,7 @@ pub static RULES: &[Rule] = &[
         &[], Some(Capability::Restart), None),
     rule!("RST-NO-RESUME", Restart,
         "A connection from before a restart cannot be resumed after it.",
-        [SEED_NOTE, DISPATCHER],
+        [DISPATCHER, "aspnetcore: src/SignalR/common/Http.Connections/src/Internal/HttpConnectionManager.cs (connections held in memory only) @ 2b280b180e73a0be81a5d0476cfb498b09519b3d"],
         STATEFUL, Some(Capability::Restart), None),
     // Rooms.
     rule!("ROOM-RESTORE-ON-CONNECT", Rooms,
@@ -324,12 +340,12 @@ pub static RULES: &[Rule] = &[
         &[], Some(Capability::Rooms), None),
     rule!("ROOM-NEEDS-USER", Rooms,
         "JoinRoom from a connection without a user is refused with an error: there is nobody to record the room for.",
-        [SEED_1X],
+        ["hubspec's own decision, not an upstream fact (CONTRACT.md keys room records by user; an application could equally ignore the call)"],
         &[], Some(Capability::Rooms), None),
     // Protocol.
     rule!("PRO-NEGOTIATE", Protocol,
         "POST {url}/negotiate?negotiateVersion=1 answers a v1 negotiate response with a connectionId, a connectionToken and WebSockets among the transports.",
-        [TRANSPORTS, "aspnetcore: src/SignalR/common/Http.Connections.Common/src/NegotiateProtocol.cs"],
+        [TRANSPORTS, "aspnetcore: src/SignalR/common/Http.Connections.Common/src/NegotiateProtocol.cs @ 8e677b511ddb62f238bf59f6a6cc225b0f2f9754"],
         CORE_FAMILY, None, None),
     rule!("PRO-HANDSHAKE", Protocol,
         "The handshake {\"protocol\":\"json\",\"version\":1} (version 2 with stateful reconnect) is answered with {} and a record separator, before any other message.",
@@ -341,7 +357,7 @@ pub static RULES: &[Rule] = &[
         CORE_FAMILY, None, None),
     rule!("PRO-WELL-FORMED", Protocol,
         "Every record the server sends parses as a JSON hub protocol message of a known shape.",
-        [HUB_PROTOCOL, "aspnetcore: src/SignalR/common/Protocols.Json/src/Protocol/JsonHubProtocol.cs"],
+        [HUB_PROTOCOL, "aspnetcore: src/SignalR/common/Protocols.Json/src/Protocol/JsonHubProtocol.cs @ 962135137fbf44093aede4ebedae74b9571cbd25"],
         CORE_FAMILY, None, None),
     rule!("PRO-COMPLETION", Protocol,
         "Every invocation with an id is answered by exactly one Completion with that id.",
@@ -349,7 +365,7 @@ pub static RULES: &[Rule] = &[
         CORE_FAMILY, None, None),
     rule!("PRO-UNKNOWN-METHOD", Protocol,
         "An invocation of a method the hub does not have is answered by a Completion with an error; the connection stays usable.",
-        [HUB_PROTOCOL, "aspnetcore: src/SignalR/server/Core/src/Internal/DefaultHubDispatcher.cs"],
+        [HUB_PROTOCOL, "aspnetcore: src/SignalR/server/Core/src/Internal/DefaultHubDispatcher.cs @ 953674e31b51d95cb9a99e4f938b003b198ab8a4"],
         CORE_FAMILY, None, None),
     rule!("PRO-PING", Protocol,
         "Ping messages are accepted at any time and the connection stays open while the client pings within the server's timeout.",
@@ -357,7 +373,7 @@ pub static RULES: &[Rule] = &[
         CORE_FAMILY, None, None),
     rule!("PRO-CLOSE", Protocol,
         "A client Close is answered with a Close before the server closes the socket.",
-        [HUB_PROTOCOL, "aspnetcore: src/SignalR/server/SignalR/test/.../HubConnectionHandlerTests.cs (ConnectionClosesWhenClientSendsCloseMessage)"],
+        [HUB_PROTOCOL, "aspnetcore: src/SignalR/server/SignalR/test/Microsoft.AspNetCore.SignalR.Tests/HubConnectionHandlerTests.cs (ConnectionClosesWhenClientSendsCloseMessage) @ 048a9944ed97b1830af9b9db07c07d0e3e18c520"],
         CORE_FAMILY, None, None),
     rule!("PRO-SEQUENCE", Protocol,
         "Stateful reconnect: after a resume the server's first message is a Sequence naming the first message it replays.",

@@ -250,6 +250,18 @@ pub fn scenarios() -> Vec<Scenario> {
     out.push(s.done("GRP-CLOSED-ID", "basic"));
 
     let mut s = Script::new();
+    let (a, b) = (s.anon(), s.anon());
+    s.add_id(a, Target::Unknown, g("g"));
+    s.send_group(a, "g");
+    s.op(Op::Disconnect { conn: b });
+    s.add_id(a, id(b), g("g"));
+    s.send_group(a, "g");
+    s.add(a, g("g"));
+    s.remove_id(a, id(b), g("g"));
+    s.send_group(a, "g");
+    out.push(s.done("GRP-CLASSIC-UNKNOWN-ID-CANCELLED", "basic"));
+
+    let mut s = Script::new();
     let (a, b, c) = (s.anon(), s.anon(), s.anon());
     s.add_id(a, id(b), g("g"));
     s.add_id(a, id(c), g("g"));
@@ -428,6 +440,16 @@ pub fn scenarios() -> Vec<Scenario> {
     out.push(s.done("REC-CLASSIC-ALTERED-TOKEN", "basic"));
 
     // Sends.
+    let mut s = Script::new();
+    let (a, b) = (s.anon(), s.anon());
+    s.add(a, g("g"));
+    s.send(b, Selector::Group(g("")));
+    s.send(b, Selector::Group(None));
+    s.send(b, Selector::GroupExcept(g(""), vec![id(a)]));
+    s.send(b, Selector::OthersInGroup(None));
+    s.send_group(b, "g");
+    out.push(s.done("SND-CLASSIC-EMPTY-NAME", "basic"));
+
     let mut s = Script::new();
     let (a, _b, c) = (s.anon(), s.anon(), s.anon());
     s.op(Op::Disconnect { conn: c });

@@ -865,6 +865,8 @@ fn error_text(kind: ErrorKind, target: &str) -> String {
         ErrorKind::EmptyGroupName => errors::empty_group_name(target),
         ErrorKind::NoUser => errors::no_user(target),
         ErrorKind::ConnectionGone => errors::hub_exception(target, "The connection is gone."),
+        // Classic only (an ack that times out); refhub serves the core profiles.
+        ErrorKind::Cancelled => errors::hub_exception(target, "A task was canceled."),
     }
 }
 
