@@ -227,7 +227,7 @@ impl Session {
         self.ghost_ids.clear();
         self.connects = 0;
         let mut run = Run {
-            replay: replay_command(&self.config.describe(), &self.spec, ops),
+            replay: replay_command(Some(&self.config), &self.spec, ops),
             ops,
             expected: &expected,
             observed: Vec::new(),
