@@ -179,6 +179,11 @@ pub async fn run_suite(
             }
         }
     }
+    // No selected rule has a case this target can run: every verdict would be "not
+    // applicable", so say so now rather than after the other parts.
+    if plan.parts.contains(&Part::Scenarios) && jobs.is_empty() {
+        return Err(SuiteError::NothingChecked);
+    }
     progress.begin(jobs.len() as u64);
     let (exclusive, shared): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
@@ -197,17 +202,7 @@ pub async fn run_suite(
         t.duration += elapsed;
         t.findings.extend(probe_findings);
         if let Some(o) = outcome {
-            if !o.passed() {
-                match scenario::matching_variant(rule, &o) {
-                    Some(v) => t.variant = Some(v),
-                    None => t.findings.extend(o.findings.iter().cloned()),
-                }
-                // Other rules the divergences name fail too (not when the whole difference
-                // is an allowed variant).
-                if t.variant.is_none() {
-                    attribute(&mut tally, &rules, &o.findings, Some(rule.id));
-                }
-            }
+            record_case(&mut tally, &rules, rule, &o);
         }
     }
 
@@ -325,6 +320,31 @@ pub async fn run_suite(
     Ok(report)
 }
 
+/// A finished scenario of `rule`: a divergence that is wholly an allowed variant marks the
+/// rule with it; any other fails the rule and every selected rule it names. Decided by this
+/// case's own match, never by what an earlier case of the rule showed.
+fn record_case(
+    tally: &mut BTreeMap<&'static str, Tally>,
+    rules: &[&'static Rule],
+    rule: &'static Rule,
+    o: &CaseOutcome,
+) {
+    if o.passed() {
+        return;
+    }
+    match scenario::matching_variant(rule, o) {
+        Some(v) => tally.get_mut(rule.id).unwrap().variant = Some(v),
+        None => {
+            tally
+                .get_mut(rule.id)
+                .unwrap()
+                .findings
+                .extend(o.findings.iter().cloned());
+            attribute(tally, rules, &o.findings, Some(rule.id));
+        }
+    }
+}
+
 fn tally_key(rules: &[&'static Rule], id: &str) -> Option<&'static str> {
     rules.iter().find(|r| r.id == id).map(|r| r.id)
 }
@@ -364,4 +384,71 @@ pub async fn replay(
     let report = session.run(ops).await;
     session.close().await;
     Ok(report?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubspec_model::{GroupsFanout, Spec, Transcript};
+
+    fn outcome(observed: Transcript, expected: Transcript, rules: &[&str]) -> CaseOutcome {
+        let finding = Finding {
+            case: "c".into(),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            kind: "duplicate".into(),
+            step: 1,
+            op: None,
+            expected: String::new(),
+            observed: String::new(),
+            transcript: observed.to_string(),
+            expected_transcript: expected.to_string(),
+            replay: String::new(),
+            frames: vec![],
+        };
+        CaseOutcome {
+            name: "c".into(),
+            ops: expected.steps.len(),
+            duration: Duration::ZERO,
+            findings: vec![finding],
+            expected,
+            observed,
+        }
+    }
+
+    /// A case that is wholly an allowed variant does not excuse a later case of the same rule
+    /// whose divergence is something else: that one fails the rule and the rules it names.
+    #[test]
+    fn an_allowed_variant_is_decided_per_case() {
+        let rule = hubspec_model::rule("SND-GROUPS-FANOUT").unwrap();
+        let other = hubspec_model::rule("SND-GROUP").unwrap();
+        let rules = vec![rule, other];
+        let ops = scenarios()
+            .into_iter()
+            .find(|s| s.rule == rule.id)
+            .unwrap()
+            .ops;
+        let declared = Spec::default();
+        let expected = Transcript::run(declared, &ops).unwrap();
+        let once = Transcript::run(declared.with_fanout(GroupsFanout::Once), &ops).unwrap();
+        let variant = outcome(once, expected.clone(), &[rule.id]);
+        let mut cut = expected.clone();
+        cut.steps.truncate(2);
+        let broken = outcome(cut, expected, &[rule.id, other.id]);
+
+        let mut tally: BTreeMap<&'static str, Tally> =
+            rules.iter().map(|r| (r.id, Tally::default())).collect();
+        record_case(&mut tally, &rules, rule, &variant);
+        assert_eq!(
+            tally[rule.id].variant.as_deref(),
+            Some("groups_fanout = once")
+        );
+        assert!(tally[rule.id].findings.is_empty());
+        record_case(&mut tally, &rules, rule, &broken);
+        assert_eq!(tally[rule.id].findings.len(), 1, "the rule fails");
+        assert_eq!(
+            tally[other.id].findings.len(),
+            1,
+            "and so does the other rule the divergence names"
+        );
+    }
 }

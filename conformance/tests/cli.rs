@@ -634,3 +634,62 @@ fn the_html_report_renders_in_headless_chromium() {
     );
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// `--only` matching only rules the target cannot be checked for (the classic profile's, on a
+/// core hub) checks nothing: exit 2 with the reason, never a pass.
+#[test]
+fn a_run_that_checks_no_rule_exits_2() {
+    let dir = fresh_dir("nothing-checked");
+    let out = hubspec(
+        &[
+            "run",
+            "--only",
+            "REC-CLASSIC-",
+            "--report-dir",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("no rule was checked"), "{out}");
+    assert!(!out.stdout.contains("PASSED"), "{out}");
+}
+
+/// A hub serving `groups_fanout = once` while declared `per-group` (and the reverse) is an
+/// allowed variant, not a failure, and the verdict says which variant it showed.
+#[test]
+fn a_hub_showing_the_other_fanout_gets_the_allowed_variant_verdict() {
+    for (served, declared) in [("once", "per-group"), ("per-group", "once")] {
+        let dir = fresh_dir(&format!("variant-{served}"));
+        let out = hubspec(
+            &[
+                "run",
+                "--hub-groups-fanout",
+                served,
+                "--groups-fanout",
+                declared,
+                "--only",
+                "SND-GROUPS-FANOUT",
+                "--part",
+                "scenarios",
+                "--report-dir",
+                dir.to_str().expect("utf-8 path"),
+            ],
+            Duration::from_secs(120),
+        );
+        assert_eq!(out.code, Some(0), "{out}");
+        let doc = read_json(&dir.join("report.json"));
+        assert_schema(&doc);
+        let rule = &doc["rules"][0];
+        assert_eq!(rule["verdict"], "allowed-variant", "{doc}");
+        assert_eq!(
+            rule["variant"],
+            format!("groups_fanout = {served}"),
+            "{doc}"
+        );
+        assert!(
+            out.stdout.contains(&format!("groups_fanout = {served}")),
+            "the console names the variant: {out}"
+        );
+    }
+}

@@ -10,7 +10,7 @@
 use hubspec_conformance::expected;
 use hubspec_conformance::report::{RunReport, Verdict};
 use hubspec_conformance::{run_suite, Part, Plan, Progress, Target};
-use hubspec_model::{scenarios, Area, Profile, Transcript, RULES};
+use hubspec_model::{scenarios, Area, GroupsFanout, Profile, Transcript, RULES};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -112,20 +112,31 @@ fn not_applicable(rule: &hubspec_model::Rule) -> Option<String> {
     Some(reasons.join("; "))
 }
 
+/// The model's transcript of each scenario of `rule` that `target` runs is a reviewed
+/// snapshot: a spec change shows as a diff of these files. Keyed by profile and variant, since
+/// a transcript's first line names both.
+fn assert_snapshots(rule: &hubspec_model::Rule, target: &Target) -> Result<(), Failed> {
+    let spec = target.config.spec();
+    for s in scenarios().iter().filter(|s| s.rule == rule.id) {
+        if hubspec_conformance::scenario::not_applicable(rule, s, target).is_none() {
+            let expected = Transcript::run(spec, &s.ops).map_err(|e| format!("{e}"))?;
+            let name = format!(
+                "{}__{}__{}",
+                s.key().replace('/', "__"),
+                spec.profile,
+                spec.groups_fanout
+            );
+            insta::assert_snapshot!(name, expected.to_string());
+        }
+    }
+    Ok(())
+}
+
 fn rule_test(id: &'static str) -> Result<(), Failed> {
     let w = world();
     let rule = hubspec_model::rule(id).unwrap();
-    // The model's transcript of each scenario is a reviewed snapshot: a spec change shows as
-    // a diff of these files.
     for t in &w.targets {
-        let spec = t.config.spec();
-        for s in scenarios().iter().filter(|s| s.rule == id) {
-            if hubspec_conformance::scenario::not_applicable(rule, s, t).is_none() {
-                let expected = Transcript::run(spec, &s.ops).map_err(|e| format!("{e}"))?;
-                let name = format!("{}__{}", s.key().replace('/', "__"), spec.profile);
-                insta::assert_snapshot!(name, expected.to_string());
-            }
-        }
+        assert_snapshots(rule, t)?;
     }
     let report = scenario_report();
     let report = report
@@ -301,6 +312,95 @@ fn properties_catch_mutants_test() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Embedded hubs under both profiles, serving `served` and declaring `declared`.
+fn variant_targets(served: GroupsFanout, declared: GroupsFanout) -> Vec<Target> {
+    world().rt.block_on(async {
+        let mut targets = Vec::new();
+        for profile in [Profile::Core, Profile::CoreStateful] {
+            let mut t = Target::embedded_with(profile, BTreeSet::new(), served)
+                .await
+                .expect("refhub starts");
+            t.config.groups_fanout = declared;
+            targets.push(t);
+        }
+        targets
+    })
+}
+
+fn shutdown(targets: Vec<Target>) {
+    world().rt.block_on(async {
+        for t in targets {
+            t.shutdown().await;
+        }
+    });
+}
+
+/// A correct target that declares `groups_fanout = once` (here the embedded hub serving it)
+/// passes every rule, and its transcripts match their own reviewed snapshots.
+fn once_variant_test() -> Result<(), Failed> {
+    let w = world();
+    let targets = variant_targets(GroupsFanout::Once, GroupsFanout::Once);
+    let mut problems = Vec::new();
+    for rule in RULES {
+        for t in &targets {
+            if let Err(e) = assert_snapshots(rule, t) {
+                problems.push(format!("{}: {}", rule.id, e.message().unwrap_or("")));
+            }
+        }
+    }
+    let plan = Plan {
+        parts: [Part::Scenarios].into(),
+        ..Plan::default()
+    };
+    let report = w.rt.block_on(run_suite(&targets, &plan, &Lines));
+    shutdown(targets);
+    let report = report.map_err(|e| e.to_string())?;
+    for r in &report.rules {
+        if !matches!(r.verdict, Verdict::Pass | Verdict::NotApplicable { .. }) {
+            problems.push(format!("{}: {:?} {:?}", r.id, r.verdict, r.findings));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
+
+/// A hub that serves one fan-out while declaring the other gets the allowed-variant verdict
+/// on SND-GROUPS-FANOUT, naming the variant it showed, and fails nothing.
+fn allowed_variant_test() -> Result<(), Failed> {
+    let w = world();
+    for (served, declared) in [
+        (GroupsFanout::Once, GroupsFanout::PerGroup),
+        (GroupsFanout::PerGroup, GroupsFanout::Once),
+    ] {
+        let targets = variant_targets(served, declared);
+        let plan = Plan {
+            only: vec!["SND-GROUPS-FANOUT".into()],
+            parts: [Part::Scenarios].into(),
+            ..Plan::default()
+        };
+        let report = w.rt.block_on(run_suite(&targets, &plan, &Lines));
+        shutdown(targets);
+        let report = report.map_err(|e| e.to_string())?;
+        let want = Verdict::AllowedVariant {
+            variant: format!("groups_fanout = {served}"),
+        };
+        if report.rules.len() != 1 || report.rules[0].verdict != want {
+            return Err(format!(
+                "serving {served}, declaring {declared}: want {want:?}, got {:?}",
+                report.rules
+            )
+            .into());
+        }
+        if !report.passed() {
+            return Err(format!("an allowed variant is not a failure: {report:?}").into());
+        }
+    }
+    Ok(())
+}
+
 fn expected_test() -> Result<(), Failed> {
     let report = scenario_report();
     let report = report
@@ -336,6 +436,11 @@ fn main() {
             properties_catch_mutants_test,
         ));
         trials.push(Trial::test("expected::refhub", expected_test));
+        trials.push(Trial::test(
+            "variant::groups-fanout-once",
+            once_variant_test,
+        ));
+        trials.push(Trial::test("variant::allowed", allowed_variant_test));
     } else {
         eprintln!("not applicable: part::mutants and expected::refhub (they need the embedded reference hub)");
     }
