@@ -207,6 +207,7 @@ pub async fn run_suite(
     }
 
     // Random histories.
+    let mut unselected: Vec<Finding> = Vec::new();
     let mut prop_stats = None;
     if plan.parts.contains(&Part::Properties) {
         let mut stats = PropertyStats::default();
@@ -220,7 +221,7 @@ pub async fn run_suite(
             stats.cases += run.cases;
             stats.ops += run.ops;
             if let Some(o) = run.failure {
-                attribute(&mut tally, &rules, &o.findings, None);
+                unselected.extend(attribute(&mut tally, &rules, &o.findings, None));
                 stats.counterexample = stats.counterexample.or_else(|| o.findings.first().cloned());
             }
         }
@@ -242,7 +243,7 @@ pub async fn run_suite(
             c.walks += run.walks;
             c.ops += run.ops;
             for o in &run.failures {
-                attribute(&mut tally, &rules, &o.findings, None);
+                unselected.extend(attribute(&mut tally, &rules, &o.findings, None));
             }
         }
         coverage = Some(c);
@@ -259,6 +260,10 @@ pub async fn run_suite(
         mutant_reports = Some(reports);
     }
 
+    // The shortest few are evidence enough (a faulty hub can fail every walk).
+    unselected.sort_by_key(|f| f.transcript.lines().count());
+    unselected.dedup();
+    unselected.truncate(10);
     let report_rules = rules
         .iter()
         .map(|rule| {
@@ -311,6 +316,7 @@ pub async fn run_suite(
         coverage,
         properties: prop_stats,
         mutants: mutant_reports,
+        unselected_findings: unselected,
     };
     let other_parts =
         report.coverage.is_some() || report.properties.is_some() || report.mutants.is_some();
@@ -350,26 +356,35 @@ fn tally_key(rules: &[&'static Rule], id: &str) -> Option<&'static str> {
 }
 
 /// Every selected rule a finding names fails with that finding (the scenario's own rule
-/// already has it).
+/// already has it). Returns the findings that name no selected rule at all, so the caller
+/// keeps them rather than dropping a divergence.
 fn attribute(
     tally: &mut BTreeMap<&'static str, Tally>,
     rules: &[&'static Rule],
     findings: &[Finding],
     own: Option<&str>,
-) {
+) -> Vec<Finding> {
+    let mut unselected = Vec::new();
     for f in findings {
+        let mut named = false;
         for r in &f.rules {
             if Some(r.as_str()) == own {
+                named = true;
                 continue;
             }
             if let Some(id) = tally_key(rules, r) {
+                named = true;
                 let t = tally.get_mut(id).unwrap();
                 if !t.findings.contains(f) {
                     t.findings.push(f.clone());
                 }
             }
         }
+        if !named {
+            unselected.push(f.clone());
+        }
     }
+    unselected
 }
 
 /// Replay one history against a target and return the harness's report.

@@ -693,3 +693,40 @@ fn a_hub_showing_the_other_fanout_gets_the_allowed_variant_verdict() {
         );
     }
 }
+
+/// A divergence the exhaustive part finds is not dropped because it names a rule outside
+/// `--only`: the run fails and report.json keeps it.
+#[test]
+fn a_divergence_outside_the_selected_rules_fails_the_run() {
+    let dir = fresh_dir("unselected");
+    let out = hubspec(
+        &[
+            "run",
+            "--fault",
+            "double-add-delivers-twice",
+            "--only",
+            "CON-IDS-UNIQUE",
+            "--part",
+            "scenarios",
+            "--part",
+            "exhaustive",
+            "--profile",
+            "core",
+            "--report-dir",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    let doc = read_json(&dir.join("report.json"));
+    assert_schema(&doc);
+    assert_eq!(doc["rules"][0]["verdict"], "pass", "{doc}");
+    let found = doc["unselected_findings"].as_array().expect("kept");
+    assert!(
+        found.iter().any(|f| f["rules"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r == "GRP-ADD-IDEMPOTENT"))),
+        "{doc}"
+    );
+    assert!(out.stdout.contains("OUTSIDE THE SELECTED RULES"), "{out}");
+}

@@ -104,6 +104,16 @@ pub fn render(report: &RunReport) -> String {
             }
         }
     }
+    if !report.unselected_findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDIVERGENCES OUTSIDE THE SELECTED RULES: {} (they fail the run)",
+            report.unselected_findings.len()
+        );
+        for f in report.unselected_findings.iter().take(3) {
+            write_finding(&mut out, f);
+        }
+    }
     if let Some(c) = &report.coverage {
         let _ = writeln!(
             out,
