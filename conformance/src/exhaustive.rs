@@ -168,6 +168,40 @@ fn path_to_work(
     None
 }
 
+/// Failing walks shrunk at most, each to a minimal history: a walk is up to 48 operations,
+/// most of them unrelated to its divergence.
+pub const SHRUNK_MAX: usize = 3;
+
+/// Shrink the first failing walk of each distinct first-named rule (at most [`SHRUNK_MAX`])
+/// with [`crate::shrink`], keeping a removal while the history still diverges naming that
+/// rule, and replace it with the minimal case's outcome (its findings carry the minimal
+/// transcript and the replay command of the minimal history).
+async fn shrink_failures(target: &Target, spec: Spec, failures: &mut [CaseOutcome]) {
+    let mut seen: Vec<String> = Vec::new();
+    for o in failures.iter_mut() {
+        if seen.len() >= SHRUNK_MAX {
+            break;
+        }
+        let Some(rule) = o.findings.first().and_then(|f| f.rules.first()).cloned() else {
+            continue;
+        };
+        if seen.contains(&rule) {
+            continue;
+        }
+        seen.push(rule.clone());
+        let minimal = crate::shrink::shrink(spec, o.expected.ops(), |h| {
+            let rule = &rule;
+            async move { run_case(target, spec, "shrinking", &h).await.violates(rule) }
+        })
+        .await;
+        let name = format!("{}, shrunk to {} ops", o.name, minimal.len());
+        let shrunk = run_case(target, spec, &name, &minimal).await;
+        if shrunk.violates(&rule) {
+            *o = shrunk;
+        }
+    }
+}
+
 /// What the exhaustive part found.
 pub struct ExhaustiveRun {
     /// Transitions within the bounds.
@@ -178,7 +212,8 @@ pub struct ExhaustiveRun {
     pub walks: usize,
     /// Operations sent.
     pub ops: usize,
-    /// The failing walks.
+    /// The failing walks, shortest first; the first of each distinct rule (up to
+    /// [`SHRUNK_MAX`]) shrunk to a minimal history.
     pub failures: Vec<CaseOutcome>,
 }
 
@@ -230,6 +265,8 @@ pub async fn run(target: &Target, spec: Spec, bounds: Bounds, parallel: usize) -
             failures.push(o);
         }
     }
+    failures.sort_by_key(|o| o.ops);
+    shrink_failures(target, spec, &mut failures).await;
     ExhaustiveRun {
         transitions,
         covered,

@@ -8,7 +8,7 @@
 //! and the expected verdicts of the known target.
 
 use hubspec_conformance::expected;
-use hubspec_conformance::report::{RunReport, Verdict};
+use hubspec_conformance::report::{Finding, RuleReport, RunReport, Verdict};
 use hubspec_conformance::{run_suite, Part, Plan, Progress, Target};
 use hubspec_model::{scenarios, Area, GroupsFanout, Profile, Transcript, RULES};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -155,24 +155,33 @@ fn rule_test(id: &'static str) -> Result<(), Failed> {
             Ok(())
         }
         Verdict::NotApplicable { reason } => Err(format!("{id}: no case ran ({reason})").into()),
-        Verdict::Fail => {
-            let mut msg = format!("[{id}] {} — FAILED\n", r.statement);
-            for f in &r.findings {
-                msg.push_str(&format!(
-                    "[{}] {} step {}: {}\n  expected: {}\n  observed: {}\n  transcript:\n{}\n  replay: {}\n",
-                    f.rules.join(", "),
-                    f.case,
-                    f.step,
-                    f.kind,
-                    f.expected,
-                    f.observed,
-                    f.transcript,
-                    f.replay
-                ));
-            }
-            Err(msg.into())
-        }
+        Verdict::Fail => Err(failure_message(r).into()),
     }
+}
+
+/// A finding as a failure prints it: rule IDs, case, step, kind, expected and observed, the
+/// (minimal) transcript and the replay command.
+fn finding_message(f: &Finding) -> String {
+    format!(
+        "[{}] {} step {}: {}\n  expected: {}\n  observed: {}\n  transcript:\n{}\n  replay: {}\n",
+        f.rules.join(", "),
+        f.case,
+        f.step,
+        f.kind,
+        f.expected,
+        f.observed,
+        f.transcript,
+        f.replay
+    )
+}
+
+/// A failing rule with its findings.
+fn failure_message(r: &RuleReport) -> String {
+    let mut msg = format!("[{}] {} — FAILED\n", r.id, r.statement);
+    for f in &r.findings {
+        msg.push_str(&finding_message(f));
+    }
+    msg
 }
 
 fn part(part: Part) -> Result<RunReport, Failed> {
@@ -191,20 +200,13 @@ fn properties_test() -> Result<(), Failed> {
     eprintln!("properties: {} cases, {} operations", p.cases, p.ops);
     match p.counterexample {
         None => Ok(()),
-        Some(f) => Err(format!(
-            "[{}] minimal failing history ({} steps):\n{}\nreplay: {}",
-            f.rules.join(", "),
-            f.step,
-            f.transcript,
-            f.replay
-        )
-        .into()),
+        Some(f) => Err(format!("minimal failing history:\n{}", finding_message(&f)).into()),
     }
 }
 
 fn exhaustive_test() -> Result<(), Failed> {
     let r = part(Part::Exhaustive)?;
-    let c = r.coverage.expect("the part ran");
+    let c = r.coverage.clone().expect("the part ran");
     eprintln!(
         "exhaustive: {} of {} transitions covered ({:.1} %), {} walks, {} operations; bounds {}",
         c.covered,
@@ -214,17 +216,79 @@ fn exhaustive_test() -> Result<(), Failed> {
         c.ops,
         c.bounds
     );
-    let failing: Vec<String> = r
-        .rules
-        .iter()
-        .filter(|r| r.verdict.is_failure())
-        .map(|r| r.id.clone())
-        .collect();
-    if c.covered == c.transitions && failing.is_empty() && c.transitions > 0 {
-        Ok(())
-    } else {
-        Err(format!("coverage {:.1} %; failing rules: {failing:?}", c.percent()).into())
+    if r.passed() {
+        return Ok(());
     }
+    let mut msg = format!(
+        "coverage {:.1} % ({} of {} transitions)\n",
+        c.percent(),
+        c.covered,
+        c.transitions
+    );
+    for rule in r.rules.iter().filter(|r| r.verdict.is_failure()) {
+        msg.push_str(&failure_message(rule));
+    }
+    for f in &r.unselected_findings {
+        msg.push_str(&finding_message(f));
+    }
+    Err(msg.into())
+}
+
+/// A failing exhaustive walk is shrunk to a minimal history, and its finding carries that
+/// history's transcript and a replay command that works (here: a fresh embedded hub with the
+/// fault). Small bounds keep it quick; the part's own bounds are in `part::exhaustive`.
+fn exhaustive_shrinks_test() -> Result<(), Failed> {
+    use hubspec_check::Bounds;
+    use hubspec_conformance::exhaustive;
+    use hubspec_refhub::Fault;
+    let w = world();
+    let bounds = Bounds {
+        connections: 2,
+        users: 1,
+        groups: 1,
+        depth: Some(4),
+        ..exhaustive::default_bounds()
+    };
+    let run = w.rt.block_on(async {
+        let t = Target::embedded(Profile::Core, [Fault::DoubleAddDeliversTwice].into())
+            .await
+            .expect("refhub starts");
+        let run = exhaustive::run(&t, t.config.spec(), bounds, 1).await;
+        t.shutdown().await;
+        run
+    });
+    let first = run
+        .failures
+        .iter()
+        .find(|o| o.violates("GRP-ADD-IDEMPOTENT"))
+        .ok_or("the fault went unnoticed")?;
+    let f = first
+        .findings
+        .iter()
+        .find(|f| f.rules.iter().any(|r| r == "GRP-ADD-IDEMPOTENT"))
+        .expect("it violates the rule");
+    eprintln!("{}", finding_message(f));
+    let steps = f
+        .transcript
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .split('.')
+                .next()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .count();
+    if first.ops > 4 || steps > 4 {
+        return Err(format!("not shrunk: {} ops\n{}", first.ops, finding_message(f)).into());
+    }
+    if !f.replay.contains("--fault double-add-delivers-twice") || f.replay.contains("--url") {
+        return Err(format!(
+            "the replay does not start a faulty embedded hub: {}",
+            f.replay
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn mutants_test() -> Result<(), Failed> {
@@ -429,6 +493,12 @@ fn main() {
     let embedded = world().embedded;
     trials.push(Trial::test("part::properties", properties_test));
     trials.push(Trial::test("part::exhaustive", exhaustive_test));
+    if embedded {
+        trials.push(Trial::test(
+            "part::exhaustive-shrinks",
+            exhaustive_shrinks_test,
+        ));
+    }
     if embedded {
         trials.push(Trial::test("part::mutants", mutants_test));
         trials.push(Trial::test(
