@@ -266,6 +266,9 @@ pub struct PropertyRun {
     pub ops: usize,
     /// The minimal failing case, if any.
     pub failure: Option<CaseOutcome>,
+    /// When the first failing case was seen, before any shrinking: the time since the run
+    /// started and the operations sent until then (that case's included).
+    pub first_failure: Option<(std::time::Duration, usize)>,
 }
 
 /// Where failing seeds are kept, so they run first next time.
@@ -303,6 +306,9 @@ pub fn run(
     let ops = Arc::new(Mutex::new(0usize));
     let runs = Arc::new(Mutex::new(0u32));
     let last_failure: Arc<Mutex<Option<CaseOutcome>>> = Arc::new(Mutex::new(None));
+    let first_failure: Arc<Mutex<Option<(std::time::Duration, usize)>>> =
+        Arc::new(Mutex::new(None));
+    let started = std::time::Instant::now();
     let spec = universe.spec;
     let result = runner.run(&strategy, |(_, transitions, seen)| {
         *runs.lock().unwrap() += 1;
@@ -330,6 +336,10 @@ pub fn run(
         if outcome.passed() {
             Ok(())
         } else {
+            first_failure
+                .lock()
+                .unwrap()
+                .get_or_insert((started.elapsed(), *ops.lock().unwrap()));
             let msg = outcome.findings[0].rules.join(", ");
             *last_failure.lock().unwrap() = Some(outcome);
             Err(TestCaseError::fail(msg))
@@ -376,9 +386,11 @@ pub fn run(
     };
     let cases = *runs.lock().unwrap();
     let ops = *ops.lock().unwrap();
+    let first_failure = *first_failure.lock().unwrap();
     PropertyRun {
         cases,
         ops,
         failure,
+        first_failure,
     }
 }

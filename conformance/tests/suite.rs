@@ -335,13 +335,26 @@ fn properties_catch_mutants_test() -> Result<(), Failed> {
         Fault::CaseInsensitiveGroups,
         Fault::OthersInGroupIncludesCaller,
     ] {
-        let found =
+        let run =
             w.rt.block_on(hubspec_conformance::mutants::hunt_with_properties(
                 fault, 200,
             ));
-        let Some(o) = found else {
+        let Some(o) = run.failure else {
             return Err(format!("random histories missed {}", fault.name()).into());
         };
+        // The detection figures stop at the first failing case, before shrinking (which runs
+        // more cases and sends more operations).
+        let Some((_, first_ops)) = run.first_failure else {
+            return Err(format!("{}: no first detection recorded", fault.name()).into());
+        };
+        if first_ops >= run.ops {
+            return Err(format!(
+                "{}: first detection after {first_ops} of {} operations: shrinking counted",
+                fault.name(),
+                run.ops
+            )
+            .into());
+        }
         let breaks = fault.breaks();
         if o.findings.is_empty() {
             return Err(format!(
@@ -364,7 +377,7 @@ fn properties_catch_mutants_test() -> Result<(), Failed> {
             .into());
         }
         eprintln!(
-            "  {}: caught, shrunk to {} operations:\n{}",
+            "  {}: caught after {first_ops} operations, shrunk to {} operations:\n{}",
             fault.name(),
             o.ops,
             o.expected
