@@ -219,9 +219,24 @@ pub struct ExhaustiveRun {
 
 /// Run every transition of `spec` within `bounds` against `target`.
 pub async fn run(target: &Target, spec: Spec, bounds: Bounds, parallel: usize) -> ExhaustiveRun {
+    run_with_progress(target, spec, bounds, parallel, &crate::Quiet).await
+}
+
+/// [`run`], reporting the part (its walks) and each walk to `progress`.
+pub async fn run_with_progress(
+    target: &Target,
+    spec: Spec,
+    bounds: Bounds,
+    parallel: usize,
+    progress: &dyn crate::Progress,
+) -> ExhaustiveRun {
     let g = graph(spec, bounds);
     let walks = walks(&g, 48);
     let transitions = g.transitions();
+    progress.part(
+        &format!("exhaustive ({}, {transitions} transitions)", spec.profile),
+        walks.len() as u64,
+    );
     // The transitions each walk takes, for the coverage count.
     let mut per_walk: Vec<usize> = Vec::with_capacity(walks.len());
     {
@@ -251,7 +266,9 @@ pub async fn run(target: &Target, spec: Spec, bounds: Bounds, parallel: usize) -
     let outcomes: Vec<(usize, CaseOutcome)> = stream::iter(histories.iter().enumerate())
         .map(|(i, h)| async move {
             let name = format!("exhaustive walk {} ({})", i + 1, spec.profile);
-            (i, run_case(target, spec, &name, h).await)
+            let o = run_case(target, spec, &name, h).await;
+            progress.advance(&name, o.passed());
+            (i, o)
         })
         .buffer_unordered(parallel.max(1))
         .collect()

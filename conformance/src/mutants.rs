@@ -46,7 +46,9 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
         let handle = tokio::runtime::Handle::current();
         let t = &target;
         let before = start.elapsed();
-        let run = tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
+        let run = tokio::task::block_in_place(|| {
+            properties::run(t, universe, cases, 24, &handle, &crate::Quiet)
+        });
         if let Some(o) = run.failure.filter(|o| names_fault(o)) {
             let (time, first_ops) = run
                 .first_failure
@@ -108,7 +110,9 @@ pub async fn hunt_with_properties(fault: Fault, cases: u32) -> properties::Prope
     let universe = Universe::for_target(&target);
     let handle = tokio::runtime::Handle::current();
     let t = &target;
-    let run = tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
+    let run = tokio::task::block_in_place(|| {
+        properties::run(t, universe, cases, 24, &handle, &crate::Quiet)
+    });
     target.shutdown().await;
     run
 }

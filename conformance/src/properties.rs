@@ -288,6 +288,7 @@ pub fn run(
     cases: u32,
     max_len: usize,
     handle: &tokio::runtime::Handle,
+    progress: &dyn crate::Progress,
 ) -> PropertyRun {
     let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
     *UNIVERSE.lock().unwrap_or_else(|p| p.into_inner()) = Some(universe.clone());
@@ -319,6 +320,7 @@ pub fn run(
             spec.profile
         );
         let outcome = handle.block_on(run_case(target, spec, &name, &transitions));
+        progress.advance(&name, outcome.passed());
         // Tell the shrinker how many transitions the system went through: all of them, or up
         // to the first diverging step (the later ones can go first when shrinking).
         if let Some(seen) = seen {

@@ -196,13 +196,24 @@ impl RunReport {
         c
     }
 
+    /// Whether the run checked something: a rule passed or showed an allowed variant, or a
+    /// part that checks the target as a whole (properties, exhaustive, mutants) ran. A run with
+    /// only the scenario part whose every rule was not applicable checked nothing.
+    pub fn checked_anything(&self) -> bool {
+        let (pass, _, _, variant) = self.counts();
+        pass + variant > 0
+            || self.coverage.is_some()
+            || self.properties.is_some()
+            || self.mutants.is_some()
+    }
+
     /// Whether every applicable rule passed (or showed an allowed variant), at least one rule
     /// was checked, coverage (if measured) is complete, no divergence was found outside the
     /// selected rules and every mutant (if run) was caught.
     pub fn passed(&self) -> bool {
-        let (pass, fail, _, variant) = self.counts();
+        let (_, fail, _, _) = self.counts();
         fail == 0
-            && pass + variant > 0
+            && self.checked_anything()
             && self.unselected_findings.is_empty()
             && self
                 .coverage

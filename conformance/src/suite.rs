@@ -83,11 +83,15 @@ impl Plan {
     }
 }
 
-/// Live progress: the CLI draws a bar, tests print lines, or nothing.
+/// Live progress: the CLI draws a bar, tests print lines, or nothing. A run reports each part
+/// in turn (`part`), then each of its units as it finishes (`advance`): a scenario or probe, a
+/// property case (shrinking runs included, so it may pass the total), an exhaustive walk, a
+/// mutant hunted.
 pub trait Progress: Send + Sync {
-    /// `total` cases are about to run.
-    fn begin(&self, total: u64);
-    /// One case finished.
+    /// A part begins (`scenarios`, `properties`, `exhaustive`, `mutants`, with the target or
+    /// profile it runs against), with `total` units.
+    fn part(&self, name: &str, total: u64);
+    /// One unit finished.
     fn advance(&self, case: &str, passed: bool);
     /// Something worth a line.
     fn note(&self, message: &str);
@@ -97,7 +101,7 @@ pub trait Progress: Send + Sync {
 pub struct Quiet;
 
 impl Progress for Quiet {
-    fn begin(&self, _: u64) {}
+    fn part(&self, _: &str, _: u64) {}
     fn advance(&self, _: &str, _: bool) {}
     fn note(&self, _: &str) {}
 }
@@ -184,7 +188,9 @@ pub async fn run_suite(
     if plan.parts.contains(&Part::Scenarios) && jobs.is_empty() {
         return Err(SuiteError::NothingChecked);
     }
-    progress.begin(jobs.len() as u64);
+    if plan.parts.contains(&Part::Scenarios) {
+        progress.part("scenarios and probes", jobs.len() as u64);
+    }
     let (exclusive, shared): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
         .partition(|j| matches!(j, Job::Scenario(_, _, s) if is_exclusive(&s.ops)));
@@ -212,12 +218,16 @@ pub async fn run_suite(
     if plan.parts.contains(&Part::Properties) {
         let mut stats = PropertyStats::default();
         for t in targets {
-            progress.note(&format!("property cases against {}", t.describe()));
+            progress.part(
+                &format!("properties ({})", t.config.spec().profile),
+                u64::from(plan.cases),
+            );
             let universe = properties::Universe::for_target(t);
             let handle = tokio::runtime::Handle::current();
             let cases = plan.cases;
-            let run =
-                tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
+            let run = tokio::task::block_in_place(|| {
+                properties::run(t, universe, cases, 24, &handle, progress)
+            });
             stats.cases += run.cases;
             stats.ops += run.ops;
             if let Some(o) = run.failure {
@@ -236,8 +246,14 @@ pub async fn run_suite(
             ..Coverage::default()
         };
         for t in targets {
-            progress.note(&format!("exhaustive walks against {}", t.describe()));
-            let run = exhaustive::run(t, t.config.spec(), exhaustive::default_bounds(), 1).await;
+            let run = exhaustive::run_with_progress(
+                t,
+                t.config.spec(),
+                exhaustive::default_bounds(),
+                1,
+                progress,
+            )
+            .await;
             c.transitions += run.transitions;
             c.covered += run.covered;
             c.walks += run.walks;
@@ -253,9 +269,11 @@ pub async fn run_suite(
     let mut mutant_reports: Option<Vec<MutantReport>> = None;
     if plan.parts.contains(&Part::Mutants) && targets.iter().all(Target::is_embedded) {
         let mut reports = Vec::new();
+        progress.part("mutants", hubspec_refhub::Fault::ALL.len() as u64);
         for fault in hubspec_refhub::Fault::ALL {
-            progress.note(&format!("mutant {}", fault.name()));
-            reports.push(mutants::hunt(fault, plan.cases).await);
+            let report = mutants::hunt(fault, plan.cases).await;
+            progress.advance(&format!("mutant {}", fault.name()), report.detected);
+            reports.push(report);
         }
         mutant_reports = Some(reports);
     }
@@ -318,9 +336,7 @@ pub async fn run_suite(
         mutants: mutant_reports,
         unselected_findings: unselected,
     };
-    let other_parts =
-        report.coverage.is_some() || report.properties.is_some() || report.mutants.is_some();
-    if !other_parts && !report.rules.iter().any(|r| r.verdict.was_checked()) {
+    if !report.checked_anything() && !report.rules.iter().any(|r| r.verdict.was_checked()) {
         return Err(SuiteError::NothingChecked);
     }
     Ok(report)

@@ -22,11 +22,25 @@ struct World {
     scenarios: Mutex<Option<Arc<Result<RunReport, String>>>>,
 }
 
-struct Lines;
+/// Progress as lines on stderr; it also records each part's total and units done, so the
+/// part tests check that every part reports its progress.
+#[derive(Default)]
+struct Lines {
+    parts: Mutex<Vec<(String, u64, u64)>>,
+}
 
 impl Progress for Lines {
-    fn begin(&self, _: u64) {}
+    fn part(&self, name: &str, total: u64) {
+        eprintln!("  {name}: {total} to run");
+        self.parts
+            .lock()
+            .unwrap()
+            .push((name.to_string(), total, 0));
+    }
     fn advance(&self, case: &str, passed: bool) {
+        if let Some(p) = self.parts.lock().unwrap().last_mut() {
+            p.2 += 1;
+        }
         if !passed {
             eprintln!("  diverged: {case}");
         }
@@ -81,7 +95,7 @@ fn scenario_report() -> Arc<Result<RunReport, String>> {
         ..Plan::default()
     };
     let r = Arc::new(
-        w.rt.block_on(run_suite(&w.targets, &plan, &Lines))
+        w.rt.block_on(run_suite(&w.targets, &plan, &Lines::default()))
             .map_err(|e| e.to_string()),
     );
     *slot = Some(r.clone());
@@ -190,8 +204,24 @@ fn part(part: Part) -> Result<RunReport, Failed> {
         parts: [part].into(),
         ..Plan::default()
     };
-    w.rt.block_on(run_suite(&w.targets, &plan, &Lines))
-        .map_err(|e| e.to_string().into())
+    let lines = Lines::default();
+    let report =
+        w.rt.block_on(run_suite(&w.targets, &plan, &lines))
+            .map_err(|e| e.to_string())?;
+    // Live progress covers the part: it was announced (per target where it runs per target)
+    // with a total, and every unit advanced it.
+    let parts = lines.parts.into_inner().unwrap();
+    let name = format!("{part:?}").to_lowercase();
+    let mine: Vec<_> = parts.iter().filter(|p| p.0.starts_with(&name)).collect();
+    let want = if part == Part::Mutants {
+        1
+    } else {
+        w.targets.len()
+    };
+    if mine.len() != want || mine.iter().any(|p| p.1 == 0 || p.2 < p.1) {
+        return Err(format!("{name}: progress reported {parts:?}").into());
+    }
+    Ok(report)
 }
 
 fn properties_test() -> Result<(), Failed> {
@@ -429,7 +459,7 @@ fn once_variant_test() -> Result<(), Failed> {
         parts: [Part::Scenarios].into(),
         ..Plan::default()
     };
-    let report = w.rt.block_on(run_suite(&targets, &plan, &Lines));
+    let report = w.rt.block_on(run_suite(&targets, &plan, &Lines::default()));
     shutdown(targets);
     let report = report.map_err(|e| e.to_string())?;
     for r in &report.rules {
@@ -458,7 +488,7 @@ fn allowed_variant_test() -> Result<(), Failed> {
             parts: [Part::Scenarios].into(),
             ..Plan::default()
         };
-        let report = w.rt.block_on(run_suite(&targets, &plan, &Lines));
+        let report = w.rt.block_on(run_suite(&targets, &plan, &Lines::default()));
         shutdown(targets);
         let report = report.map_err(|e| e.to_string())?;
         let want = Verdict::AllowedVariant {
