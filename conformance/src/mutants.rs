@@ -60,8 +60,15 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     }
     if found.is_none() {
         let spec = target.config.spec();
-        let run =
-            crate::exhaustive::run(&target, spec, crate::exhaustive::default_bounds(), 1).await;
+        let run = crate::exhaustive::run_with_progress(
+            &target,
+            spec,
+            crate::exhaustive::default_bounds(),
+            crate::exhaustive::EXPIRE,
+            8,
+            &crate::Quiet,
+        )
+        .await;
         ops += run.ops;
         if let Some(o) = run.failures.into_iter().find(|o| names_fault(o)) {
             // The part reports when every walk has run: the whole part is the cost of this

@@ -242,7 +242,7 @@ pub async fn run_suite(
     let mut coverage = None;
     if plan.parts.contains(&Part::Exhaustive) {
         let mut c = Coverage {
-            bounds: format!("{}", exhaustive::default_bounds()),
+            bounds: exhaustive::describe_default(),
             ..Coverage::default()
         };
         for t in targets {
@@ -250,7 +250,8 @@ pub async fn run_suite(
                 t,
                 t.config.spec(),
                 exhaustive::default_bounds(),
-                1,
+                exhaustive::EXPIRE,
+                plan.parallel,
                 progress,
             )
             .await;
