@@ -37,8 +37,9 @@ impl CaseOutcome {
     }
 }
 
-/// A divergence as report evidence.
-pub fn finding(case: &str, d: &Divergence, expected: &Transcript) -> Finding {
+/// A divergence as report evidence; `replay` reaches the target again (the harness's own
+/// command names the session's URL, which for the embedded hub ends with the run).
+pub fn finding(case: &str, d: &Divergence, expected: &Transcript, replay: &str) -> Finding {
     Finding {
         case: case.to_string(),
         rules: d.rules.iter().map(|r| r.to_string()).collect(),
@@ -49,7 +50,7 @@ pub fn finding(case: &str, d: &Divergence, expected: &Transcript) -> Finding {
         observed: d.observed.clone(),
         transcript: d.transcript.to_string(),
         expected_transcript: expected.to_string(),
-        replay: d.replay.clone(),
+        replay: replay.to_string(),
         frames: d.frames.iter().map(|f| f.to_string()).collect(),
     }
 }
@@ -65,12 +66,13 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
     let mut session = Session::new(&target.config, spec, name, target.restarter.clone());
     let result = session.run(ops).await;
     session.close().await;
+    let replay = target.replay_command(spec, ops);
     let (observed, findings) = match result {
         Ok(report) => {
             let findings = report
                 .divergences
                 .iter()
-                .map(|d| finding(name, d, &report.expected))
+                .map(|d| finding(name, d, &report.expected, &replay))
                 .collect();
             (report.observed, findings)
         }
@@ -89,11 +91,7 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
                 observed: e.to_string(),
                 transcript: String::new(),
                 expected_transcript: expected.to_string(),
-                replay: if target.is_embedded() {
-                    replay_embedded(target, spec, ops)
-                } else {
-                    hubspec_harness::replay_command(&target.urls(), &spec, ops)
-                },
+                replay,
                 frames: vec![],
             };
             (
@@ -113,14 +111,4 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
         expected,
         observed,
     }
-}
-
-/// The replay command of a history on the embedded hub: no URL (the CLI starts a fresh
-/// embedded hub), with the same faults.
-fn replay_embedded(target: &Target, spec: Spec, ops: &[Op]) -> String {
-    let mut cmd = hubspec_harness::replay_command("", &spec, ops);
-    for f in target.faults() {
-        cmd.push_str(&format!(" --fault {}", f.name()));
-    }
-    cmd
 }

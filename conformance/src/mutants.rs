@@ -11,10 +11,13 @@ use hubspec_refhub::Fault;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-/// Hunt `fault`: scenarios in catalog order, then random histories, stopping at the first
-/// divergence that names a rule the fault breaks; then shrink that history.
+/// Hunt `fault`: scenarios in catalog order, then random histories, then the exhaustive
+/// walks, stopping at the first divergence that names a rule the fault breaks; then shrink
+/// that history. The detection figures (time, operations) stop at the first detection, before
+/// any shrinking (proptest's own included); the shrunk length is reported on its own.
 pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     let start = Instant::now();
+    let mut detected_at = None;
     let breaks: Vec<String> = fault.breaks().iter().map(|r| r.to_string()).collect();
     let target = Target::embedded(Profile::CoreStateful, BTreeSet::from([fault]))
         .await
@@ -33,6 +36,7 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
         let o = crate::scenario::run(&target, &s).await;
         ops += o.ops;
         if names_fault(&o) {
+            detected_at = Some((start.elapsed(), ops));
             found = Some(("scenario".into(), o));
             break;
         }
@@ -41,20 +45,46 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
         let universe = Universe::for_target(&target);
         let handle = tokio::runtime::Handle::current();
         let t = &target;
-        let run = tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
-        ops += run.ops;
+        let before = start.elapsed();
+        let run = tokio::task::block_in_place(|| {
+            properties::run(t, universe, cases, 24, &handle, &crate::Quiet)
+        });
         if let Some(o) = run.failure.filter(|o| names_fault(o)) {
+            let (time, first_ops) = run
+                .first_failure
+                .unwrap_or((start.elapsed() - before, run.ops));
+            detected_at = Some((before + time, ops + first_ops));
             found = Some(("properties".into(), o));
         }
+        ops += run.ops;
     }
-    let time_to_detection = start.elapsed();
+    if found.is_none() {
+        let spec = target.config.spec();
+        let run = crate::exhaustive::run_with_progress(
+            &target,
+            spec,
+            crate::exhaustive::default_bounds(),
+            crate::exhaustive::EXPIRE,
+            8,
+            &crate::Quiet,
+        )
+        .await;
+        ops += run.ops;
+        if let Some(o) = run.failures.into_iter().find(|o| names_fault(o)) {
+            // The part reports when every walk has run: the whole part is the cost of this
+            // detection.
+            detected_at = Some((start.elapsed(), ops));
+            found = Some(("exhaustive".into(), o));
+        }
+    }
+    let (time_to_detection, ops_to_detection) = detected_at.unwrap_or((start.elapsed(), ops));
     let mut report = MutantReport {
         fault: fault.name().to_string(),
         breaks: breaks.clone(),
         detected: found.is_some(),
         by: found.as_ref().map(|f| f.0.clone()),
         time_to_detection,
-        ops_to_detection: ops,
+        ops_to_detection,
         shrunk_len: None,
         counterexample: None,
     };
@@ -79,15 +109,17 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
 }
 
 /// Hunt `fault` with random histories alone (no scenarios): the property part's own power,
-/// and its shrinking. Returns the minimal failing case, if the fault was caught.
-pub async fn hunt_with_properties(fault: Fault, cases: u32) -> Option<CaseOutcome> {
+/// and its shrinking. Its `failure` is the minimal failing case, if the fault was caught.
+pub async fn hunt_with_properties(fault: Fault, cases: u32) -> properties::PropertyRun {
     let target = Target::embedded(Profile::CoreStateful, BTreeSet::from([fault]))
         .await
         .expect("the embedded hub starts");
     let universe = Universe::for_target(&target);
     let handle = tokio::runtime::Handle::current();
     let t = &target;
-    let run = tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
+    let run = tokio::task::block_in_place(|| {
+        properties::run(t, universe, cases, 24, &handle, &crate::Quiet)
+    });
     target.shutdown().await;
-    run.failure
+    run
 }

@@ -47,7 +47,13 @@ fn options(target: &Target, label: &str, stateful: bool) -> ClientOptions {
     o
 }
 
-fn fail(rule: &str, expected: &str, observed: String, frames: Vec<String>) -> Finding {
+fn fail(
+    target: &Target,
+    rule: &str,
+    expected: &str,
+    observed: String,
+    frames: Vec<String>,
+) -> Finding {
     Finding {
         case: format!("probe {rule}"),
         rules: vec![rule.to_string()],
@@ -58,14 +64,20 @@ fn fail(rule: &str, expected: &str, observed: String, frames: Vec<String>) -> Fi
         observed,
         transcript: String::new(),
         expected_transcript: String::new(),
-        replay: format!("cargo run -p hubspec-conformance --bin hubspec -- run --only {rule}"),
+        replay: target.run_command(rule),
         frames,
     }
 }
 
-fn client_error(rule: &str, what: &str, e: &ClientError, frames: Vec<String>) -> Finding {
+fn client_error(
+    target: &Target,
+    rule: &str,
+    what: &str,
+    e: &ClientError,
+    frames: Vec<String>,
+) -> Finding {
     let named = e.rule().unwrap_or(rule);
-    let mut f = fail(rule, what, e.to_string(), frames);
+    let mut f = fail(target, rule, what, e.to_string(), frames);
     if named != rule {
         f.rules.push(named.to_string());
     }
@@ -81,6 +93,7 @@ pub async fn probe(rule: &Rule, target: &Target) -> Result<(), Finding> {
         Err((e, frames)) => {
             let frames = frames.iter().map(|f| f.to_string()).collect();
             return Err(client_error(
+                target,
                 id,
                 "negotiate, WebSocket and handshake succeed",
                 &e,
@@ -93,9 +106,9 @@ pub async fn probe(rule: &Rule, target: &Target) -> Result<(), Finding> {
     let findings = client.take_findings();
     client.shutdown().await;
     match result {
-        Err((expected, observed)) => Err(fail(id, &expected, observed, frames)),
+        Err((expected, observed)) => Err(fail(target, id, &expected, observed, frames)),
         Ok(()) => match findings.into_iter().find(|f| f.rule == id) {
-            Some(f) => Err(fail(id, "no protocol finding", f.detail, frames)),
+            Some(f) => Err(fail(target, id, "no protocol finding", f.detail, frames)),
             None => Ok(()),
         },
     }

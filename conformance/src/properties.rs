@@ -266,6 +266,9 @@ pub struct PropertyRun {
     pub ops: usize,
     /// The minimal failing case, if any.
     pub failure: Option<CaseOutcome>,
+    /// When the first failing case was seen, before any shrinking: the time since the run
+    /// started and the operations sent until then (that case's included).
+    pub first_failure: Option<(std::time::Duration, usize)>,
 }
 
 /// Where failing seeds are kept, so they run first next time.
@@ -285,6 +288,7 @@ pub fn run(
     cases: u32,
     max_len: usize,
     handle: &tokio::runtime::Handle,
+    progress: &dyn crate::Progress,
 ) -> PropertyRun {
     let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
     *UNIVERSE.lock().unwrap_or_else(|p| p.into_inner()) = Some(universe.clone());
@@ -303,6 +307,9 @@ pub fn run(
     let ops = Arc::new(Mutex::new(0usize));
     let runs = Arc::new(Mutex::new(0u32));
     let last_failure: Arc<Mutex<Option<CaseOutcome>>> = Arc::new(Mutex::new(None));
+    let first_failure: Arc<Mutex<Option<(std::time::Duration, usize)>>> =
+        Arc::new(Mutex::new(None));
+    let started = std::time::Instant::now();
     let spec = universe.spec;
     let result = runner.run(&strategy, |(_, transitions, seen)| {
         *runs.lock().unwrap() += 1;
@@ -313,6 +320,7 @@ pub fn run(
             spec.profile
         );
         let outcome = handle.block_on(run_case(target, spec, &name, &transitions));
+        progress.advance(&name, outcome.passed());
         // Tell the shrinker how many transitions the system went through: all of them, or up
         // to the first diverging step (the later ones can go first when shrinking).
         if let Some(seen) = seen {
@@ -330,6 +338,10 @@ pub fn run(
         if outcome.passed() {
             Ok(())
         } else {
+            first_failure
+                .lock()
+                .unwrap()
+                .get_or_insert((started.elapsed(), *ops.lock().unwrap()));
             let msg = outcome.findings[0].rules.join(", ");
             *last_failure.lock().unwrap() = Some(outcome);
             Err(TestCaseError::fail(msg))
@@ -376,9 +388,11 @@ pub fn run(
     };
     let cases = *runs.lock().unwrap();
     let ops = *ops.lock().unwrap();
+    let first_failure = *first_failure.lock().unwrap();
     PropertyRun {
         cases,
         ops,
         failure,
+        first_failure,
     }
 }

@@ -175,6 +175,10 @@ pub struct RunReport {
     pub properties: Option<PropertyStats>,
     /// Mutants, when that part ran (embedded refhub only).
     pub mutants: Option<Vec<MutantReport>>,
+    /// Divergences the property or exhaustive part found that name no selected rule (they
+    /// name rules outside `--only`): kept (the shortest ten), and they fail the run, since
+    /// the target diverged.
+    pub unselected_findings: Vec<Finding>,
 }
 
 impl RunReport {
@@ -192,12 +196,29 @@ impl RunReport {
         c
     }
 
+    /// Whether the run checked something: a rule passed or showed an allowed variant, or a
+    /// part that checks the target as a whole (properties, exhaustive, mutants) ran. A run with
+    /// only the scenario part whose every rule was not applicable checked nothing.
+    pub fn checked_anything(&self) -> bool {
+        let (pass, _, _, variant) = self.counts();
+        pass + variant > 0
+            || self.coverage.is_some()
+            || self.properties.is_some()
+            || self.mutants.is_some()
+    }
+
     /// Whether every applicable rule passed (or showed an allowed variant), at least one rule
-    /// was checked, coverage (if measured) is complete and every mutant (if run) was caught.
+    /// was checked, coverage (if measured) is complete, no divergence was found outside the
+    /// selected rules and every mutant (if run) was caught.
     pub fn passed(&self) -> bool {
-        let (pass, fail, _, variant) = self.counts();
+        let (_, fail, _, _) = self.counts();
         fail == 0
-            && pass + variant > 0
+            && self.checked_anything()
+            && self.unselected_findings.is_empty()
+            && self
+                .coverage
+                .as_ref()
+                .is_none_or(|c| c.transitions > 0 && c.covered == c.transitions)
             && self
                 .properties
                 .as_ref()
@@ -211,4 +232,34 @@ impl RunReport {
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report_json::fixtures::{passing_report, sample_report};
+
+    #[test]
+    fn incomplete_coverage_fails_the_run() {
+        let mut r = passing_report();
+        assert!(r.passed());
+        let mut c = sample_report().coverage.unwrap();
+        c.covered = c.transitions - 1;
+        r.coverage = Some(c.clone());
+        assert!(!r.passed(), "coverage below 100 %");
+        c.covered = c.transitions;
+        r.coverage = Some(c.clone());
+        assert!(r.passed());
+        c.transitions = 0;
+        c.covered = 0;
+        r.coverage = Some(c);
+        assert!(!r.passed(), "an empty graph covers nothing");
+    }
+
+    #[test]
+    fn a_divergence_outside_the_selected_rules_fails_the_run() {
+        let mut r = passing_report();
+        let finding = sample_report().rules[0].findings[0].clone();
+        r.unselected_findings.push(finding);
+        assert!(!r.passed());
+    }
 }

@@ -262,6 +262,17 @@ pub fn validate(doc: &Value) -> Result<(), Vec<String>> {
             }
         }
     }
+    match doc.get("unselected_findings") {
+        None => {}
+        Some(Value::Array(found)) => {
+            for (i, f) in found.iter().enumerate() {
+                finding(&format!("$.unselected_findings[{i}]"), f, &mut errors);
+            }
+        }
+        Some(other) => errors.push(format!(
+            "$.unselected_findings: expected an array, found {other}"
+        )),
+    }
     match doc.get("mutants") {
         None | Some(Value::Null) => {}
         Some(Value::Array(mutants)) => {
@@ -359,6 +370,7 @@ pub(crate) mod fixtures {
                 shrunk_len: Some(4),
                 counterexample: Some("1. c1 Connect <x>".into()),
             }]),
+            unselected_findings: vec![],
         }
     }
 

@@ -83,11 +83,15 @@ impl Plan {
     }
 }
 
-/// Live progress: the CLI draws a bar, tests print lines, or nothing.
+/// Live progress: the CLI draws a bar, tests print lines, or nothing. A run reports each part
+/// in turn (`part`), then each of its units as it finishes (`advance`): a scenario or probe, a
+/// property case (shrinking runs included, so it may pass the total), an exhaustive walk, a
+/// mutant hunted.
 pub trait Progress: Send + Sync {
-    /// `total` cases are about to run.
-    fn begin(&self, total: u64);
-    /// One case finished.
+    /// A part begins (`scenarios`, `properties`, `exhaustive`, `mutants`, with the target or
+    /// profile it runs against), with `total` units.
+    fn part(&self, name: &str, total: u64);
+    /// One unit finished.
     fn advance(&self, case: &str, passed: bool);
     /// Something worth a line.
     fn note(&self, message: &str);
@@ -97,7 +101,7 @@ pub trait Progress: Send + Sync {
 pub struct Quiet;
 
 impl Progress for Quiet {
-    fn begin(&self, _: u64) {}
+    fn part(&self, _: &str, _: u64) {}
     fn advance(&self, _: &str, _: bool) {}
     fn note(&self, _: &str) {}
 }
@@ -179,7 +183,14 @@ pub async fn run_suite(
             }
         }
     }
-    progress.begin(jobs.len() as u64);
+    // No selected rule has a case this target can run: every verdict would be "not
+    // applicable", so say so now rather than after the other parts.
+    if plan.parts.contains(&Part::Scenarios) && jobs.is_empty() {
+        return Err(SuiteError::NothingChecked);
+    }
+    if plan.parts.contains(&Part::Scenarios) {
+        progress.part("scenarios and probes", jobs.len() as u64);
+    }
     let (exclusive, shared): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
         .partition(|j| matches!(j, Job::Scenario(_, _, s) if is_exclusive(&s.ops)));
@@ -197,35 +208,30 @@ pub async fn run_suite(
         t.duration += elapsed;
         t.findings.extend(probe_findings);
         if let Some(o) = outcome {
-            if !o.passed() {
-                match scenario::matching_variant(rule, &o) {
-                    Some(v) => t.variant = Some(v),
-                    None => t.findings.extend(o.findings.iter().cloned()),
-                }
-                // Other rules the divergences name fail too (not when the whole difference
-                // is an allowed variant).
-                if t.variant.is_none() {
-                    attribute(&mut tally, &rules, &o.findings, Some(rule.id));
-                }
-            }
+            record_case(&mut tally, &rules, rule, &o);
         }
     }
 
     // Random histories.
+    let mut unselected: Vec<Finding> = Vec::new();
     let mut prop_stats = None;
     if plan.parts.contains(&Part::Properties) {
         let mut stats = PropertyStats::default();
         for t in targets {
-            progress.note(&format!("property cases against {}", t.describe()));
+            progress.part(
+                &format!("properties ({})", t.config.spec().profile),
+                u64::from(plan.cases),
+            );
             let universe = properties::Universe::for_target(t);
             let handle = tokio::runtime::Handle::current();
             let cases = plan.cases;
-            let run =
-                tokio::task::block_in_place(|| properties::run(t, universe, cases, 24, &handle));
+            let run = tokio::task::block_in_place(|| {
+                properties::run(t, universe, cases, 24, &handle, progress)
+            });
             stats.cases += run.cases;
             stats.ops += run.ops;
             if let Some(o) = run.failure {
-                attribute(&mut tally, &rules, &o.findings, None);
+                unselected.extend(attribute(&mut tally, &rules, &o.findings, None));
                 stats.counterexample = stats.counterexample.or_else(|| o.findings.first().cloned());
             }
         }
@@ -236,18 +242,25 @@ pub async fn run_suite(
     let mut coverage = None;
     if plan.parts.contains(&Part::Exhaustive) {
         let mut c = Coverage {
-            bounds: format!("{}", exhaustive::default_bounds()),
+            bounds: exhaustive::describe_default(),
             ..Coverage::default()
         };
         for t in targets {
-            progress.note(&format!("exhaustive walks against {}", t.describe()));
-            let run = exhaustive::run(t, t.config.spec(), exhaustive::default_bounds(), 1).await;
+            let run = exhaustive::run_with_progress(
+                t,
+                t.config.spec(),
+                exhaustive::default_bounds(),
+                exhaustive::EXPIRE,
+                plan.parallel,
+                progress,
+            )
+            .await;
             c.transitions += run.transitions;
             c.covered += run.covered;
             c.walks += run.walks;
             c.ops += run.ops;
             for o in &run.failures {
-                attribute(&mut tally, &rules, &o.findings, None);
+                unselected.extend(attribute(&mut tally, &rules, &o.findings, None));
             }
         }
         coverage = Some(c);
@@ -257,13 +270,19 @@ pub async fn run_suite(
     let mut mutant_reports: Option<Vec<MutantReport>> = None;
     if plan.parts.contains(&Part::Mutants) && targets.iter().all(Target::is_embedded) {
         let mut reports = Vec::new();
+        progress.part("mutants", hubspec_refhub::Fault::ALL.len() as u64);
         for fault in hubspec_refhub::Fault::ALL {
-            progress.note(&format!("mutant {}", fault.name()));
-            reports.push(mutants::hunt(fault, plan.cases).await);
+            let report = mutants::hunt(fault, plan.cases).await;
+            progress.advance(&format!("mutant {}", fault.name()), report.detected);
+            reports.push(report);
         }
         mutant_reports = Some(reports);
     }
 
+    // The shortest few are evidence enough (a faulty hub can fail every walk).
+    unselected.sort_by_key(|f| f.transcript.lines().count());
+    unselected.dedup();
+    unselected.truncate(10);
     let report_rules = rules
         .iter()
         .map(|rule| {
@@ -316,13 +335,37 @@ pub async fn run_suite(
         coverage,
         properties: prop_stats,
         mutants: mutant_reports,
+        unselected_findings: unselected,
     };
-    let other_parts =
-        report.coverage.is_some() || report.properties.is_some() || report.mutants.is_some();
-    if !other_parts && !report.rules.iter().any(|r| r.verdict.was_checked()) {
+    if !report.checked_anything() && !report.rules.iter().any(|r| r.verdict.was_checked()) {
         return Err(SuiteError::NothingChecked);
     }
     Ok(report)
+}
+
+/// A finished scenario of `rule`: a divergence that is wholly an allowed variant marks the
+/// rule with it; any other fails the rule and every selected rule it names. Decided by this
+/// case's own match, never by what an earlier case of the rule showed.
+fn record_case(
+    tally: &mut BTreeMap<&'static str, Tally>,
+    rules: &[&'static Rule],
+    rule: &'static Rule,
+    o: &CaseOutcome,
+) {
+    if o.passed() {
+        return;
+    }
+    match scenario::matching_variant(rule, o) {
+        Some(v) => tally.get_mut(rule.id).unwrap().variant = Some(v),
+        None => {
+            tally
+                .get_mut(rule.id)
+                .unwrap()
+                .findings
+                .extend(o.findings.iter().cloned());
+            attribute(tally, rules, &o.findings, Some(rule.id));
+        }
+    }
 }
 
 fn tally_key(rules: &[&'static Rule], id: &str) -> Option<&'static str> {
@@ -330,26 +373,35 @@ fn tally_key(rules: &[&'static Rule], id: &str) -> Option<&'static str> {
 }
 
 /// Every selected rule a finding names fails with that finding (the scenario's own rule
-/// already has it).
+/// already has it). Returns the findings that name no selected rule at all, so the caller
+/// keeps them rather than dropping a divergence.
 fn attribute(
     tally: &mut BTreeMap<&'static str, Tally>,
     rules: &[&'static Rule],
     findings: &[Finding],
     own: Option<&str>,
-) {
+) -> Vec<Finding> {
+    let mut unselected = Vec::new();
     for f in findings {
+        let mut named = false;
         for r in &f.rules {
             if Some(r.as_str()) == own {
+                named = true;
                 continue;
             }
             if let Some(id) = tally_key(rules, r) {
+                named = true;
                 let t = tally.get_mut(id).unwrap();
                 if !t.findings.contains(f) {
                     t.findings.push(f.clone());
                 }
             }
         }
+        if !named {
+            unselected.push(f.clone());
+        }
     }
+    unselected
 }
 
 /// Replay one history against a target and return the harness's report.
@@ -364,4 +416,71 @@ pub async fn replay(
     let report = session.run(ops).await;
     session.close().await;
     Ok(report?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubspec_model::{GroupsFanout, Spec, Transcript};
+
+    fn outcome(observed: Transcript, expected: Transcript, rules: &[&str]) -> CaseOutcome {
+        let finding = Finding {
+            case: "c".into(),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            kind: "duplicate".into(),
+            step: 1,
+            op: None,
+            expected: String::new(),
+            observed: String::new(),
+            transcript: observed.to_string(),
+            expected_transcript: expected.to_string(),
+            replay: String::new(),
+            frames: vec![],
+        };
+        CaseOutcome {
+            name: "c".into(),
+            ops: expected.steps.len(),
+            duration: Duration::ZERO,
+            findings: vec![finding],
+            expected,
+            observed,
+        }
+    }
+
+    /// A case that is wholly an allowed variant does not excuse a later case of the same rule
+    /// whose divergence is something else: that one fails the rule and the rules it names.
+    #[test]
+    fn an_allowed_variant_is_decided_per_case() {
+        let rule = hubspec_model::rule("SND-GROUPS-FANOUT").unwrap();
+        let other = hubspec_model::rule("SND-GROUP").unwrap();
+        let rules = vec![rule, other];
+        let ops = scenarios()
+            .into_iter()
+            .find(|s| s.rule == rule.id)
+            .unwrap()
+            .ops;
+        let declared = Spec::default();
+        let expected = Transcript::run(declared, &ops).unwrap();
+        let once = Transcript::run(declared.with_fanout(GroupsFanout::Once), &ops).unwrap();
+        let variant = outcome(once, expected.clone(), &[rule.id]);
+        let mut cut = expected.clone();
+        cut.steps.truncate(2);
+        let broken = outcome(cut, expected, &[rule.id, other.id]);
+
+        let mut tally: BTreeMap<&'static str, Tally> =
+            rules.iter().map(|r| (r.id, Tally::default())).collect();
+        record_case(&mut tally, &rules, rule, &variant);
+        assert_eq!(
+            tally[rule.id].variant.as_deref(),
+            Some("groups_fanout = once")
+        );
+        assert!(tally[rule.id].findings.is_empty());
+        record_case(&mut tally, &rules, rule, &broken);
+        assert_eq!(tally[rule.id].findings.len(), 1, "the rule fails");
+        assert_eq!(
+            tally[other.id].findings.len(),
+            1,
+            "and so does the other rule the divergence names"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use hubspec_harness::restart::BoxFuture;
 use hubspec_harness::{
     Client, ClientOptions, CommandRestarter, HarnessError, Restarter, TargetConfig,
 };
-use hubspec_model::{Capability, Profile};
+use hubspec_model::{Capability, GroupsFanout, Op, Profile, Spec};
 use hubspec_refhub::{Fault, RefHub, RefHubConfig};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct Target {
     pub restarter: Option<Arc<dyn Restarter>>,
     embedded: Option<Arc<RefHub>>,
     faults: BTreeSet<Fault>,
+    /// The variant the embedded hub serves (it may differ from the one `config` declares).
+    served_fanout: GroupsFanout,
 }
 
 struct InProcess(Arc<RefHub>);
@@ -37,11 +39,23 @@ impl Restarter for InProcess {
 
 impl Target {
     /// The reference hub, started on 127.0.0.1 with an OS-chosen port, under `profile`, with
-    /// `faults` injected, declaring every capability.
+    /// `faults` injected, declaring every capability and the default variants.
     pub async fn embedded(profile: Profile, faults: BTreeSet<Fault>) -> Result<Target, SuiteError> {
+        Target::embedded_with(profile, faults, GroupsFanout::PerGroup).await
+    }
+
+    /// [`embedded`](Self::embedded), the hub serving `SendToGroups` as `served`. The target
+    /// declares `served` too; a caller may change `config.groups_fanout` afterwards to declare
+    /// another variant than the hub serves (how the suite shows an allowed variant).
+    pub async fn embedded_with(
+        profile: Profile,
+        faults: BTreeSet<Fault>,
+        served: GroupsFanout,
+    ) -> Result<Target, SuiteError> {
         let hub = RefHub::start(RefHubConfig {
             listen: "127.0.0.1:0".parse().expect("a socket address"),
             profile,
+            groups_fanout: served,
             faults: faults.clone(),
             disconnect_timeout: EMBEDDED_DISCONNECT_TIMEOUT,
             ..RefHubConfig::default()
@@ -54,12 +68,14 @@ impl Target {
             .with_capabilities(Capability::ALL.into_iter().filter(|c| {
                 *c != Capability::StatefulReconnect || profile == Profile::CoreStateful
             }));
+        config.groups_fanout = served;
         config.timeouts.disconnect_timeout = EMBEDDED_DISCONNECT_TIMEOUT;
         Ok(Target {
             config,
             restarter: Some(Arc::new(InProcess(hub.clone()))),
             embedded: Some(hub),
             faults,
+            served_fanout: served,
         })
     }
 
@@ -73,6 +89,7 @@ impl Target {
             restarter,
             embedded: None,
             faults: BTreeSet::new(),
+            served_fanout: GroupsFanout::PerGroup,
         }
     }
 
@@ -89,6 +106,48 @@ impl Target {
     /// The faults injected into the embedded hub.
     pub fn faults(&self) -> &BTreeSet<Fault> {
         &self.faults
+    }
+
+    /// The variant the embedded hub serves.
+    pub fn served_fanout(&self) -> GroupsFanout {
+        self.served_fanout
+    }
+
+    /// The `hubspec run` / `hubspec replay` flags that reach this target again with what
+    /// `ops` need: the embedded hub's own (a fresh one is started: `--hub-groups-fanout` when it
+    /// serves another variant than declared, `--fault` per fault), or a configured target's
+    /// URL, `--skip-negotiation` and capabilities ([`hubspec_harness::target_flags`]).
+    pub fn flags(&self, ops: &[Op]) -> String {
+        if self.embedded.is_none() {
+            return hubspec_harness::target_flags(&self.config, ops);
+        }
+        let mut flags = String::new();
+        if self.served_fanout != self.config.groups_fanout {
+            flags.push_str(&format!(" --hub-groups-fanout {}", self.served_fanout));
+        }
+        for f in &self.faults {
+            flags.push_str(&format!(" --fault {}", f.name()));
+        }
+        flags
+    }
+
+    /// The command line that replays `ops` under `spec` against this target (for the embedded
+    /// hub: against a fresh embedded hub like this one, since this one ends with the run).
+    pub fn replay_command(&self, spec: Spec, ops: &[Op]) -> String {
+        hubspec_harness::replay_command(None, &spec, ops) + &self.flags(ops)
+    }
+
+    /// The command line that runs the scenarios or probe of `rule` against this target again.
+    pub fn run_command(&self, rule: &str) -> String {
+        let spec = self.config.spec();
+        let mut cmd = format!(
+            "cargo run -p hubspec-conformance --bin hubspec -- run --only {rule} --part scenarios --profile {}",
+            spec.profile
+        );
+        if spec.groups_fanout != GroupsFanout::PerGroup {
+            cmd.push_str(&format!(" --groups-fanout {}", spec.groups_fanout));
+        }
+        cmd + &self.flags(&[])
     }
 
     /// A one-line description for reports.
@@ -142,5 +201,23 @@ impl Target {
         if let Some(hub) = self.embedded.and_then(|h| Arc::try_unwrap(h).ok()) {
             hub.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_rerun_command_names_the_configured_target() {
+        let mut config = TargetConfig::for_url("http://127.0.0.1:5000/hub").unwrap();
+        config.skip_negotiation = true;
+        let t = Target::from_config(config);
+        let cmd = t.run_command("PRO-PING");
+        assert!(
+            cmd.contains(" run --only PRO-PING --part scenarios --profile core")
+                && cmd.ends_with(" --url 'http://127.0.0.1:5000/hub' --skip-negotiation"),
+            "{cmd}"
+        );
     }
 }

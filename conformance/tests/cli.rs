@@ -426,16 +426,76 @@ fn the_replay_command_of_a_failure_reproduces_it() {
         .as_str()
         .expect("a replay command")
         .to_string();
+    assert!(
+        replay.contains(&format!("--url '{url}'")),
+        "a configured target's replay names its URL: {replay}"
+    );
+    assert_replays_the_same_divergence(&doc["rules"][0]["findings"][0]);
+}
+
+/// Runs a finding's replay command as printed (nothing added) and checks that it shows the
+/// same divergence: the same rules, step and kind.
+fn assert_replays_the_same_divergence(finding: &Value) {
+    let replay = finding["replay"].as_str().expect("a replay command");
     let mut args = vec!["replay".to_string()];
-    args.extend(replay_args(&replay));
-    if !args.iter().any(|a| a == "--url") {
-        args.extend(["--url".to_string(), url.clone()]);
-    }
+    args.extend(replay_args(replay));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let again = hubspec(&args, Duration::from_secs(60));
     assert_eq!(again.code, Some(1), "the divergence again: {again}");
-    assert!(again.stdout.contains(FAULT_RULE), "{again}");
     assert!(again.stdout.contains("expected (the model)"), "{again}");
+    let rules: Vec<&str> = finding["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r.as_str().expect("a rule ID"))
+        .collect();
+    let head = format!("[{}] step {}", rules.join(", "), finding["step"]);
+    let kind = format!(": {}\n", finding["kind"].as_str().expect("a kind"));
+    assert!(
+        again
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&head) && (l.to_string() + "\n").ends_with(&kind)),
+        "the same divergence ({head} …{kind}): {again}"
+    );
+}
+
+/// On the embedded hub the run's hub is gone when the run ends: the printed replay command
+/// must start a fresh one with the same faults (and profile), and show the same divergence.
+#[test]
+fn an_embedded_failure_replays_on_a_fresh_embedded_hub_with_its_faults() {
+    let dir = fresh_dir("embedded-fault");
+    let out = hubspec(
+        &[
+            "run",
+            "--fault",
+            "double-add-delivers-twice",
+            "--only",
+            FAULT_RULE,
+            "--part",
+            "scenarios",
+            "--profile",
+            "core-stateful",
+            "--report-dir",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    let doc = read_json(&dir.join("report.json"));
+    let finding = &doc["rules"][0]["findings"][0];
+    let replay = finding["replay"].as_str().expect("a replay command");
+    assert!(
+        out.stdout.contains(replay),
+        "the console prints the same replay command: {out}"
+    );
+    assert!(!replay.contains("--url"), "{replay}");
+    assert!(
+        replay.contains("--fault double-add-delivers-twice")
+            && replay.contains("--profile core-stateful"),
+        "{replay}"
+    );
+    assert_replays_the_same_divergence(finding);
 }
 
 #[test]
@@ -573,4 +633,100 @@ fn the_html_report_renders_in_headless_chromium() {
         png.len()
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// `--only` matching only rules the target cannot be checked for (the classic profile's, on a
+/// core hub) checks nothing: exit 2 with the reason, never a pass.
+#[test]
+fn a_run_that_checks_no_rule_exits_2() {
+    let dir = fresh_dir("nothing-checked");
+    let out = hubspec(
+        &[
+            "run",
+            "--only",
+            "REC-CLASSIC-",
+            "--report-dir",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("no rule was checked"), "{out}");
+    assert!(!out.stdout.contains("PASSED"), "{out}");
+}
+
+/// A hub serving `groups_fanout = once` while declared `per-group` (and the reverse) is an
+/// allowed variant, not a failure, and the verdict says which variant it showed.
+#[test]
+fn a_hub_showing_the_other_fanout_gets_the_allowed_variant_verdict() {
+    for (served, declared) in [("once", "per-group"), ("per-group", "once")] {
+        let dir = fresh_dir(&format!("variant-{served}"));
+        let out = hubspec(
+            &[
+                "run",
+                "--hub-groups-fanout",
+                served,
+                "--groups-fanout",
+                declared,
+                "--only",
+                "SND-GROUPS-FANOUT",
+                "--part",
+                "scenarios",
+                "--report-dir",
+                dir.to_str().expect("utf-8 path"),
+            ],
+            Duration::from_secs(120),
+        );
+        assert_eq!(out.code, Some(0), "{out}");
+        let doc = read_json(&dir.join("report.json"));
+        assert_schema(&doc);
+        let rule = &doc["rules"][0];
+        assert_eq!(rule["verdict"], "allowed-variant", "{doc}");
+        assert_eq!(
+            rule["variant"],
+            format!("groups_fanout = {served}"),
+            "{doc}"
+        );
+        assert!(
+            out.stdout.contains(&format!("groups_fanout = {served}")),
+            "the console names the variant: {out}"
+        );
+    }
+}
+
+/// A divergence the exhaustive part finds is not dropped because it names a rule outside
+/// `--only`: the run fails and report.json keeps it.
+#[test]
+fn a_divergence_outside_the_selected_rules_fails_the_run() {
+    let dir = fresh_dir("unselected");
+    let out = hubspec(
+        &[
+            "run",
+            "--fault",
+            "double-add-delivers-twice",
+            "--only",
+            "CON-IDS-UNIQUE",
+            "--part",
+            "scenarios",
+            "--part",
+            "exhaustive",
+            "--profile",
+            "core",
+            "--report-dir",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    let doc = read_json(&dir.join("report.json"));
+    assert_schema(&doc);
+    assert_eq!(doc["rules"][0]["verdict"], "pass", "{doc}");
+    let found = doc["unselected_findings"].as_array().expect("kept");
+    assert!(
+        found.iter().any(|f| f["rules"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r == "GRP-ADD-IDEMPOTENT"))),
+        "{doc}"
+    );
+    assert!(out.stdout.contains("OUTSIDE THE SELECTED RULES"), "{out}");
 }

@@ -8,9 +8,9 @@
 //! and the expected verdicts of the known target.
 
 use hubspec_conformance::expected;
-use hubspec_conformance::report::{RunReport, Verdict};
+use hubspec_conformance::report::{Finding, RuleReport, RunReport, Verdict};
 use hubspec_conformance::{run_suite, Part, Plan, Progress, Target};
-use hubspec_model::{scenarios, Area, Profile, Transcript, RULES};
+use hubspec_model::{scenarios, Area, GroupsFanout, Profile, Transcript, RULES};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -22,11 +22,25 @@ struct World {
     scenarios: Mutex<Option<Arc<Result<RunReport, String>>>>,
 }
 
-struct Lines;
+/// Progress as lines on stderr; it also records each part's total and units done, so the
+/// part tests check that every part reports its progress.
+#[derive(Default)]
+struct Lines {
+    parts: Mutex<Vec<(String, u64, u64)>>,
+}
 
 impl Progress for Lines {
-    fn begin(&self, _: u64) {}
+    fn part(&self, name: &str, total: u64) {
+        eprintln!("  {name}: {total} to run");
+        self.parts
+            .lock()
+            .unwrap()
+            .push((name.to_string(), total, 0));
+    }
     fn advance(&self, case: &str, passed: bool) {
+        if let Some(p) = self.parts.lock().unwrap().last_mut() {
+            p.2 += 1;
+        }
         if !passed {
             eprintln!("  diverged: {case}");
         }
@@ -81,7 +95,7 @@ fn scenario_report() -> Arc<Result<RunReport, String>> {
         ..Plan::default()
     };
     let r = Arc::new(
-        w.rt.block_on(run_suite(&w.targets, &plan, &Lines))
+        w.rt.block_on(run_suite(&w.targets, &plan, &Lines::default()))
             .map_err(|e| e.to_string()),
     );
     *slot = Some(r.clone());
@@ -112,20 +126,31 @@ fn not_applicable(rule: &hubspec_model::Rule) -> Option<String> {
     Some(reasons.join("; "))
 }
 
+/// The model's transcript of each scenario of `rule` that `target` runs is a reviewed
+/// snapshot: a spec change shows as a diff of these files. Keyed by profile and variant, since
+/// a transcript's first line names both.
+fn assert_snapshots(rule: &hubspec_model::Rule, target: &Target) -> Result<(), Failed> {
+    let spec = target.config.spec();
+    for s in scenarios().iter().filter(|s| s.rule == rule.id) {
+        if hubspec_conformance::scenario::not_applicable(rule, s, target).is_none() {
+            let expected = Transcript::run(spec, &s.ops).map_err(|e| format!("{e}"))?;
+            let name = format!(
+                "{}__{}__{}",
+                s.key().replace('/', "__"),
+                spec.profile,
+                spec.groups_fanout
+            );
+            insta::assert_snapshot!(name, expected.to_string());
+        }
+    }
+    Ok(())
+}
+
 fn rule_test(id: &'static str) -> Result<(), Failed> {
     let w = world();
     let rule = hubspec_model::rule(id).unwrap();
-    // The model's transcript of each scenario is a reviewed snapshot: a spec change shows as
-    // a diff of these files.
     for t in &w.targets {
-        let spec = t.config.spec();
-        for s in scenarios().iter().filter(|s| s.rule == id) {
-            if hubspec_conformance::scenario::not_applicable(rule, s, t).is_none() {
-                let expected = Transcript::run(spec, &s.ops).map_err(|e| format!("{e}"))?;
-                let name = format!("{}__{}", s.key().replace('/', "__"), spec.profile);
-                insta::assert_snapshot!(name, expected.to_string());
-            }
-        }
+        assert_snapshots(rule, t)?;
     }
     let report = scenario_report();
     let report = report
@@ -144,24 +169,33 @@ fn rule_test(id: &'static str) -> Result<(), Failed> {
             Ok(())
         }
         Verdict::NotApplicable { reason } => Err(format!("{id}: no case ran ({reason})").into()),
-        Verdict::Fail => {
-            let mut msg = format!("[{id}] {} — FAILED\n", r.statement);
-            for f in &r.findings {
-                msg.push_str(&format!(
-                    "[{}] {} step {}: {}\n  expected: {}\n  observed: {}\n  transcript:\n{}\n  replay: {}\n",
-                    f.rules.join(", "),
-                    f.case,
-                    f.step,
-                    f.kind,
-                    f.expected,
-                    f.observed,
-                    f.transcript,
-                    f.replay
-                ));
-            }
-            Err(msg.into())
-        }
+        Verdict::Fail => Err(failure_message(r).into()),
     }
+}
+
+/// A finding as a failure prints it: rule IDs, case, step, kind, expected and observed, the
+/// (minimal) transcript and the replay command.
+fn finding_message(f: &Finding) -> String {
+    format!(
+        "[{}] {} step {}: {}\n  expected: {}\n  observed: {}\n  transcript:\n{}\n  replay: {}\n",
+        f.rules.join(", "),
+        f.case,
+        f.step,
+        f.kind,
+        f.expected,
+        f.observed,
+        f.transcript,
+        f.replay
+    )
+}
+
+/// A failing rule with its findings.
+fn failure_message(r: &RuleReport) -> String {
+    let mut msg = format!("[{}] {} — FAILED\n", r.id, r.statement);
+    for f in &r.findings {
+        msg.push_str(&finding_message(f));
+    }
+    msg
 }
 
 fn part(part: Part) -> Result<RunReport, Failed> {
@@ -170,8 +204,24 @@ fn part(part: Part) -> Result<RunReport, Failed> {
         parts: [part].into(),
         ..Plan::default()
     };
-    w.rt.block_on(run_suite(&w.targets, &plan, &Lines))
-        .map_err(|e| e.to_string().into())
+    let lines = Lines::default();
+    let report =
+        w.rt.block_on(run_suite(&w.targets, &plan, &lines))
+            .map_err(|e| e.to_string())?;
+    // Live progress covers the part: it was announced (per target where it runs per target)
+    // with a total, and every unit advanced it.
+    let parts = lines.parts.into_inner().unwrap();
+    let name = format!("{part:?}").to_lowercase();
+    let mine: Vec<_> = parts.iter().filter(|p| p.0.starts_with(&name)).collect();
+    let want = if part == Part::Mutants {
+        1
+    } else {
+        w.targets.len()
+    };
+    if mine.len() != want || mine.iter().any(|p| p.1 == 0 || p.2 < p.1) {
+        return Err(format!("{name}: progress reported {parts:?}").into());
+    }
+    Ok(report)
 }
 
 fn properties_test() -> Result<(), Failed> {
@@ -180,20 +230,13 @@ fn properties_test() -> Result<(), Failed> {
     eprintln!("properties: {} cases, {} operations", p.cases, p.ops);
     match p.counterexample {
         None => Ok(()),
-        Some(f) => Err(format!(
-            "[{}] minimal failing history ({} steps):\n{}\nreplay: {}",
-            f.rules.join(", "),
-            f.step,
-            f.transcript,
-            f.replay
-        )
-        .into()),
+        Some(f) => Err(format!("minimal failing history:\n{}", finding_message(&f)).into()),
     }
 }
 
 fn exhaustive_test() -> Result<(), Failed> {
     let r = part(Part::Exhaustive)?;
-    let c = r.coverage.expect("the part ran");
+    let c = r.coverage.clone().expect("the part ran");
     eprintln!(
         "exhaustive: {} of {} transitions covered ({:.1} %), {} walks, {} operations; bounds {}",
         c.covered,
@@ -203,17 +246,79 @@ fn exhaustive_test() -> Result<(), Failed> {
         c.ops,
         c.bounds
     );
-    let failing: Vec<String> = r
-        .rules
-        .iter()
-        .filter(|r| r.verdict.is_failure())
-        .map(|r| r.id.clone())
-        .collect();
-    if c.covered == c.transitions && failing.is_empty() && c.transitions > 0 {
-        Ok(())
-    } else {
-        Err(format!("coverage {:.1} %; failing rules: {failing:?}", c.percent()).into())
+    if r.passed() {
+        return Ok(());
     }
+    let mut msg = format!(
+        "coverage {:.1} % ({} of {} transitions)\n",
+        c.percent(),
+        c.covered,
+        c.transitions
+    );
+    for rule in r.rules.iter().filter(|r| r.verdict.is_failure()) {
+        msg.push_str(&failure_message(rule));
+    }
+    for f in &r.unselected_findings {
+        msg.push_str(&finding_message(f));
+    }
+    Err(msg.into())
+}
+
+/// A failing exhaustive walk is shrunk to a minimal history, and its finding carries that
+/// history's transcript and a replay command that works (here: a fresh embedded hub with the
+/// fault). Small bounds keep it quick; the part's own bounds are in `part::exhaustive`.
+fn exhaustive_shrinks_test() -> Result<(), Failed> {
+    use hubspec_check::Bounds;
+    use hubspec_conformance::exhaustive;
+    use hubspec_refhub::Fault;
+    let w = world();
+    let bounds = Bounds {
+        connections: 2,
+        users: 1,
+        groups: 1,
+        depth: Some(4),
+        ..exhaustive::default_bounds()
+    };
+    let run = w.rt.block_on(async {
+        let t = Target::embedded(Profile::Core, [Fault::DoubleAddDeliversTwice].into())
+            .await
+            .expect("refhub starts");
+        let run = exhaustive::run(&t, t.config.spec(), bounds, 1).await;
+        t.shutdown().await;
+        run
+    });
+    let first = run
+        .failures
+        .iter()
+        .find(|o| o.violates("GRP-ADD-IDEMPOTENT"))
+        .ok_or("the fault went unnoticed")?;
+    let f = first
+        .findings
+        .iter()
+        .find(|f| f.rules.iter().any(|r| r == "GRP-ADD-IDEMPOTENT"))
+        .expect("it violates the rule");
+    eprintln!("{}", finding_message(f));
+    let steps = f
+        .transcript
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .split('.')
+                .next()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .count();
+    if first.ops > 4 || steps > 4 {
+        return Err(format!("not shrunk: {} ops\n{}", first.ops, finding_message(f)).into());
+    }
+    if !f.replay.contains("--fault double-add-delivers-twice") || f.replay.contains("--url") {
+        return Err(format!(
+            "the replay does not start a faulty embedded hub: {}",
+            f.replay
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn mutants_test() -> Result<(), Failed> {
@@ -260,13 +365,26 @@ fn properties_catch_mutants_test() -> Result<(), Failed> {
         Fault::CaseInsensitiveGroups,
         Fault::OthersInGroupIncludesCaller,
     ] {
-        let found =
+        let run =
             w.rt.block_on(hubspec_conformance::mutants::hunt_with_properties(
                 fault, 200,
             ));
-        let Some(o) = found else {
+        let Some(o) = run.failure else {
             return Err(format!("random histories missed {}", fault.name()).into());
         };
+        // The detection figures stop at the first failing case, before shrinking (which runs
+        // more cases and sends more operations).
+        let Some((_, first_ops)) = run.first_failure else {
+            return Err(format!("{}: no first detection recorded", fault.name()).into());
+        };
+        if first_ops >= run.ops {
+            return Err(format!(
+                "{}: first detection after {first_ops} of {} operations: shrinking counted",
+                fault.name(),
+                run.ops
+            )
+            .into());
+        }
         let breaks = fault.breaks();
         if o.findings.is_empty() {
             return Err(format!(
@@ -289,13 +407,102 @@ fn properties_catch_mutants_test() -> Result<(), Failed> {
             .into());
         }
         eprintln!(
-            "  {}: caught, shrunk to {} operations:\n{}",
+            "  {}: caught after {first_ops} operations, shrunk to {} operations:\n{}",
             fault.name(),
             o.ops,
             o.expected
         );
         if o.ops > 8 {
             return Err(format!("{}: shrinking left {} operations", fault.name(), o.ops).into());
+        }
+    }
+    Ok(())
+}
+
+/// Embedded hubs under both profiles, serving `served` and declaring `declared`.
+fn variant_targets(served: GroupsFanout, declared: GroupsFanout) -> Vec<Target> {
+    world().rt.block_on(async {
+        let mut targets = Vec::new();
+        for profile in [Profile::Core, Profile::CoreStateful] {
+            let mut t = Target::embedded_with(profile, BTreeSet::new(), served)
+                .await
+                .expect("refhub starts");
+            t.config.groups_fanout = declared;
+            targets.push(t);
+        }
+        targets
+    })
+}
+
+fn shutdown(targets: Vec<Target>) {
+    world().rt.block_on(async {
+        for t in targets {
+            t.shutdown().await;
+        }
+    });
+}
+
+/// A correct target that declares `groups_fanout = once` (here the embedded hub serving it)
+/// passes every rule, and its transcripts match their own reviewed snapshots.
+fn once_variant_test() -> Result<(), Failed> {
+    let w = world();
+    let targets = variant_targets(GroupsFanout::Once, GroupsFanout::Once);
+    let mut problems = Vec::new();
+    for rule in RULES {
+        for t in &targets {
+            if let Err(e) = assert_snapshots(rule, t) {
+                problems.push(format!("{}: {}", rule.id, e.message().unwrap_or("")));
+            }
+        }
+    }
+    let plan = Plan {
+        parts: [Part::Scenarios].into(),
+        ..Plan::default()
+    };
+    let report = w.rt.block_on(run_suite(&targets, &plan, &Lines::default()));
+    shutdown(targets);
+    let report = report.map_err(|e| e.to_string())?;
+    for r in &report.rules {
+        if !matches!(r.verdict, Verdict::Pass | Verdict::NotApplicable { .. }) {
+            problems.push(format!("{}: {:?} {:?}", r.id, r.verdict, r.findings));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
+
+/// A hub that serves one fan-out while declaring the other gets the allowed-variant verdict
+/// on SND-GROUPS-FANOUT, naming the variant it showed, and fails nothing.
+fn allowed_variant_test() -> Result<(), Failed> {
+    let w = world();
+    for (served, declared) in [
+        (GroupsFanout::Once, GroupsFanout::PerGroup),
+        (GroupsFanout::PerGroup, GroupsFanout::Once),
+    ] {
+        let targets = variant_targets(served, declared);
+        let plan = Plan {
+            only: vec!["SND-GROUPS-FANOUT".into()],
+            parts: [Part::Scenarios].into(),
+            ..Plan::default()
+        };
+        let report = w.rt.block_on(run_suite(&targets, &plan, &Lines::default()));
+        shutdown(targets);
+        let report = report.map_err(|e| e.to_string())?;
+        let want = Verdict::AllowedVariant {
+            variant: format!("groups_fanout = {served}"),
+        };
+        if report.rules.len() != 1 || report.rules[0].verdict != want {
+            return Err(format!(
+                "serving {served}, declaring {declared}: want {want:?}, got {:?}",
+                report.rules
+            )
+            .into());
+        }
+        if !report.passed() {
+            return Err(format!("an allowed variant is not a failure: {report:?}").into());
         }
     }
     Ok(())
@@ -330,12 +537,23 @@ fn main() {
     trials.push(Trial::test("part::properties", properties_test));
     trials.push(Trial::test("part::exhaustive", exhaustive_test));
     if embedded {
+        trials.push(Trial::test(
+            "part::exhaustive-shrinks",
+            exhaustive_shrinks_test,
+        ));
+    }
+    if embedded {
         trials.push(Trial::test("part::mutants", mutants_test));
         trials.push(Trial::test(
             "part::properties-catch-mutants",
             properties_catch_mutants_test,
         ));
         trials.push(Trial::test("expected::refhub", expected_test));
+        trials.push(Trial::test(
+            "variant::groups-fanout-once",
+            once_variant_test,
+        ));
+        trials.push(Trial::test("variant::allowed", allowed_variant_test));
     } else {
         eprintln!("not applicable: part::mutants and expected::refhub (they need the embedded reference hub)");
     }

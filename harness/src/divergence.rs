@@ -2,8 +2,9 @@
 //! needed to understand and reproduce it.
 
 use crate::client::RawFrame;
+use crate::config::TargetConfig;
 use crate::reading::ObservedTranscript;
-use hubspec_model::{GroupsFanout, Op, Spec};
+use hubspec_model::{Capability, GroupsFanout, Op, Spec};
 use std::fmt;
 
 /// What kind of difference was seen.
@@ -99,8 +100,50 @@ impl fmt::Display for Divergence {
     }
 }
 
-fn shell_quote(s: &str) -> String {
+/// Quotes `s` for a POSIX shell (single quotes; an embedded quote becomes `'\''`).
+pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The `hubspec` flags that reach `target` again with what `ops` need from it, so a command
+/// carrying them works in a fresh shell (no `HUBSPEC_*` variable, no config file):
+/// - `--url URL`, once per node;
+/// - `--skip-negotiation` when the target is reached without negotiate;
+/// - `--capability rooms` / `--capability restart` when the ops join rooms or restart (the
+///   profile flag already implies `stateful-reconnect`), and `--restart-command CMD` with a
+///   `Restart` when the target has one;
+/// - `--disconnect-timeout-ms MS` with an `Expire`, when it is not the default, since an
+///   `Expire` waits the target's own timeout.
+pub fn target_flags(target: &TargetConfig, ops: &[Op]) -> String {
+    let mut flags = String::new();
+    for url in &target.urls {
+        flags.push_str(&format!(" --url {}", shell_quote(url.as_str())));
+    }
+    if target.skip_negotiation {
+        flags.push_str(" --skip-negotiation");
+    }
+    let rooms = ops
+        .iter()
+        .any(|op| matches!(op, Op::JoinRoom { .. } | Op::LeaveRoom { .. }));
+    let restart = ops.iter().any(|op| matches!(op, Op::Restart));
+    if rooms && target.has(Capability::Rooms) {
+        flags.push_str(" --capability rooms");
+    }
+    if restart && target.has(Capability::Restart) {
+        flags.push_str(" --capability restart");
+    }
+    if let (true, Some(cmd)) = (restart, &target.restart_command) {
+        flags.push_str(&format!(" --restart-command {}", shell_quote(cmd)));
+    }
+    let expire = ops.iter().any(|op| matches!(op, Op::Expire { .. }));
+    let default = crate::config::Timeouts::default().disconnect_timeout;
+    if expire && target.timeouts.disconnect_timeout != default {
+        flags.push_str(&format!(
+            " --disconnect-timeout-ms {}",
+            target.timeouts.disconnect_timeout.as_millis()
+        ));
+    }
+    flags
 }
 
 /// The command line that replays `ops` under `spec` against `target`.
@@ -109,9 +152,9 @@ fn shell_quote(s: &str) -> String {
 /// - `--profile core|core-stateful`: the spec's profile;
 /// - `--groups-fanout per-group|once`: given only when not `per-group`;
 /// - `--ops '<json>'`: the operations as a JSON array of `hubspec_model::Op` (serde form);
-/// - `--url URL`, once per node URL, when `target` is non-empty (comma-separated URLs);
-///   without it the CLI replays against the embedded reference hub.
-pub fn replay_command(target: &str, spec: &Spec, ops: &[Op]) -> String {
+/// - with a `target`, its [`target_flags`]; without one the CLI replays against a fresh
+///   embedded reference hub (the caller appends that hub's own flags, e.g. `--fault`).
+pub fn replay_command(target: Option<&TargetConfig>, spec: &Spec, ops: &[Op]) -> String {
     let json = serde_json::to_string(ops).unwrap_or_else(|e| format!("<unserializable: {e}>"));
     let mut cmd = format!(
         "cargo run -p hubspec-conformance --bin hubspec -- replay --profile {}",
@@ -121,8 +164,8 @@ pub fn replay_command(target: &str, spec: &Spec, ops: &[Op]) -> String {
         cmd.push_str(&format!(" --groups-fanout {}", spec.groups_fanout));
     }
     cmd.push_str(&format!(" --ops {}", shell_quote(&json)));
-    for url in target.split(',').map(str::trim).filter(|u| !u.is_empty()) {
-        cmd.push_str(&format!(" --url {}", shell_quote(url)));
+    if let Some(target) = target {
+        cmd.push_str(&target_flags(target, ops));
     }
     cmd
 }
@@ -143,7 +186,11 @@ mod tests {
             },
         ];
         let spec = Spec::new(Profile::CoreStateful).with_fanout(GroupsFanout::Once);
-        let cmd = replay_command("http://a/hub,http://b/hub", &spec, &ops);
+        let mut target = TargetConfig::for_url("http://a/hub").unwrap();
+        target
+            .urls
+            .extend(TargetConfig::for_url("http://b/hub").unwrap().urls);
+        let cmd = replay_command(Some(&target), &spec, &ops);
         assert!(cmd.starts_with(
             "cargo run -p hubspec-conformance --bin hubspec -- replay --profile core-stateful --groups-fanout once --ops '"
         ));
@@ -162,6 +209,43 @@ mod tests {
         let json = quoted.trim_matches('\'').replace("'\\''", "'");
         let back: Vec<Op> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, ops);
-        assert!(!replay_command("", &Spec::default(), &ops).contains("--url"));
+        assert!(!replay_command(None, &Spec::default(), &ops).contains("--url"));
+    }
+
+    #[test]
+    fn the_replay_command_carries_what_reaches_the_target_and_what_the_ops_need() {
+        let mut target = TargetConfig::for_url("http://127.0.0.1:5000/hub")
+            .unwrap()
+            .with_capabilities([Capability::Rooms, Capability::Restart]);
+        target.skip_negotiation = true;
+        target.restart_command = Some("systemctl restart 'my hub'".into());
+        target.timeouts.disconnect_timeout = std::time::Duration::from_millis(400);
+        let plain = vec![Op::Connect { user: None }];
+        let cmd = replay_command(Some(&target), &Spec::default(), &plain);
+        assert!(
+            cmd.ends_with(" --url 'http://127.0.0.1:5000/hub' --skip-negotiation"),
+            "only what plain ops need: {cmd}"
+        );
+        let ops = vec![
+            Op::Connect {
+                user: Some("u".into()),
+            },
+            Op::JoinRoom {
+                caller: ConnId(1),
+                room: Some("r".into()),
+            },
+            Op::Restart,
+            Op::Expire { conn: ConnId(1) },
+        ];
+        let cmd = replay_command(Some(&target), &Spec::default(), &ops);
+        for flag in [
+            " --skip-negotiation",
+            " --capability rooms",
+            " --capability restart",
+            r" --restart-command 'systemctl restart '\''my hub'\'''",
+            " --disconnect-timeout-ms 400",
+        ] {
+            assert!(cmd.contains(flag), "{flag} missing: {cmd}");
+        }
     }
 }

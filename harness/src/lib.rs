@@ -48,7 +48,7 @@ pub mod session;
 
 pub use client::{Client, ClientOptions, Completion, RawFrame, Received};
 pub use config::{TargetConfig, Timeouts};
-pub use divergence::{replay_command, Divergence, DivergenceKind};
+pub use divergence::{replay_command, shell_quote, target_flags, Divergence, DivergenceKind};
 pub use error::{ClientError, HarnessError};
 pub use reading::{read_error, ErrorReading, ObservedTranscript};
 pub use restart::{CommandRestarter, Restarter};

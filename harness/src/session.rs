@@ -251,7 +251,7 @@ impl Session {
         self.markers.clear();
         self.connects = 0;
         let mut run = Run {
-            replay: replay_command(&self.config.describe(), &self.spec, ops),
+            replay: replay_command(Some(&self.config), &self.spec, ops),
             ops,
             expected: &expected,
             observed: Vec::new(),

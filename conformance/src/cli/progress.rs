@@ -1,21 +1,25 @@
 //! Live progress of a run: an indicatif bar on a terminal, plain lines otherwise.
 //!
-//! On a terminal (stderr) the bar shows cases done, failures so far, elapsed time and the
-//! current case; failing cases and notes are printed above it. Without a terminal (CI logs,
-//! tests) the bar is hidden and the same information comes as plain lines: every note, every
-//! failing case, and a count at each tenth of the run, so a log stays short but shows that
-//! the run is moving.
+//! Every part of the suite reports itself: the scenarios and probes, each target's property
+//! cases, each target's exhaustive walks, the mutants. On a terminal (stderr) the bar shows the
+//! current part, its units done out of its total, failures so far, elapsed time and the current
+//! unit; failing units and notes are printed above it. Without a terminal (CI logs, tests) the
+//! bar is hidden and the same information comes as plain lines: a line when a part begins,
+//! every note, every failing unit, and a count at each tenth of the part, so a log stays short
+//! but shows that the run is moving.
 
 use hubspec_conformance::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The CLI's [`Progress`].
 pub struct BarProgress {
     bar: ProgressBar,
     tty: bool,
+    part: Mutex<String>,
     total: AtomicU64,
     done: AtomicU64,
     failed: AtomicU64,
@@ -29,7 +33,7 @@ impl BarProgress {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {prefix} {wide_msg}",
+                    "{spinner} [{elapsed_precise}] {prefix} {bar:30.cyan/blue} {pos}/{len} {wide_msg}",
                 )
                 .expect("a valid template")
                 .progress_chars("=> "),
@@ -42,6 +46,7 @@ impl BarProgress {
         BarProgress {
             bar,
             tty,
+            part: Mutex::new(String::new()),
             total: AtomicU64::new(0),
             done: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -61,23 +66,36 @@ impl BarProgress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+
+    fn prefix(&self) -> String {
+        let part = self.part.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match self.failed.load(Ordering::Relaxed) {
+            0 => part,
+            n => format!("{part} ({n} failed)"),
+        }
+    }
 }
 
 impl Progress for BarProgress {
-    fn begin(&self, total: u64) {
-        self.total.fetch_add(total, Ordering::Relaxed);
-        let total = self.total.load(Ordering::Relaxed);
+    fn part(&self, name: &str, total: u64) {
+        *self.part.lock().unwrap_or_else(|p| p.into_inner()) = name.to_string();
+        self.total.store(total, Ordering::Relaxed);
+        self.done.store(0, Ordering::Relaxed);
+        self.failed.store(0, Ordering::Relaxed);
         self.bar.set_length(total);
+        self.bar.set_position(0);
+        self.bar.set_prefix(self.prefix());
+        self.bar.set_message(String::new());
         if !self.tty {
-            eprintln!("hubspec: {total} cases to run");
+            eprintln!("hubspec: {name}: {total} to run");
         }
     }
 
     fn advance(&self, case: &str, passed: bool) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         if !passed {
-            let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
-            self.bar.set_prefix(format!("({failed} failed)"));
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            self.bar.set_prefix(self.prefix());
             self.line(&format!("FAIL  {case}"));
         }
         self.bar.inc(1);
@@ -87,7 +105,8 @@ impl Progress for BarProgress {
             let tenth = total.div_ceil(10).max(1);
             if done % tenth == 0 || done == total {
                 eprintln!(
-                    "hubspec: {done}/{total} cases, {} failed",
+                    "hubspec: {}: {done}/{total}, {} failed",
+                    self.part.lock().unwrap_or_else(|p| p.into_inner()),
                     self.failed.load(Ordering::Relaxed)
                 );
             }

@@ -2,7 +2,7 @@
 //! what the target did, and every divergence. Its arguments are exactly those of
 //! [`hubspec_harness::replay_command`], so a failure's replay line can be pasted as it is.
 
-use super::target::{configured, wait_ready, TargetArgs};
+use super::target::{configured, embedded, wait_ready, TargetArgs};
 use super::{fail, Exit};
 use clap::Args;
 use hubspec_conformance::{replay as run_replay, SuiteError, Target};
@@ -44,15 +44,8 @@ pub async fn replay(args: ReplayArgs) -> Exit {
         }
         Ok(None) => {
             let profile = args.target.profile.unwrap_or(Profile::Core);
-            let faults = args.target.faults.iter().copied().collect();
-            match Target::embedded(profile, faults).await {
-                Ok(mut t) => {
-                    if let Some(v) = args.target.groups_fanout {
-                        t.config.groups_fanout = v;
-                    }
-                    args.target.timeouts.apply(&mut t.config);
-                    t
-                }
+            match embedded(&args.target, profile).await {
+                Ok(t) => t,
                 Err(e) => return fail(Exit::Usage, e),
             }
         }

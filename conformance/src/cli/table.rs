@@ -2,12 +2,24 @@
 //! counterexample (expected vs observed, transcripts, replay command, raw frames), then the
 //! property, coverage and mutant lines, then the summary.
 
-use hubspec_conformance::report::{RunReport, Verdict};
+use hubspec_conformance::report::{Finding, RunReport, Verdict};
 use hubspec_conformance::report_junit::finding_text;
 use std::fmt::Write as _;
 
 /// Frames longer than this are cut in the console (the reports keep them whole).
 const FRAME_CHARS_MAX: usize = 300;
+
+/// A finding's lines, each shortened except the replay command, which must stay whole to be
+/// pasted into a shell.
+fn write_finding(out: &mut String, f: &Finding) {
+    for line in finding_text(f).lines() {
+        if line.starts_with("replay: ") {
+            let _ = writeln!(out, "  {line}");
+        } else {
+            let _ = writeln!(out, "  {}", shorten(line, FRAME_CHARS_MAX));
+        }
+    }
+}
 
 fn shorten(s: &str, max: usize) -> String {
     let visible: String = s
@@ -75,9 +87,7 @@ pub fn render(report: &RunReport) -> String {
     for r in report.rules.iter().filter(|r| r.verdict.is_failure()) {
         let _ = writeln!(out, "\nFAIL  {}  {}", r.id, r.statement);
         for f in &r.findings {
-            for line in finding_text(f).lines() {
-                let _ = writeln!(out, "  {}", shorten(line, FRAME_CHARS_MAX));
-            }
+            write_finding(&mut out, f);
         }
     }
     if let Some(p) = &report.properties {
@@ -90,10 +100,18 @@ pub fn render(report: &RunReport) -> String {
             None => out.push_str("no divergence\n"),
             Some(f) => {
                 out.push_str("COUNTEREXAMPLE (shrunk)\n");
-                for line in finding_text(f).lines() {
-                    let _ = writeln!(out, "  {}", shorten(line, FRAME_CHARS_MAX));
-                }
+                write_finding(&mut out, f);
             }
+        }
+    }
+    if !report.unselected_findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDIVERGENCES OUTSIDE THE SELECTED RULES: {} (they fail the run)",
+            report.unselected_findings.len()
+        );
+        for f in report.unselected_findings.iter().take(3) {
+            write_finding(&mut out, f);
         }
     }
     if let Some(c) = &report.coverage {

@@ -2,8 +2,12 @@
 //! every timeout; and how they combine with `HUBSPEC_URL` / `HUBSPEC_CONFIG`.
 //!
 //! Precedence: `--url` / `--config` win over the environment; with neither flag nor variable
-//! the target is the embedded reference hub. `--profile`, `--capability`, `--groups-fanout`
-//! and the timeout flags override whatever the file or the environment said.
+//! the target is the embedded reference hub. `--url` alone keeps what `HUBSPEC_CONFIG` and the
+//! other `HUBSPEC_*` variables declare (capabilities, skip_negotiation, timeouts…) and only
+//! replaces the URLs, so a replay command pasted in the shell that ran the suite reaches the
+//! same target with the same declarations. `--profile`, `--capability`, `--groups-fanout`,
+//! `--skip-negotiation`, `--restart-command` and the timeout flags override whatever the file
+//! or the environment said.
 
 use super::{fail, Exit};
 use clap::Args;
@@ -34,9 +38,20 @@ pub struct TargetArgs {
     /// A capability the target declares (rooms, restart, stateful-reconnect); repeatable.
     #[arg(long = "capability", value_name = "CAP")]
     pub capabilities: Vec<Capability>,
-    /// How SendToGroups fans out on the target: per-group or once.
+    /// How SendToGroups fans out on the target: per-group or once. Embedded hub: the variant
+    /// it serves and declares.
     #[arg(long, value_name = "V")]
     pub groups_fanout: Option<GroupsFanout>,
+    /// Embedded hub only: the variant it serves when it is not the declared one (to see the
+    /// allowed-variant verdict, or to replay a failure seen that way).
+    #[arg(long, value_name = "V")]
+    pub hub_groups_fanout: Option<GroupsFanout>,
+    /// Connect the WebSocket directly, without negotiate (the config's skip_negotiation).
+    #[arg(long)]
+    pub skip_negotiation: bool,
+    /// A shell command that restarts the target (the config's restart_command).
+    #[arg(long, value_name = "CMD")]
+    pub restart_command: Option<String>,
     /// Embedded hub only: inject a refhub fault (see `hubspec serve --list-faults`); repeatable.
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<Fault>,
@@ -97,12 +112,18 @@ impl TimeoutArgs {
 
 /// A configured target (flags, file or environment), or `None` for the embedded hub.
 pub fn configured(args: &TargetArgs) -> Result<Option<TargetConfig>, Exit> {
+    configured_with(args, |name| std::env::var(name).ok())
+}
+
+/// [`configured`] with any variable source (tests use a map).
+pub fn configured_with(
+    args: &TargetArgs,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<TargetConfig>, Exit> {
     let base = if let Some(path) = &args.config {
         Some(TargetConfig::from_file(path).map_err(|e| fail(Exit::Usage, e))?)
-    } else if args.url.is_empty() {
-        Target::from_env().map_err(|e| fail(Exit::Usage, e))?
     } else {
-        None
+        TargetConfig::from_vars(var).map_err(|e| fail(Exit::Usage, e))?
     };
     let mut config = match (base, args.url.as_slice()) {
         (base, [first, rest @ ..]) => {
@@ -112,7 +133,8 @@ pub fn configured(args: &TargetArgs) -> Result<Option<TargetConfig>, Exit> {
                 config.urls.extend(node.urls);
             }
             match base {
-                // --config plus --url: the file's declarations at the flags' URLs.
+                // --config (or HUBSPEC_CONFIG / HUBSPEC_*) plus --url: the declarations at
+                // the flags' URLs.
                 Some(file) => TargetConfig {
                     urls: config.urls,
                     ..file
@@ -123,12 +145,18 @@ pub fn configured(args: &TargetArgs) -> Result<Option<TargetConfig>, Exit> {
         (Some(config), []) => config,
         (None, []) => return Ok(None),
     };
-    if !args.faults.is_empty() {
+    if !args.faults.is_empty() || args.hub_groups_fanout.is_some() {
         return Err(fail(
             Exit::Usage,
-            "--fault injects a bug into the embedded reference hub; it cannot be combined with \
-             --url, --config, HUBSPEC_URL or HUBSPEC_CONFIG",
+            "--fault and --hub-groups-fanout configure the embedded reference hub; they cannot \
+             be combined with --url, --config, HUBSPEC_URL or HUBSPEC_CONFIG",
         ));
+    }
+    if args.skip_negotiation {
+        config.skip_negotiation = true;
+    }
+    if let Some(cmd) = &args.restart_command {
+        config.restart_command = Some(cmd.clone());
     }
     if let Some(p) = args.profile {
         config.profile = p;
@@ -164,17 +192,10 @@ pub async fn targets(args: &TargetArgs) -> Result<Vec<Target>, Exit> {
         Some(p) => vec![p],
         None => vec![Profile::Core, Profile::CoreStateful],
     };
-    let faults: BTreeSet<Fault> = args.faults.iter().copied().collect();
     let mut targets = Vec::new();
     for profile in profiles {
-        match Target::embedded(profile, faults.clone()).await {
-            Ok(mut t) => {
-                if let Some(v) = args.groups_fanout {
-                    t.config.groups_fanout = v;
-                }
-                args.timeouts.apply(&mut t.config);
-                targets.push(t);
-            }
+        match embedded(args, profile).await {
+            Ok(t) => targets.push(t),
             Err(e) => {
                 for t in targets {
                     t.shutdown().await;
@@ -186,6 +207,29 @@ pub async fn targets(args: &TargetArgs) -> Result<Vec<Target>, Exit> {
     Ok(targets)
 }
 
+/// The embedded hub under `profile` as the flags configure it: `--fault`s injected, serving
+/// `--hub-groups-fanout` (default: the declared variant), declaring `--groups-fanout` (default
+/// per-group), with the timeout flags applied. A flag only a configured target can honour
+/// (`--skip-negotiation`, `--restart-command`) is a usage error.
+pub async fn embedded(args: &TargetArgs, profile: Profile) -> Result<Target, String> {
+    if args.skip_negotiation || args.restart_command.is_some() {
+        return Err(
+            "--skip-negotiation and --restart-command describe a configured target; add --url \
+             or --config"
+                .into(),
+        );
+    }
+    let faults: BTreeSet<Fault> = args.faults.iter().copied().collect();
+    let declared = args.groups_fanout.unwrap_or(GroupsFanout::PerGroup);
+    let served = args.hub_groups_fanout.unwrap_or(declared);
+    let mut t = Target::embedded_with(profile, faults, served)
+        .await
+        .map_err(|e| e.to_string())?;
+    t.config.groups_fanout = declared;
+    args.timeouts.apply(&mut t.config);
+    Ok(t)
+}
+
 /// Probes `target` until it answers or `ready_ms` has passed; unreachable exits 3.
 pub async fn wait_ready(target: &Target, ready_ms: u64) -> Result<(), Exit> {
     let deadline = Instant::now() + Duration::from_millis(ready_ms);
@@ -195,5 +239,62 @@ pub async fn wait_ready(target: &Target, ready_ms: u64) -> Result<(), Exit> {
             Err(e) if Instant::now() >= deadline => return Err(fail(Exit::Unreachable, e)),
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        target: TargetArgs,
+    }
+
+    fn args(argv: &[&str]) -> TargetArgs {
+        Cli::parse_from(std::iter::once("hubspec").chain(argv.iter().copied())).target
+    }
+
+    #[test]
+    fn a_url_flag_keeps_what_the_environment_declares() {
+        let dir = std::env::temp_dir().join(format!("hubspec-cli-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("hub.toml");
+        std::fs::write(
+            &file,
+            "url = \"http://127.0.0.1:1/old\"\nskip_negotiation = true\ncapabilities = [\"rooms\"]\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let vars = |name: &str| (name == "HUBSPEC_CONFIG").then(|| path.clone());
+        let config = configured_with(&args(&["--url", "http://127.0.0.1:2/hub"]), vars)
+            .unwrap()
+            .expect("a configured target");
+        assert_eq!(config.describe(), "http://127.0.0.1:2/hub");
+        assert!(config.skip_negotiation, "HUBSPEC_CONFIG's skip_negotiation");
+        assert!(
+            config.has(Capability::Rooms),
+            "HUBSPEC_CONFIG's capabilities"
+        );
+        // And the flags a replay command carries reach the same target without the file.
+        let config = configured_with(
+            &args(&[
+                "--url",
+                "http://127.0.0.1:2/hub",
+                "--skip-negotiation",
+                "--capability",
+                "rooms",
+                "--restart-command",
+                "true",
+            ]),
+            |_| None,
+        )
+        .unwrap()
+        .expect("a configured target");
+        assert!(config.skip_negotiation && config.has(Capability::Rooms));
+        assert_eq!(config.restart_command.as_deref(), Some("true"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
