@@ -506,7 +506,7 @@ fn check_prints_the_state_counts_and_each_property_verdict() {
             "--connections",
             "2",
             "--users",
-            "1",
+            "2",
             "--groups",
             "2",
         ],
