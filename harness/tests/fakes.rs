@@ -4,17 +4,21 @@
 //! The fake hub below speaks just enough of the contract for a session (handshake,
 //! `GetConnectionId`, `SendToConnection`, `SendToCaller`, `AddToGroup`) and commits one fault.
 //! Sessions reach it with `skip_negotiation`, so it needs no HTTP beyond the WebSocket upgrade.
+//! The listener and the record loop are `common`'s; [`Faulty`] says only how it answers.
 
-use futures_util::{SinkExt, StreamExt};
+mod common;
+
+use common::{all, receive, Call, Fake, Kill, Listener, Socket, Then, Ws, HANDSHAKE_OK};
+use futures_util::SinkExt;
 use hubspec_harness::{DivergenceKind, RunReport, Session, TargetConfig};
 use hubspec_model::{ConnId, Op, Selector, Spec};
-use hubspec_wire::{CompletionResult, HubMessage, RecordReader};
+use hubspec_wire::{CompletionResult, HubMessage};
 use serde_json::{json, Value};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,289 +78,252 @@ enum Fault {
 type Peers =
     Arc<std::sync::Mutex<std::collections::HashMap<String, mpsc::UnboundedSender<Message>>>>;
 
-struct Fake {
-    url: String,
-    _stop: watch::Sender<bool>,
-}
-
-async fn start(fault: Fault) -> Fake {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/hub", listener.local_addr().unwrap());
-    let (stop, stopped) = watch::channel(false);
-    let (die_tx, mut die_rx) = watch::channel(false);
+/// Starts a fake hub that commits `fault`; returns its URL.
+async fn start(fault: Fault) -> String {
+    let listener = Listener::bind().await;
+    let url = format!("ws://{}/hub", listener.addr);
     let ids = Arc::new(AtomicU32::new(0));
     let peers = Peers::default();
-    tokio::spawn(async move {
-        let mut conns = Vec::new();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((tcp, _)) = accepted else { break };
-                    let n = ids.fetch_add(1, Ordering::Relaxed) + 1;
-                    conns.push(tokio::spawn(serve(tcp, fault, n, die_tx.clone(), peers.clone())));
-                }
-                _ = die_rx.changed() => break,
-            }
-        }
-        // Dying: the listener and every socket go at once.
-        for c in conns {
-            c.abort();
-        }
-        drop(stopped);
+    listener.serve(move |tcp, kill| {
+        let n = ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let fake = Faulty {
+            fault,
+            id: format!("conn-{n}"),
+            peers: peers.clone(),
+            kill,
+            held: None,
+        };
+        serve(tcp, fake)
     });
-    Fake { url, _stop: stop }
+    url
 }
 
-async fn serve(
-    tcp: tokio::net::TcpStream,
-    fault: Fault,
-    n: u32,
-    die: watch::Sender<bool>,
-    peers: Peers,
-) {
-    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+async fn serve(tcp: tokio::net::TcpStream, mut fake: Faulty) {
+    let Some(socket) = Socket::accept(tcp).await else {
         return;
     };
-    let id = format!("conn-{n}");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    peers.lock().unwrap().insert(id.clone(), tx);
-    let mut reader = RecordReader::new();
-    let mut handshaken = false;
-    let mut hung = false;
-    let mut held: Option<Message> = None;
-    let frame = |text: String| {
-        if fault == Fault::BinaryFrames {
+    fake.peers
+        .lock()
+        .unwrap()
+        .insert(fake.id.clone(), socket.outbox());
+    socket.serve(&mut fake).await;
+}
+
+/// One connection of the fake hub: it answers as a hub would but for its fault.
+struct Faulty {
+    fault: Fault,
+    id: String,
+    peers: Peers,
+    kill: Kill,
+    /// A delivery held back until the next invocation (`LateDelivery`, `DuplicateLate`).
+    held: Option<Message>,
+}
+
+impl Fake for Faulty {
+    fn frame(&self, text: String) -> Message {
+        if self.fault == Fault::BinaryFrames {
             Message::binary(text.into_bytes())
         } else {
             Message::text(text)
         }
-    };
-    loop {
-        let msg = tokio::select! {
-            msg = ws.next() => match msg {
-                Some(Ok(msg)) => msg,
-                _ => break,
-            },
-            Some(other) = rx.recv() => {
-                let _ = ws.send(other).await;
-                continue;
-            }
-        };
-        if hung {
-            continue;
+    }
+
+    async fn handshake(&mut self, ws: &mut Ws) -> Then {
+        if self.fault != Fault::RefusesHandshake {
+            let _ = ws.send(self.frame(HANDSHAKE_OK.into())).await;
+            return Then::Next;
         }
-        let data = match msg {
-            Message::Text(t) => t.as_bytes().to_vec(),
-            Message::Binary(b) => b.to_vec(),
-            Message::Close(_) => return,
-            _ => continue,
-        };
-        reader.push(&data);
-        while let Ok(Some(record)) = reader.next_record() {
-            if !handshaken {
-                handshaken = true;
-                let reply = if fault == Fault::RefusesHandshake {
-                    "{\"error\":\"The protocol 'json' is not supported.\"}\u{1e}"
-                } else {
-                    "{}\u{1e}"
+        let refusal = "{\"error\":\"The protocol 'json' is not supported.\"}\u{1e}";
+        let _ = ws.send(self.frame(refusal.into())).await;
+        let _ = ws.close(None).await;
+        Then::End
+    }
+
+    fn heard(&mut self, message: &HubMessage) -> ControlFlow<Then> {
+        if self.fault == Fault::DropsOnPing && matches!(message, HubMessage::Ping) {
+            return ControlFlow::Break(Then::End);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn answers_close(&self) -> bool {
+        self.fault != Fault::NoCloseReply
+    }
+
+    async fn invoke(&mut self, ws: &mut Ws, call: Call) -> Then {
+        if call.target != "SendToCaller" {
+            if let Some(m) = self.held.take() {
+                // After the invocation that follows, i.e. after the barrier's marker.
+                let _ = ws.send(complete_now(&call, &self.id)).await;
+                let _ = ws.send(m).await;
+                return Then::Next;
+            }
+        }
+        let first = call.arguments.first();
+        match call.target.as_str() {
+            "GetConnectionId" => {
+                let id = CompletionResult::Result(json!(self.id));
+                self.send(ws, &call.completion(id)).await;
+                if self.fault == Fault::Hang {
+                    return Then::Deaf;
+                }
+                Then::Next
+            }
+            "SendToConnection" if first == Some(&json!(self.id)) => self.marker(ws, &call).await,
+            "SendToConnection" => {
+                self.send(ws, &call.completion(CompletionResult::Void))
+                    .await;
+                Then::Next
+            }
+            "SendToCaller" => self.send_to_caller(ws, &call).await,
+            "AddToGroup" if first == Some(&Value::Null) => {
+                let text = match self.fault {
+                    Fault::WrongErrorKind => "An unexpected error occurred invoking 'AddToGroup' on the server. InvalidOperationException: Cannot send to an empty group name.".to_string(),
+                    Fault::UnknownMethodError => "Unknown hub method 'AddToGroup'".to_string(),
+                    Fault::GenericError => "An unexpected error occurred invoking 'AddToGroup' on the server.".to_string(),
+                    _ => "An unexpected error occurred invoking 'AddToGroup' on the server. ArgumentNullException: Value cannot be null. (Parameter 'groupName')".to_string(),
                 };
-                let _ = ws.send(frame(reply.into())).await;
-                if fault == Fault::RefusesHandshake {
-                    let _ = ws.close(None).await;
-                    return;
-                }
-                continue;
+                let error = CompletionResult::Error(text);
+                self.send(ws, &call.completion(error)).await;
+                Then::Next
             }
-            let Ok(message) = HubMessage::parse(&record) else {
-                continue;
-            };
-            let (invocation_id, target, arguments) = match message {
-                HubMessage::Ping if fault == Fault::DropsOnPing => return,
-                HubMessage::Close { .. } => {
-                    if fault != Fault::NoCloseReply {
-                        let close = HubMessage::Close {
-                            error: None,
-                            allow_reconnect: false,
-                        };
-                        let _ = ws.send(frame(close.to_wire())).await;
-                    }
-                    let _ = ws.close(None).await;
-                    return;
-                }
-                HubMessage::Invocation {
-                    invocation_id: Some(i),
-                    target,
-                    arguments,
-                    ..
-                } => (i, target, arguments),
-                _ => continue,
-            };
-            if target != "SendToCaller" {
-                if let Some(m) = held.take() {
-                    // After the invocation that follows, i.e. after the barrier's marker.
-                    let _ = ws
-                        .send(complete_now(
-                            &invocation_id,
-                            &target,
-                            &arguments,
-                            &id,
-                            fault,
-                        ))
-                        .await;
-                    let _ = ws.send(m).await;
-                    continue;
-                }
-            }
-            let complete = |result: CompletionResult| {
-                frame(HubMessage::completion(invocation_id.clone(), result).to_wire())
-            };
-            let receive = |payload: &Value| {
-                frame(HubMessage::invocation(None, "Receive", vec![payload.clone()]).to_wire())
-            };
-            match target.as_str() {
-                "GetConnectionId" => {
-                    let _ = ws.send(complete(CompletionResult::Result(json!(id)))).await;
-                    if fault == Fault::Hang {
-                        hung = true;
-                        break;
-                    }
-                }
-                "SendToConnection" if arguments.first() == Some(&json!(id)) => {
-                    let marker = receive(&arguments[1]);
-                    match fault {
-                        Fault::DropMarker => {}
-                        Fault::MarkerThenError => {
-                            let _ = ws.send(marker).await;
-                            let error = "An unexpected error occurred invoking 'SendToConnection' on the server.";
-                            let _ = ws
-                                .send(complete(CompletionResult::Error(error.into())))
-                                .await;
-                            continue;
-                        }
-                        Fault::DuplicateMarker => {
-                            let _ = ws.send(marker.clone()).await;
-                            let _ = ws.send(marker).await;
-                        }
-                        Fault::MisrouteMarker => {
-                            let other = peers
-                                .lock()
-                                .unwrap()
-                                .iter()
-                                .find(|(k, _)| **k != id)
-                                .map(|(_, tx)| tx.clone());
-                            match other {
-                                Some(tx) => {
-                                    let _ = tx.send(marker);
-                                }
-                                None => {
-                                    let _ = ws.send(marker).await;
-                                }
-                            }
-                        }
-                        _ => {
-                            let _ = ws.send(marker).await;
-                        }
-                    }
-                    let _ = ws.send(complete(CompletionResult::Void)).await;
-                }
-                "SendToConnection" => {
-                    let _ = ws.send(complete(CompletionResult::Void)).await;
-                }
-                "SendToCaller" if fault == Fault::LateDelivery => {
-                    held = Some(receive(&arguments[0]));
-                    let _ = ws.send(complete(CompletionResult::Void)).await;
-                }
-                "SendToCaller" if fault == Fault::DuplicateLate => {
-                    let _ = ws.send(receive(&arguments[0])).await;
-                    held = Some(receive(&arguments[0]));
-                    let _ = ws.send(complete(CompletionResult::Void)).await;
-                }
-                "SendToCaller" if fault == Fault::LoseDelivery => {
-                    let _ = ws.send(complete(CompletionResult::Void)).await;
-                }
-                "SendToCaller" if fault == Fault::Unterminated => {
-                    // 2 MiB of text and never a record separator.
-                    let chunk = "x".repeat(64 * 1024);
-                    for _ in 0..32 {
-                        if ws.send(Message::text(chunk.clone())).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                "SendToCaller" => {
-                    let _ = ws.send(receive(&arguments[0])).await;
-                    if fault == Fault::DuplicateDelivery {
-                        let _ = ws.send(receive(&arguments[0])).await;
-                    }
-                    if fault == Fault::JunkMessage {
-                        let _ = ws.send(receive(&json!("junk"))).await;
-                    }
-                    if fault == Fault::MalformedRecord {
-                        let _ = ws.send(frame("{\"type\":1,\"target\u{1e}".into())).await;
-                    }
-                    let _ = ws.send(complete(CompletionResult::Void)).await;
-                }
-                "AddToGroup" if arguments.first() == Some(&Value::Null) => {
-                    let text = match fault {
-                        Fault::WrongErrorKind => "An unexpected error occurred invoking 'AddToGroup' on the server. InvalidOperationException: Cannot send to an empty group name.".to_string(),
-                        Fault::UnknownMethodError => "Unknown hub method 'AddToGroup'".to_string(),
-                        Fault::GenericError => "An unexpected error occurred invoking 'AddToGroup' on the server.".to_string(),
-                        _ => "An unexpected error occurred invoking 'AddToGroup' on the server. ArgumentNullException: Value cannot be null. (Parameter 'groupName')".to_string(),
-                    };
-                    let _ = ws.send(complete(CompletionResult::Error(text))).await;
-                }
-                "AddToGroup" => match fault {
-                    Fault::OmitCompletion => {}
-                    Fault::DuplicateCompletion => {
-                        let _ = ws.send(complete(CompletionResult::Void)).await;
-                        let _ = ws.send(complete(CompletionResult::Void)).await;
-                    }
-                    Fault::CloseWithoutCloseMessage => {
-                        let _ = ws.close(None).await;
-                        return;
-                    }
-                    Fault::DiesMidCase => {
-                        let _ = die.send(true);
-                        return;
-                    }
-                    Fault::TimeoutClose => {
-                        let close = HubMessage::Close {
-                            error: Some("Server timeout elapsed without receiving a message from the client.".into()),
-                            allow_reconnect: false,
-                        };
-                        let _ = ws.send(frame(close.to_wire())).await;
-                        let _ = ws.close(None).await;
-                        return;
-                    }
-                    _ => {
-                        let _ = ws.send(complete(CompletionResult::Void)).await;
-                    }
-                },
-                other => {
-                    let error = format!("Unknown hub method '{other}'");
-                    let _ = ws.send(complete(CompletionResult::Error(error))).await;
-                }
+            "AddToGroup" => self.add_to_group(ws, &call).await,
+            other => {
+                let error = CompletionResult::Error(format!("Unknown hub method '{other}'"));
+                self.send(ws, &call.completion(error)).await;
+                Then::Next
             }
         }
+    }
+}
+
+impl Faulty {
+    /// `SendToConnection` to oneself: the barrier's marker.
+    async fn marker(&mut self, ws: &mut Ws, call: &Call) -> Then {
+        let marker = self.encode(&receive(&call.arguments[1]));
+        match self.fault {
+            Fault::DropMarker => {}
+            Fault::MarkerThenError => {
+                let _ = ws.send(marker).await;
+                let error =
+                    "An unexpected error occurred invoking 'SendToConnection' on the server.";
+                let error = CompletionResult::Error(error.into());
+                self.send(ws, &call.completion(error)).await;
+                return Then::Next;
+            }
+            Fault::DuplicateMarker => {
+                let _ = ws.send(marker.clone()).await;
+                let _ = ws.send(marker).await;
+            }
+            Fault::MisrouteMarker => {
+                let other = self
+                    .peers
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|(k, _)| **k != self.id)
+                    .map(|(_, tx)| tx.clone());
+                match other {
+                    Some(tx) => {
+                        let _ = tx.send(marker);
+                    }
+                    None => {
+                        let _ = ws.send(marker).await;
+                    }
+                }
+            }
+            _ => {
+                let _ = ws.send(marker).await;
+            }
+        }
+        self.send(ws, &call.completion(CompletionResult::Void))
+            .await;
+        Then::Next
+    }
+
+    async fn send_to_caller(&mut self, ws: &mut Ws, call: &Call) -> Then {
+        let payload = &call.arguments[0];
+        let void = call.completion(CompletionResult::Void);
+        match self.fault {
+            Fault::LateDelivery => {
+                self.held = Some(self.encode(&receive(payload)));
+                self.send(ws, &void).await;
+            }
+            Fault::DuplicateLate => {
+                self.send(ws, &receive(payload)).await;
+                self.held = Some(self.encode(&receive(payload)));
+                self.send(ws, &void).await;
+            }
+            Fault::LoseDelivery => self.send(ws, &void).await,
+            Fault::Unterminated => {
+                // 2 MiB of text and never a record separator.
+                let chunk = "x".repeat(64 * 1024);
+                for _ in 0..32 {
+                    if ws.send(Message::text(chunk.clone())).await.is_err() {
+                        return Then::End;
+                    }
+                }
+            }
+            fault => {
+                self.send(ws, &receive(payload)).await;
+                if fault == Fault::DuplicateDelivery {
+                    self.send(ws, &receive(payload)).await;
+                }
+                if fault == Fault::JunkMessage {
+                    self.send(ws, &receive(&json!("junk"))).await;
+                }
+                if fault == Fault::MalformedRecord {
+                    let bad = self.frame("{\"type\":1,\"target\u{1e}".into());
+                    let _ = ws.send(bad).await;
+                }
+                self.send(ws, &void).await;
+            }
+        }
+        Then::Next
+    }
+
+    async fn add_to_group(&mut self, ws: &mut Ws, call: &Call) -> Then {
+        let void = call.completion(CompletionResult::Void);
+        match self.fault {
+            Fault::OmitCompletion => {}
+            Fault::DuplicateCompletion => {
+                self.send(ws, &void).await;
+                self.send(ws, &void).await;
+            }
+            Fault::CloseWithoutCloseMessage => {
+                let _ = ws.close(None).await;
+                return Then::End;
+            }
+            Fault::DiesMidCase => {
+                self.kill.now();
+                return Then::End;
+            }
+            Fault::TimeoutClose => {
+                let close = HubMessage::Close {
+                    error: Some(
+                        "Server timeout elapsed without receiving a message from the client."
+                            .into(),
+                    ),
+                    allow_reconnect: false,
+                };
+                self.send(ws, &close).await;
+                let _ = ws.close(None).await;
+                return Then::End;
+            }
+            _ => self.send(ws, &void).await,
+        }
+        Then::Next
     }
 }
 
 /// For [`Fault::LateDelivery`]: answers the invocation that releases the held message the way
 /// the plain fake would (only `SendToConnection` to oneself and `AddToGroup` occur there).
-fn complete_now(
-    invocation_id: &str,
-    target: &str,
-    arguments: &[Value],
-    id: &str,
-    _fault: Fault,
-) -> Message {
+fn complete_now(call: &Call, id: &str) -> Message {
     let mut text = String::new();
-    if target == "SendToConnection" && arguments.first() == Some(&json!(id)) {
-        text.push_str(
-            &HubMessage::invocation(None, "Receive", vec![arguments[1].clone()]).to_wire(),
-        );
+    if call.target == "SendToConnection" && call.arguments.first() == Some(&json!(id)) {
+        text.push_str(&receive(&call.arguments[1]).to_wire());
     }
-    text.push_str(&HubMessage::completion(invocation_id, CompletionResult::Void).to_wire());
+    text.push_str(&call.completion(CompletionResult::Void).to_wire());
     Message::text(text)
 }
 
@@ -386,31 +353,28 @@ async fn run_against(fault: Fault) -> RunReport {
 }
 
 async fn run_ops_against(fault: Fault, ops: &[Op]) -> RunReport {
-    let fake = start(fault).await;
-    let mut config = TargetConfig::for_url(&fake.url).unwrap();
+    let url = start(fault).await;
+    let mut config = TargetConfig::for_url(&url).unwrap();
     config.skip_negotiation = true;
     config.timeouts.connect = Duration::from_millis(1000);
     config.timeouts.invocation = Duration::from_millis(400);
     config.timeouts.barrier = Duration::from_millis(1000);
     let mut session = Session::new(&config, Spec::default(), &format!("{fault:?}"), None);
-    let report = tokio::time::timeout(Duration::from_secs(20), session.run(ops))
+    tokio::time::timeout(Duration::from_secs(20), session.run(ops))
         .await
         .expect("a misbehaving server never hangs the harness")
-        .expect("the history is valid");
-    drop(fake);
-    report
+        .expect("the history is valid")
 }
 
 /// The report has a divergence naming `rule` first (or among its rules when `first` is false),
 /// with raw frames attached; returns its text.
 async fn assert_finding(fault: Fault, rule: &str) -> String {
     let report = run_against(fault).await;
-    let all: Vec<String> = report.divergences.iter().map(|d| d.to_string()).collect();
     let d = report
         .divergences
         .iter()
         .find(|d| d.violates(rule))
-        .unwrap_or_else(|| panic!("{fault:?}: no {rule} divergence in:\n{}", all.join("\n")));
+        .unwrap_or_else(|| panic!("{fault:?}: no {rule} divergence in:\n{}", all(&report)));
     assert!(!d.frames.is_empty(), "{fault:?}: no frames attached:\n{d}");
     assert!(d.to_string().starts_with('['), "{d}");
     assert!(d.replay.contains("--ops"), "{d}");
@@ -486,17 +450,7 @@ async fn a_server_that_dies_mid_case_is_reported_not_a_hang() {
         .divergences
         .iter()
         .find(|d| d.violates("PRO-RESPONSIVE"))
-        .unwrap_or_else(|| {
-            panic!(
-                "{}",
-                report
-                    .divergences
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        });
+        .unwrap_or_else(|| panic!("{}", all(&report)));
     assert_eq!(d.kind, DivergenceKind::Protocol);
     assert!(d.observed.contains("died"), "{d}");
     assert!(!d.frames.is_empty());
@@ -616,15 +570,6 @@ fn of_kind(report: &RunReport, kind: DivergenceKind) -> Vec<&hubspec_harness::Di
         .iter()
         .filter(|d| d.kind == kind)
         .collect()
-}
-
-fn all(report: &RunReport) -> String {
-    report
-        .divergences
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test]

@@ -5,20 +5,25 @@
 //! Pings: the JSON hub protocol does not answer Pings (HubProtocol.md: a Ping "does not
 //! require a response"); each side sends its own keep-alive. So the client tolerates a Ping
 //! from the server without answering it, and sends its own every `ping_interval`.
+//!
+//! The listener and the record loop are `common`'s; [`Numbered`] says only how it answers.
 
-use futures_util::{SinkExt, StreamExt};
+mod common;
+
+use common::{all, receive, Call, Fake, Listener, Socket, Then, Ws, HANDSHAKE_OK};
+use futures_util::SinkExt;
 use hubspec_harness::{Client, ClientOptions, DivergenceKind, RunReport, Session, TargetConfig};
 use hubspec_model::{Capability, ConnId, Op, Profile, Selector, Spec};
-use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, RecordReader};
+use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer};
 use serde_json::json;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,9 +72,9 @@ impl Hub {
 }
 
 async fn start(fault: Fault) -> Arc<Hub> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = Listener::bind().await;
     let hub = Arc::new(Hub {
-        url: format!("http://{}/hub", listener.local_addr().unwrap()),
+        url: format!("http://{}/hub", listener.addr),
         fault,
         conns: Mutex::new(HashMap::new()),
         pings: AtomicU32::new(0),
@@ -78,20 +83,18 @@ async fn start(fault: Fault) -> Arc<Hub> {
         next: AtomicU32::new(0),
     });
     let h = hub.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let h = h.clone();
-            tokio::spawn(async move {
-                let mut head = [0u8; 4];
-                if tcp.peek(&mut head).await.is_err() {
-                    return;
-                }
-                if &head == b"POST" {
-                    negotiate(&h, tcp).await;
-                } else {
-                    socket(&h, tcp).await;
-                }
-            });
+    listener.serve(move |tcp, _| {
+        let h = h.clone();
+        async move {
+            let mut head = [0u8; 4];
+            if tcp.peek(&mut head).await.is_err() {
+                return;
+            }
+            if &head == b"POST" {
+                negotiate(&h, tcp).await;
+            } else {
+                socket(&h, tcp).await;
+            }
         }
     });
     hub
@@ -134,33 +137,14 @@ async fn negotiate(hub: &Hub, mut tcp: TcpStream) {
     let _ = tcp.shutdown().await;
 }
 
-/// Writes `message` through the connection's buffer (so it is numbered) to `ws`.
-async fn write<S>(hub: &Hub, token: &str, ws: &mut S, message: &HubMessage)
-where
-    S: SinkExt<Message> + Unpin,
-{
-    let text = {
-        let mut conns = hub.conns.lock().unwrap();
-        conns.get_mut(token).unwrap().buffer.write(message)
-    };
-    let _ = ws.send(Message::text(text)).await;
-}
-
-// The header callback's signature is tungstenite's, large error type included.
-#[allow(clippy::result_large_err)]
+/// Accepts a WebSocket: a new connection does the handshake; one that resumes at its token
+/// gets its Sequence (or the fault's) and its buffered messages first.
 async fn socket(hub: &Hub, tcp: TcpStream) {
-    let path = Arc::new(Mutex::new(String::new()));
-    let seen = path.clone();
-    let callback = move |req: &Request, resp: Response| {
-        *seen.lock().unwrap() = req.uri().to_string();
-        Ok(resp)
-    };
-    let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
+    let Some(mut socket) = Socket::accept(tcp).await else {
         return;
     };
-    let (mut sink, mut stream) = ws.split();
-    let uri = path.lock().unwrap().clone();
-    let Some(token) = uri
+    let Some(token) = socket
+        .uri
         .split("id=")
         .nth(1)
         .map(|t| t.split('&').next().unwrap().to_string())
@@ -174,11 +158,11 @@ async fn socket(hub: &Hub, tcp: TcpStream) {
         };
         (conn.handshaken, conn.id.clone())
     };
-    let mut reader = RecordReader::new();
+    let mut fake = Numbered { hub, token, id };
     if resumed {
         let (sequence, records, prefix) = {
             let mut conns = hub.conns.lock().unwrap();
-            let conn = conns.get_mut(&token).unwrap();
+            let conn = conns.get_mut(&fake.token).unwrap();
             let (sequence, records) = conn.buffer.resend();
             (sequence, records, conn.prefix.clone())
         };
@@ -191,103 +175,91 @@ async fn socket(hub: &Hub, tcp: TcpStream) {
             }
             (_, s) => Some(s),
         };
+        let ws = &mut socket.ws;
         if let Some(s) = sequence {
-            let _ = sink.send(Message::text(s.to_wire())).await;
+            let _ = ws.send(Message::text(s.to_wire())).await;
         }
         for r in records {
-            let _ = sink.send(Message::text(r)).await;
+            let _ = ws.send(Message::text(r)).await;
         }
         if hub.fault == Fault::MangledReplay {
             let payload = format!("{}0|boom", prefix.unwrap_or_default());
-            let message = HubMessage::invocation(None, "Receive", vec![json!(payload)]);
-            write(hub, &token, &mut sink, &message).await;
+            fake.send(ws, &receive(&json!(payload))).await;
+        }
+        socket.handshaken = true;
+    }
+    socket.serve(&mut fake).await;
+}
+
+/// One connection of the hub: every message it writes goes through the connection's buffer,
+/// so it is numbered and kept for a resume.
+struct Numbered<'a> {
+    hub: &'a Hub,
+    token: String,
+    id: String,
+}
+
+impl Fake for Numbered<'_> {
+    fn encode(&self, message: &HubMessage) -> Message {
+        let mut conns = self.hub.conns.lock().unwrap();
+        Message::text(conns.get_mut(&self.token).unwrap().buffer.write(message))
+    }
+
+    async fn handshake(&mut self, ws: &mut Ws) -> Then {
+        {
+            let mut conns = self.hub.conns.lock().unwrap();
+            conns.get_mut(&self.token).unwrap().handshaken = true;
+        }
+        let _ = ws.send(Message::text(HANDSHAKE_OK)).await;
+        // A Ping from the server, which the client must tolerate without answering.
+        let _ = ws.send(Message::text(HubMessage::Ping.to_wire())).await;
+        Then::Next
+    }
+
+    fn heard(&mut self, message: &HubMessage) -> ControlFlow<Then> {
+        match message {
+            HubMessage::Ping => {
+                self.hub.pings.fetch_add(1, Ordering::SeqCst);
+                self.hub.heard.notify_waiters();
+            }
+            HubMessage::Ack { .. } => {
+                self.hub.acks.fetch_add(1, Ordering::SeqCst);
+                self.hub.heard.notify_waiters();
+            }
+            _ => {}
+        }
+        let mut conns = self.hub.conns.lock().unwrap();
+        match conns.get_mut(&self.token).unwrap().buffer.receive(message) {
+            Ok(true) => ControlFlow::Continue(()),
+            _ => ControlFlow::Break(Then::Next),
         }
     }
-    let mut handshaken = resumed;
-    while let Some(Ok(msg)) = stream.next().await {
-        let Message::Text(text) = msg else {
-            continue;
-        };
-        reader.push(text.as_bytes());
-        while let Ok(Some(record)) = reader.next_record() {
-            if !handshaken {
-                handshaken = true;
-                hub.conns
-                    .lock()
-                    .unwrap()
-                    .get_mut(&token)
-                    .unwrap()
-                    .handshaken = true;
-                let _ = sink.send(Message::text("{}\u{1e}")).await;
-                // A Ping from the server, which the client must tolerate without answering.
-                let _ = sink.send(Message::text(HubMessage::Ping.to_wire())).await;
-                continue;
-            }
-            let Ok(message) = HubMessage::parse(&record) else {
-                continue;
-            };
-            match message {
-                HubMessage::Ping => {
-                    hub.pings.fetch_add(1, Ordering::SeqCst);
-                    hub.heard.notify_waiters();
-                }
-                HubMessage::Ack { .. } => {
-                    hub.acks.fetch_add(1, Ordering::SeqCst);
-                    hub.heard.notify_waiters();
-                }
-                _ => {}
-            }
-            let new = {
-                let mut conns = hub.conns.lock().unwrap();
-                conns.get_mut(&token).unwrap().buffer.receive(&message)
-            };
-            if new != Ok(true) {
-                continue;
-            }
-            let (invocation_id, target, arguments) = match message {
-                HubMessage::Close { .. } => {
-                    let close = HubMessage::Close {
-                        error: None,
-                        allow_reconnect: false,
-                    };
-                    let _ = sink.send(Message::text(close.to_wire())).await;
-                    let _ = sink.close().await;
-                    return;
-                }
-                HubMessage::Invocation {
-                    invocation_id: Some(i),
-                    target,
-                    arguments,
-                    ..
-                } => (i, target, arguments),
-                _ => continue,
-            };
-            let receive =
-                |p: &serde_json::Value| HubMessage::invocation(None, "Receive", vec![p.clone()]);
-            let result = match target.as_str() {
-                "GetConnectionId" => CompletionResult::Result(json!(id)),
-                "SendToConnection" => {
-                    if arguments[0] == json!(id) {
-                        if let Some(marker) = arguments[1].as_str() {
-                            if let Some(at) = marker.rfind('~') {
-                                let mut conns = hub.conns.lock().unwrap();
-                                conns.get_mut(&token).unwrap().prefix =
-                                    Some(marker[..at].to_string());
-                            }
+
+    async fn invoke(&mut self, ws: &mut Ws, call: Call) -> Then {
+        let arguments = &call.arguments;
+        let result = match call.target.as_str() {
+            "GetConnectionId" => CompletionResult::Result(json!(self.id)),
+            "SendToConnection" => {
+                if arguments[0] == json!(self.id) {
+                    if let Some(marker) = arguments[1].as_str() {
+                        if let Some(at) = marker.rfind('~') {
+                            let mut conns = self.hub.conns.lock().unwrap();
+                            conns.get_mut(&self.token).unwrap().prefix =
+                                Some(marker[..at].to_string());
                         }
-                        write(hub, &token, &mut sink, &receive(&arguments[1])).await;
                     }
-                    CompletionResult::Void
+                    self.send(ws, &receive(&arguments[1])).await;
                 }
-                "SendToCaller" => {
-                    write(hub, &token, &mut sink, &receive(&arguments[0])).await;
-                    CompletionResult::Void
-                }
-                _ => CompletionResult::Void,
-            };
-            let completion = HubMessage::completion(invocation_id, result);
-            write(hub, &token, &mut sink, &completion).await;
-        }
+                CompletionResult::Void
+            }
+            "SendToCaller" => {
+                self.send(ws, &receive(&arguments[0])).await;
+                CompletionResult::Void
+            }
+            _ => CompletionResult::Void,
+        };
+        self.send(ws, &call.completion(result)).await;
+        Then::Next
     }
 }
 
@@ -372,15 +344,6 @@ async fn run_resume(fault: Fault) -> RunReport {
         .await
         .expect("bounded")
         .expect("valid history")
-}
-
-fn all(report: &RunReport) -> String {
-    report
-        .divergences
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test]
