@@ -2,7 +2,7 @@
 
 use crate::report::Finding;
 use crate::target::Target;
-use hubspec_harness::{Divergence, HarnessError, Session};
+use hubspec_harness::{Divergence, HarnessError, ObservedTranscript, Session};
 use hubspec_model::{Op, Spec, Transcript};
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,9 @@ pub struct CaseOutcome {
     pub findings: Vec<Finding>,
     /// The model's transcript.
     pub expected: Transcript,
-    /// The target's transcript (the steps that ran).
-    pub observed: Transcript,
+    /// The target's transcript (the steps that ran), with results as read where the wire gives
+    /// no model value (its `Display` prints those; `Deref` gives the model-valued transcript).
+    pub observed: ObservedTranscript,
 }
 
 impl CaseOutcome {
@@ -65,6 +66,12 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
         .unwrap_or_else(|e| panic!("case {name} is not a valid history of the model: {e}"));
     let mut session = Session::new(&target.config, spec, name, target.restarter.clone());
     let result = session.run(ops).await;
+    // What the clients captured, for a run that could not finish (an `Ok` run has closed
+    // them already and its divergences carry their frames).
+    let frames: Vec<String> = match &result {
+        Ok(_) => Vec::new(),
+        Err(_) => session.frames().iter().map(|f| f.to_string()).collect(),
+    };
     session.close().await;
     let replay = target.replay_command(spec, ops);
     let (observed, findings) = match result {
@@ -74,7 +81,7 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
                 .iter()
                 .map(|d| finding(name, d, &report.expected, &replay))
                 .collect();
-            (report.observed, findings)
+            (report.observed_text(), findings)
         }
         Err(e) => {
             let rule = match &e {
@@ -92,12 +99,15 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
                 transcript: String::new(),
                 expected_transcript: expected.to_string(),
                 replay,
-                frames: vec![],
+                frames,
             };
             (
-                Transcript {
-                    spec,
-                    steps: vec![],
+                ObservedTranscript {
+                    transcript: Transcript {
+                        spec,
+                        steps: vec![],
+                    },
+                    results_as_read: Default::default(),
                 },
                 vec![f],
             )
@@ -110,5 +120,141 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
         findings,
         expected,
         observed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubspec_harness::restart::{BoxFuture, Restarter};
+    use hubspec_model::{ConnId, Profile, Selector};
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    /// A restart that fails, as a `restart_command` exiting non-zero does.
+    struct FailingRestart;
+
+    impl Restarter for FailingRestart {
+        fn restart(&self) -> BoxFuture<'_, Result<(), HarnessError>> {
+            Box::pin(async { Err(HarnessError::Restart("exit status 1".into())) })
+        }
+    }
+
+    /// A session the harness cannot finish (here: the restart fails) is reported with the
+    /// frames its clients captured up to then, not an empty list.
+    #[tokio::test]
+    async fn a_session_that_cannot_run_reports_its_frames() {
+        let mut target = Target::embedded(Profile::Core, BTreeSet::new())
+            .await
+            .unwrap();
+        target.restarter = Some(Arc::new(FailingRestart));
+        let ops = vec![
+            Op::Connect { user: None },
+            Op::AddToGroup {
+                caller: ConnId(1),
+                group: Some("g".into()),
+            },
+            Op::Send {
+                caller: ConnId(1),
+                selector: Selector::Group(Some("g".into())),
+                payload: "m".into(),
+            },
+            Op::Restart,
+        ];
+        let spec = target.config.spec();
+        let outcome = run_case(&target, spec, "frames on a harness error", &ops).await;
+        target.shutdown().await;
+        let [f] = &outcome.findings[..] else {
+            panic!("one finding: {:?}", outcome.findings)
+        };
+        assert_eq!(f.expected, "the session runs");
+        assert!(f.observed.contains("exit status 1"), "{f:?}");
+        assert!(
+            f.frames.iter().any(|l| l.contains("AddToGroup")),
+            "the frames of c1 up to the failed restart: {:?}",
+            f.frames
+        );
+    }
+
+    /// The received `Receive` payloads in a finding's frames (`c1 <- text {…"Receive"…}`).
+    fn received_payloads(frames: &[String]) -> Vec<String> {
+        frames
+            .iter()
+            .filter(|l| l.contains(" <- ") && l.contains("\"target\":\"Receive\""))
+            .filter_map(|l| {
+                let json = &l[l.find('{')?..l.rfind('}')? + 1];
+                let v: serde_json::Value = serde_json::from_str(json).ok()?;
+                Some(v["arguments"][0].as_str()?.to_string())
+            })
+            .collect()
+    }
+
+    /// `double-add-delivers-twice` perturbs only the connection added twice and the group it
+    /// was added to: sessions sharing the faulty hub each see the doubled copies of their own
+    /// group sends, and nothing of the other sessions'.
+    #[tokio::test]
+    async fn double_add_perturbs_only_its_own_session() {
+        let target = Target::embedded(
+            Profile::CoreStateful,
+            BTreeSet::from([hubspec_refhub::Fault::DoubleAddDeliversTwice]),
+        )
+        .await
+        .unwrap();
+        let spec = target.config.spec();
+        let (c1, c2) = (ConnId(1), ConnId(2));
+        let add = |c, g: &str| Op::AddToGroup {
+            caller: c,
+            group: Some(g.into()),
+        };
+        let send = |c, selector, p: &str| Op::Send {
+            caller: c,
+            selector,
+            payload: p.into(),
+        };
+        let g = |n: &str| Some(n.to_string());
+        let ops = vec![
+            Op::Connect { user: None },
+            Op::Connect { user: None },
+            add(c1, "g"),
+            add(c1, "g"),
+            add(c2, "g"),
+            add(c2, "h"),
+            send(c2, Selector::Group(g("g")), "a"),
+            send(c1, Selector::Groups(vec![g("g"), g("h")]), "b"),
+            send(c2, Selector::OthersInGroup(g("g")), "c"),
+            Op::RemoveFromGroup {
+                caller: c1,
+                group: g("g"),
+            },
+            send(c2, Selector::Group(g("g")), "d"),
+        ];
+        let names: Vec<String> = (1..=6).map(|i| format!("double add {i}")).collect();
+        let outcomes =
+            futures_util::future::join_all(names.iter().map(|n| run_case(&target, spec, n, &ops)))
+                .await;
+        target.shutdown().await;
+        for (name, o) in names.iter().zip(&outcomes) {
+            assert!(!o.passed(), "{name}: the fault went unnoticed");
+            let own = format!("{}#", name.replace(' ', ""));
+            for f in &o.findings {
+                assert_eq!(
+                    f.kind, "duplicate",
+                    "{name}: only the doubled copies diverge: {f:?}"
+                );
+                assert!(
+                    [7, 8, 9].contains(&f.step),
+                    "{name}: a copy too many at step {}: {f:?}",
+                    f.step
+                );
+                let payloads = received_payloads(&f.frames);
+                assert!(!payloads.is_empty(), "{name}: {f:?}");
+                for p in payloads {
+                    assert!(
+                        p.starts_with(&own),
+                        "{name} received another session's message {p}"
+                    );
+                }
+            }
+        }
     }
 }

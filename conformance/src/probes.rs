@@ -36,13 +36,12 @@ pub fn applicable(rule: &Rule, target: &Target) -> Result<(), String> {
     }
 }
 
-fn options(target: &Target, label: &str, stateful: bool) -> ClientOptions {
-    let mut o = ClientOptions::new(target.config.urls[0].clone());
-    o.skip_negotiation = target.config.skip_negotiation;
+/// The options for a probe's client: the target's own ([`ClientOptions::for_target`], so a
+/// probe honours the configured trusted roots, record cap and timeouts like every session),
+/// on its first node.
+pub(crate) fn options(target: &Target, label: &str, stateful: bool) -> ClientOptions {
+    let mut o = ClientOptions::for_target(&target.config, 0);
     o.stateful = stateful;
-    o.connect_timeout = target.config.timeouts.connect;
-    o.invocation_timeout = target.config.timeouts.invocation;
-    o.ping_interval = target.config.timeouts.ping_interval;
     o.label = label.into();
     o
 }
@@ -214,5 +213,68 @@ async fn run_probe(id: &str, client: &mut Client) -> ProbeResult {
             "a probe for this rule".into(),
             format!("no probe is defined for {other}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubspec_harness::TargetConfig;
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    /// A probe's client gets every configured setting, not a hand-picked few: a wss target
+    /// needs its `ca_file`, a target with long records its `limits.max_record_bytes`.
+    #[test]
+    fn probe_options_carry_the_whole_target_config() {
+        let mut config = TargetConfig::for_url("wss://127.0.0.1:5001/hub").unwrap();
+        config
+            .urls
+            .push("wss://127.0.0.1:5002/hub".parse().unwrap());
+        config.ca_file = Some(PathBuf::from("/certs/dev-ca.pem"));
+        config.max_record_bytes = 4096;
+        config.skip_negotiation = true;
+        config.timeouts.connect = Duration::from_millis(1234);
+        config.timeouts.invocation = Duration::from_millis(2345);
+        config.timeouts.ping_interval = Duration::from_millis(3456);
+        let target = Target::from_config(config.clone());
+        let o = options(&target, "p1", true);
+        assert_eq!(o.url, config.urls[0]);
+        assert_eq!(o.ca_file, config.ca_file);
+        assert_eq!(o.max_record_bytes, 4096);
+        assert!(o.skip_negotiation && o.stateful);
+        assert_eq!(o.connect_timeout, Duration::from_millis(1234));
+        assert_eq!(o.invocation_timeout, Duration::from_millis(2345));
+        assert_eq!(o.ping_interval, Duration::from_millis(3456));
+        assert_eq!(o.label, "p1");
+        for node in 0..2 {
+            let n = target.node_options(node);
+            assert_eq!(n.url, config.urls[node]);
+            assert_eq!(
+                (n.ca_file, n.max_record_bytes),
+                (config.ca_file.clone(), 4096)
+            );
+        }
+    }
+
+    /// The record cap reaches the wire: with a cap below the size of a Completion, the
+    /// reference hub's well-formed records are too long for the probe's reader, so the probe
+    /// of `PRO-WELL-FORMED` fails (with the default cap it passes, see the suite's tests).
+    #[tokio::test]
+    async fn a_probe_reads_records_with_the_configured_cap() {
+        let mut target = Target::embedded(Profile::Core, BTreeSet::new())
+            .await
+            .unwrap();
+        let rule = hubspec_model::rule("PRO-WELL-FORMED").unwrap();
+        assert_eq!(probe(rule, &target).await, Ok(()));
+        target.config.max_record_bytes = 24;
+        let finding = probe(rule, &target)
+            .await
+            .expect_err("a record longer than the configured cap is a finding");
+        assert!(
+            finding.rules.iter().any(|r| r == "PRO-WELL-FORMED"),
+            "{finding:?}"
+        );
+        target.shutdown().await;
     }
 }

@@ -443,7 +443,10 @@ mod tests {
             duration: Duration::ZERO,
             findings: vec![finding],
             expected,
-            observed,
+            observed: hubspec_harness::ObservedTranscript {
+                transcript: observed,
+                results_as_read: Default::default(),
+            },
         }
     }
 

@@ -177,13 +177,16 @@ impl Target {
             .join(",")
     }
 
+    /// The client options for node `node`: the configured ones ([`ClientOptions::for_target`]:
+    /// trusted roots, record cap, timeouts, negotiation), never a hand-built subset.
+    pub fn node_options(&self, node: usize) -> ClientOptions {
+        ClientOptions::for_target(&self.config, node)
+    }
+
     /// Check that every node answers a handshake and `GetConnectionId`.
     pub async fn probe(&self) -> Result<(), SuiteError> {
-        for url in &self.config.urls {
-            let mut opts = ClientOptions::new(url.clone());
-            opts.skip_negotiation = self.config.skip_negotiation;
-            opts.connect_timeout = self.config.timeouts.connect;
-            opts.invocation_timeout = self.config.timeouts.invocation;
+        for (node, url) in self.config.urls.iter().enumerate() {
+            let mut opts = self.node_options(node);
             opts.label = "probe".into();
             let mut client = Client::connect(opts)
                 .await

@@ -9,7 +9,8 @@
 //! - A text that names one of the model's kinds is that kind: the reference hub's texts and
 //!   ASP.NET Core's detailed errors (`ArgumentNullException … (Parameter 'groupName')`,
 //!   `InvalidOperationException: Cannot send to an empty group name.`, a `HubException` about
-//!   a missing user).
+//!   a missing user), and classic SignalR's cancelled group call (a `TaskCanceledException`,
+//!   `A task was canceled.`: an add or remove by an id that is live nowhere).
 //! - A text that names a failure no kind of the model stands for (an unknown method, arguments
 //!   that could not be bound, a `null` argument other than a group name) is [`ErrorReading::Other`]
 //!   and never matches an expected error.
@@ -76,6 +77,20 @@ pub fn read_error(text: &str) -> ErrorReading {
             Some(_) => ErrorReading::Other("a null argument that is not the group name"),
             None => ErrorReading::Unstated,
         };
+    }
+    // Classic SignalR's `Groups.Add`/`Remove` for an id live nowhere: the ack never comes and
+    // the task is cancelled (`TaskCanceledException`, whose own text is "A task was
+    // canceled."; an `OperationCanceledException` says "The operation was canceled.").
+    if [
+        "taskcanceledexception",
+        "operationcanceledexception",
+        "a task was canceled",
+        "the operation was canceled",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+    {
+        return ErrorReading::Kind(ErrorKind::Cancelled);
     }
     if ["no user", "need a user", "needs a user", "requires a user"]
         .iter()
@@ -157,6 +172,27 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(read_error(text), want, "{text}");
         }
+    }
+
+    /// The model's `cancelled` kind (GRP-CLASSIC-UNKNOWN-ID-CANCELLED): classic SignalR's
+    /// `Groups.Add` for an id live nowhere fails with a `TaskCanceledException`.
+    #[test]
+    fn a_cancelled_task_is_the_cancelled_kind() {
+        let cases = [
+            ("A task was canceled.", Kind(Cancelled)),
+            ("System.Threading.Tasks.TaskCanceledException: A task was canceled.", Kind(Cancelled)),
+            ("An unexpected error occurred invoking 'AddToGroup' on the server. TaskCanceledException: A task was canceled.", Kind(Cancelled)),
+            ("An unexpected error occurred invoking 'AddToGroup' on the server. OperationCanceledException: The operation was canceled.", Kind(Cancelled)),
+            // A generic text says nothing about the kind, cancelled or not.
+            ("There was an error invoking Hub method 'hub.AddToGroup'.", Unstated),
+        ];
+        for (text, want) in cases {
+            assert_eq!(read_error(text), want, "{text}");
+        }
+        assert!(Kind(Cancelled).matches(OpResult::Error(Cancelled)));
+        assert!(!Kind(Cancelled).matches(OpResult::Error(NullGroupName)));
+        assert!(!Kind(NullGroupName).matches(OpResult::Error(Cancelled)));
+        assert_eq!(Kind(Cancelled).describe(), "error cancelled");
     }
 
     #[test]

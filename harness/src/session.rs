@@ -201,6 +201,16 @@ impl Session {
         &self.prefix
     }
 
+    /// The last frames of each client of the current run (up to 24 per connection, in model-id
+    /// order): the evidence for a run that ended in a [`HarnessError`] (a restart that failed,
+    /// a caller whose client is gone), which has no divergence to carry frames. Call it before
+    /// [`close`](Self::close), which ends the clients; a run that returns `Ok` closes them
+    /// itself (its divergences carry their frames).
+    pub fn frames(&self) -> Vec<RawFrame> {
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        self.frames_of(&ids)
+    }
+
     /// Closes every connection of the session.
     pub async fn close(&mut self) {
         for (_, mut live) in std::mem::take(&mut self.conns) {

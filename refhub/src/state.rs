@@ -168,7 +168,10 @@ struct FaultState {
     sticky: BTreeMap<String, BTreeSet<String>>,
     /// `memberships-survive-restart`: user → groups their connections were in at a restart.
     survived: BTreeMap<String, BTreeSet<String>>,
-    /// `double-add-delivers-twice`: (connection, group) added while already a member.
+    /// `double-add-delivers-twice`: (connection, group) added while already a member. An entry
+    /// counts only while the connection is still in the group ([`State::doubled`] checks),
+    /// so a leave the bookkeeping did not see (a removal another fault makes) cannot leave it
+    /// doubled after a later single add.
     doubled: BTreeSet<(ConnId, String)>,
 }
 
@@ -787,9 +790,11 @@ impl State {
         let mut outcome = self.model(op)?;
         if self.has(Fault::DoubleAddDeliversTwice) {
             if let Some((c, g, add)) = &about {
+                // Only an add to a group the connection is already in doubles; a first add
+                // (or a remove) leaves it single, whatever an earlier membership did.
                 if *add && was_member {
                     self.faults.doubled.insert((*c, g.clone()));
-                } else if !*add {
+                } else {
                     self.faults.doubled.remove(&(*c, g.clone()));
                 }
             }
@@ -813,8 +818,9 @@ impl State {
         Some(outcome.result)
     }
 
-    /// `double-add-delivers-twice`: a second copy for each recipient added twice to a group
-    /// the selector names.
+    /// `double-add-delivers-twice`: a second copy for each recipient that was added twice to a
+    /// group the selector names and is still in it. Only deliveries the model made are copied,
+    /// so the fault never reaches a connection the send does not (another session's above all).
     fn doubled(
         &self,
         selector: &Selector<Text>,
@@ -829,9 +835,9 @@ impl State {
         };
         let mut out = Vec::with_capacity(deliveries.len());
         for d in deliveries {
-            let twice = groups
-                .iter()
-                .any(|g| self.faults.doubled.contains(&(d.to, (*g).clone())));
+            let twice = groups.iter().any(|g| {
+                self.faults.doubled.contains(&(d.to, (*g).clone())) && self.is_member(d.to, g)
+            });
             if twice {
                 out.push(d.clone());
             }

@@ -6,6 +6,7 @@ use super::target::{configured, embedded, wait_ready, TargetArgs};
 use super::{fail, Exit};
 use clap::Args;
 use hubspec_conformance::{replay as run_replay, SuiteError, Target};
+use hubspec_harness::RunReport;
 use hubspec_model::{Op, Profile};
 
 /// `hubspec replay` arguments.
@@ -59,23 +60,75 @@ pub async fn replay(args: ReplayArgs) -> Exit {
         Err(e @ SuiteError::Unreachable(_)) => return fail(Exit::Unreachable, e),
         Err(e) => return fail(Exit::Usage, e),
     };
-    println!("expected (the model):\n{}", report.expected);
-    println!("observed (the target):\n{}", report.observed);
+    print!("{}", render(&report));
     if report.passed() {
-        println!("no divergence: the target did what the model says");
         Exit::Success
     } else {
-        println!("{} divergence(s):", report.divergences.len());
-        for d in &report.divergences {
-            print!("{d}");
-        }
-        if report.divergences.is_empty() {
-            println!(
-                "  only {} of {} steps ran",
-                report.observed.steps.len(),
-                report.expected.steps.len()
-            );
-        }
         Exit::Failure
+    }
+}
+
+/// What `hubspec replay` prints for a report: the model's transcript, the target's as read
+/// ([`RunReport::observed_text`]: an error whose kind the wire does not state is shown as
+/// `error (kind not stated)`, never as the model's stand-in value), then the verdict.
+fn render(report: &RunReport) -> String {
+    let mut out = format!(
+        "expected (the model):\n{}\nobserved (the target):\n{}\n",
+        report.expected,
+        report.observed_text()
+    );
+    if report.passed() {
+        out.push_str("no divergence: the target did what the model says\n");
+        return out;
+    }
+    out.push_str(&format!("{} divergence(s):\n", report.divergences.len()));
+    for d in &report.divergences {
+        out.push_str(&d.to_string());
+    }
+    if report.divergences.is_empty() {
+        out.push_str(&format!(
+            "  only {} of {} steps ran\n",
+            report.observed.steps.len(),
+            report.expected.steps.len()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubspec_model::{ConnId, ErrorKind, OpResult, Spec, Transcript};
+    use std::collections::BTreeMap;
+
+    /// A step whose error kind the wire did not state holds the expected kind only as a
+    /// stand-in; the printed observed transcript says what was read instead.
+    #[test]
+    fn the_observed_transcript_is_printed_as_read() {
+        let ops: Vec<Op> = vec![
+            Op::Connect { user: None },
+            Op::AddToGroup {
+                caller: ConnId(1),
+                group: None,
+            },
+        ];
+        let expected = Transcript::run(Spec::default(), &ops).unwrap();
+        assert_eq!(
+            expected.steps[1].outcome.result,
+            OpResult::Error(ErrorKind::NullGroupName)
+        );
+        let report = RunReport {
+            observed: expected.clone(),
+            expected,
+            divergences: vec![],
+            exclusive: false,
+            timings: vec![],
+            results_as_read: BTreeMap::from([(2, "error (kind not stated)".to_string())]),
+        };
+        let text = render(&report);
+        let observed = text.split("observed (the target):").nth(1).unwrap();
+        assert!(observed.contains("-> error (kind not stated)"), "{text}");
+        assert!(!observed.contains("null-group-name"), "{text}");
+        assert!(text.contains("no divergence"), "{text}");
     }
 }

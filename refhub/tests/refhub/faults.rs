@@ -418,3 +418,67 @@ async fn late_membership_takes_effect_shortly_after_the_completion() {
     assert_eq!(a.sync().await, vec!["late"]);
     hub.shutdown().await;
 }
+
+/// One "session" of the double-add regression: its own group name, a member added twice, a
+/// member added once, a sender; returns what each member received.
+async fn double_add_session(hub: &RefHub, tag: &str) -> (Vec<String>, Vec<String>) {
+    let group = format!("{tag}/g");
+    let mut twice = Client::connect(hub, None, false).await;
+    let mut once = Client::connect(hub, None, false).await;
+    let mut sender = Client::connect(hub, None, false).await;
+    twice.ok("AddToGroup", json!([group])).await;
+    twice.ok("AddToGroup", json!([group])).await;
+    once.ok("AddToGroup", json!([group])).await;
+    for i in 0..5 {
+        sender
+            .ok("SendToGroup", json!([group, format!("{tag}:{i}")]))
+            .await;
+    }
+    (twice.sync().await, once.sync().await)
+}
+
+/// `double-add-delivers-twice` perturbs only what it names: the connection added twice gets
+/// two copies of its own group's sends, and sessions sharing the hub in parallel never see
+/// each other's messages.
+#[tokio::test]
+async fn double_add_perturbs_only_its_own_connection_and_group() {
+    let hub = start(|c| {
+        c.faults.insert(Fault::DoubleAddDeliversTwice);
+    })
+    .await;
+    let tags: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
+    let results =
+        futures_util::future::join_all(tags.iter().map(|t| double_add_session(&hub, t))).await;
+    hub.shutdown().await;
+    for (tag, (twice, once)) in tags.iter().zip(results) {
+        let sent: Vec<String> = (0..5).map(|i| format!("{tag}:{i}")).collect();
+        let doubled: Vec<String> = sent.iter().flat_map(|p| [p.clone(), p.clone()]).collect();
+        assert_eq!(twice, doubled, "{tag}: the member added twice");
+        assert_eq!(once, sent, "{tag}: the member added once");
+    }
+}
+
+/// A double add is undone when the connection leaves the group, however it leaves: here a
+/// `remove-drops-group` removal the double-add bookkeeping does not see. A later single add
+/// must not bring the second copy back.
+#[tokio::test]
+async fn a_double_add_ends_when_the_connection_leaves_the_group() {
+    let hub = start(|c| {
+        c.faults.insert(Fault::DoubleAddDeliversTwice);
+        c.faults.insert(Fault::RemoveDropsGroup);
+    })
+    .await;
+    let mut a = Client::connect(&hub, None, false).await;
+    let mut c = Client::connect(&hub, None, false).await;
+    let mut b = Client::connect(&hub, None, false).await;
+    a.ok("AddToGroup", json!(["g"])).await;
+    a.ok("AddToGroup", json!(["g"])).await;
+    c.ok("AddToGroup", json!(["g"])).await;
+    // remove-drops-group: c's leave removes a too.
+    c.ok("RemoveFromGroup", json!(["g"])).await;
+    b.ok("SendToGroup", json!(["g", "gone"])).await;
+    a.ok("AddToGroup", json!(["g"])).await;
+    b.ok("SendToGroup", json!(["g", "p"])).await;
+    assert_eq!(a.sync().await, vec!["p"]);
+    hub.shutdown().await;
+}
