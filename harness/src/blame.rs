@@ -318,24 +318,37 @@ fn history_rules(
         .filter_map(|(i, op)| membership_change(op).map(|(t, g, add)| (i, t, g, add)))
         .filter(|(_, _, g, _)| groups.contains(g))
         .collect();
-    if kind == DivergenceKind::Duplicate {
-        let mut adds = 0;
-        for (_, t, _, add) in &changes {
-            if *t == Target::Id(r) {
-                adds = if *add { adds + 1 } else { 0 };
+    // Per addressed group: `r`'s adds since its last removal there, and the step of its last
+    // change there when that was a removal. A `Groups` send addresses several groups, and the
+    // history of one must not explain a copy that another delivered.
+    let per_group: Vec<(&str, usize, Option<usize>)> = groups
+        .iter()
+        .map(|g| {
+            let mut adds = 0;
+            let mut removed_at = None;
+            for (i, _, _, add) in changes
+                .iter()
+                .filter(|(_, t, h, _)| h == g && *t == Target::Id(r))
+            {
+                if *add {
+                    adds += 1;
+                    removed_at = None;
+                } else {
+                    adds = 0;
+                    removed_at = Some(*i);
+                }
             }
-        }
-        if adds >= 2 {
-            push(rules, "GRP-ADD-IDEMPOTENT");
-        }
+            (*g, adds, removed_at)
+        })
+        .collect();
+    let double_added =
+        kind == DivergenceKind::Duplicate && per_group.iter().any(|(_, adds, _)| *adds >= 2);
+    if double_added {
+        push(rules, "GRP-ADD-IDEMPOTENT");
     }
-    if extra {
-        if let Some((i, _, g, _)) = changes
-            .iter()
-            .rev()
-            .find(|(_, t, _, _)| *t == Target::Id(r))
-            .filter(|(_, _, _, add)| !*add)
-        {
+    if extra && !double_added {
+        for (g, _, removed_at) in &per_group {
+            let Some(i) = removed_at else { continue };
             let emptied = state_before(spec, ops, i + 1)
                 .map(|hub| hub.members(&g.to_string()).next().is_none())
                 .unwrap_or(false);
@@ -500,6 +513,57 @@ mod tests {
         assert_eq!(
             rules,
             vec!["GRP-ADD-IDEMPOTENT", "SND-EXACTLY-ONCE", "SND-GROUP"]
+        );
+    }
+
+    /// A `Groups` send addresses several groups: a copy from a group the connection was added
+    /// to twice is not explained by its removal from another listed group, nor is the
+    /// double add missed because a removal elsewhere came after it.
+    #[test]
+    fn a_groups_duplicate_is_blamed_on_the_group_that_was_added_twice() {
+        let ops = vec![
+            connect(None),
+            add(1, "a"),
+            add(1, "a"),
+            add(1, "b"),
+            Op::RemoveFromGroup {
+                caller: c(1),
+                group: g("b"),
+            },
+            Op::Send {
+                caller: c(1),
+                selector: Selector::Groups(vec![g("a"), g("b")]),
+                payload: "m".into(),
+            },
+        ];
+        let rules = delivery_rules(&Spec::default(), &ops, 5, Duplicate, c(1), None);
+        assert_eq!(rules, vec!["GRP-ADD-IDEMPOTENT", "SND-GROUPS-FANOUT"]);
+    }
+
+    /// An unexpected copy after the connection left one listed group is blamed on that group's
+    /// removal.
+    #[test]
+    fn a_groups_copy_after_leaving_one_group_blames_the_removal() {
+        let ops = vec![
+            connect(None),
+            connect(None),
+            add(1, "a"),
+            add(2, "b"),
+            add(1, "b"),
+            Op::RemoveFromGroup {
+                caller: c(1),
+                group: g("b"),
+            },
+            Op::Send {
+                caller: c(2),
+                selector: Selector::Groups(vec![g("a"), g("b")]),
+                payload: "m".into(),
+            },
+        ];
+        let rules = delivery_rules(&Spec::default(), &ops, 6, Duplicate, c(1), None);
+        assert_eq!(
+            rules,
+            vec!["GRP-EFFECT-BEFORE-COMPLETION", "SND-GROUPS-FANOUT"]
         );
     }
 
