@@ -1,7 +1,10 @@
 //! Which operations are enabled in a state of the bounded universe.
 //!
 //! Every operation of the spec appears here with every argument shape whose semantics differ:
-//! the caller itself, another live connection, a closed id, an unknown id, a null group name.
+//! the caller itself, another live connection, a closed id, an unknown id, a null group name,
+//! a null id. A null id is a few actions only (an add with a null group, to check which null is
+//! refused first; a remove; `Client(null)`; a null inside the `Clients` list): each is refused
+//! or equals a send without it, so it adds transitions but no state.
 //! Arguments that cannot make a difference (a second unknown id) are left out to keep the
 //! branching factor small.
 
@@ -66,6 +69,18 @@ pub fn enabled(spec: &Spec, bounds: &Bounds, hub: &Hub<Small>, out: &mut Vec<Op<
             caller: id,
             group: None,
         });
+        out.push(Op::AddConnectionToGroup {
+            caller: id,
+            target: Target::Null,
+            group: None,
+        });
+        if bounds.groups > 0 {
+            out.push(Op::RemoveConnectionFromGroup {
+                caller: id,
+                target: Target::Null,
+                group: Some(0),
+            });
+        }
         for g in groups.clone() {
             out.push(Op::AddToGroup {
                 caller: id,
@@ -118,7 +133,10 @@ fn selectors(bounds: &Bounds, targets: &[Target], caller: ConnId) -> Vec<Selecto
             out.push(Selector::Connection(t));
         }
     }
-    out.push(Selector::Connections(targets.to_vec()));
+    out.push(Selector::Connection(Target::Null));
+    let mut listed = targets.to_vec();
+    listed.push(Target::Null);
+    out.push(Selector::Connections(listed));
     out.push(Selector::Group(None));
     for g in 0..bounds.groups {
         out.push(Selector::Group(Some(g)));

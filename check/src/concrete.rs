@@ -22,6 +22,7 @@ pub fn concretize(spec: &Spec, path: &[Op<Small>]) -> Vec<Op<Small>> {
     for op in path {
         let rename_target = |t: Target| match t {
             Target::Unknown => Target::Unknown,
+            Target::Null => Target::Null,
             Target::Id(id) => match names.get(&id) {
                 Some(c) => Target::Id(*c),
                 None => closed_id(&hub).map_or(Target::Unknown, Target::Id),
@@ -29,7 +30,7 @@ pub fn concretize(spec: &Spec, path: &[Op<Small>]) -> Vec<Op<Small>> {
         };
         let rename = |id: ConnId| match rename_target(Target::Id(id)) {
             Target::Id(c) => c,
-            Target::Unknown => ConnId(hub.next_id + 1),
+            Target::Unknown | Target::Null => ConnId(hub.next_id + 1),
         };
         let concrete = rename_op(op, rename, rename_target);
         hub.apply(spec, &concrete)

@@ -300,7 +300,8 @@ fn transition_violations(
 }
 
 /// Whether an add (`add`) or remove of `target` to `group` did exactly what GRP-ADD-BY-ID,
-/// GRP-UNKNOWN-ID, GRP-CLOSED-ID, GRP-CLASSIC-UNKNOWN-ID-CANCELLED and GRP-NULL-NAME say:
+/// GRP-UNKNOWN-ID, GRP-CLOSED-ID, GRP-CLASSIC-UNKNOWN-ID-CANCELLED, GRP-NULL-NAME and
+/// GRP-NULL-CONNECTION-ID (the id is checked before the group name) say:
 /// only the target's membership of that one group changed, and the result is the rule's.
 fn membership_ok(
     spec: &Spec,
@@ -313,9 +314,10 @@ fn membership_ok(
 ) -> bool {
     let live = match target {
         Target::Id(id) => before.conn(id).map(|c| c.id),
-        Target::Unknown => None,
+        Target::Unknown | Target::Null => None,
     };
     let want_result = match (group, live) {
+        _ if target == Target::Null => OpResult::Error(ErrorKind::NullConnectionId),
         (None, _) => OpResult::Error(ErrorKind::NullGroupName),
         (Some(_), None) if spec.profile == Profile::Classic => {
             OpResult::Error(ErrorKind::Cancelled)

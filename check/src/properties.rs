@@ -162,6 +162,42 @@ const STEP_WITNESSES: &[(&str, When, StepWitness)] = &[
         },
     ),
     (
+        "GRP-NULL-CONNECTION-ID: AddConnectionToGroup(null, null) refused for the id",
+        When::Always,
+        |s| {
+            matches!(
+                s.op,
+                Op::AddConnectionToGroup {
+                    target: Target::Null,
+                    group: None,
+                    ..
+                }
+            ) && s.result == OpResult::Error(ErrorKind::NullConnectionId)
+        },
+    ),
+    (
+        "GRP-NULL-CONNECTION-ID: Client(null) refused",
+        When::Always,
+        |s| {
+            matches!(
+                s.op,
+                Op::Send {
+                    selector: Selector::Connection(Target::Null),
+                    ..
+                }
+            ) && s.result == OpResult::Error(ErrorKind::NullConnectionId)
+        },
+    ),
+    (
+        "GRP-NULL-CONNECTION-ID: Clients(ids) with a null reaches a live listed one",
+        When::Always,
+        |s| {
+            matches!(s.op, Op::Send { selector: Selector::Connections(ids), .. }
+            if ids.contains(&Target::Null))
+                && s.tally.any()
+        },
+    ),
+    (
         "GRP-REMOVE-NONMEMBER: RemoveFromGroup of a non-member of an existing group",
         When::Always,
         |s| {
@@ -580,9 +616,10 @@ macro_rules! witness_fns {
 }
 
 /// One condition per entry of [`STEP_WITNESSES`] (stateright takes plain `fn`s).
-const WITNESS_FNS: [fn(&HubModel, &CheckState) -> bool; 48] = witness_fns!(
+const WITNESS_FNS: [fn(&HubModel, &CheckState) -> bool; 52] = witness_fns!(
     0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23
     24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47
+    48 49 50 51
 );
 
 /// Every property for `spec` over `bounds`.

@@ -37,7 +37,7 @@ fn state_counts_are_pinned_for_two_small_configurations() {
         bounds(2, 1, 1, 1),
         opts(1, Engine::Parallel),
     );
-    assert_eq!((r.unique, r.generated), (108, 6033), "core 2×1×1");
+    assert_eq!((r.unique, r.generated), (108, 6561), "core 2×1×1");
     let r = check(
         Spec::new(Profile::CoreStateful),
         bounds(2, 2, 1, 1),
@@ -50,7 +50,9 @@ fn state_counts_are_pinned_for_two_small_configurations() {
     );
 }
 
-const PINNED_STATEFUL: (usize, usize) = (2086, 55905);
+/// GRP-NULL-CONNECTION-ID's null-id actions added transitions only: 6,033 -> 6,561 (core) and
+/// 55,905 -> 60,417 (core-stateful) generated, the same 108 and 2,086 states.
+const PINNED_STATEFUL: (usize, usize) = (2086, 60417);
 
 #[test]
 fn the_parallel_engine_counts_what_stateright_counts() {
@@ -348,6 +350,34 @@ fn an_add_of_an_unknown_id_that_adds_the_caller_is_caught() {
     let path = failing(&r, ALWAYS[2]);
     assert!(
         path.last().unwrap().contains("AddConnectionToGroup"),
+        "{path:?}"
+    );
+}
+
+/// GRP-NULL-CONNECTION-ID: a remove by a null id must be refused, not taken as the caller.
+#[test]
+fn a_remove_of_a_null_id_that_removes_the_caller_is_caught() {
+    let r = mutated(
+        Spec::new(Profile::Core),
+        bounds(1, 1, 1, 1),
+        state_bug(|op, hub| {
+            if let Op::RemoveConnectionFromGroup {
+                caller,
+                target: Target::Null,
+                group: Some(g),
+            } = op
+            {
+                if let Some(c) = hub.conns.iter_mut().find(|c| c.id == *caller) {
+                    c.groups.take(g);
+                }
+            }
+        }),
+    );
+    let path = failing(&r, ALWAYS[2]);
+    assert!(
+        path.last()
+            .unwrap()
+            .contains("RemoveConnectionFromGroup(null"),
         "{path:?}"
     );
 }

@@ -178,6 +178,15 @@ pub fn delivery_rules(
             _ => {}
         }
         push(&mut rules, selector_rule(selector));
+        // A null inside an id list must match nobody.
+        if let Selector::AllExcept(ids)
+        | Selector::Connections(ids)
+        | Selector::GroupExcept(_, ids) = selector
+        {
+            if ids.contains(&Target::Null) {
+                push(&mut rules, "GRP-NULL-CONNECTION-ID");
+            }
+        }
     } else {
         // A message at a step that sends nothing (or one no op sent).
         let _ = history;
@@ -423,6 +432,15 @@ pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> 
         Op::JoinRoom { room: None, .. } | Op::LeaveRoom { room: None, .. } => {
             push(&mut rules, "GRP-NULL-NAME")
         }
+        // The id is checked before the name, so a null id is what a wrong result breaks.
+        Op::AddConnectionToGroup {
+            target: Target::Null,
+            ..
+        }
+        | Op::RemoveConnectionFromGroup {
+            target: Target::Null,
+            ..
+        } => push(&mut rules, "GRP-NULL-CONNECTION-ID"),
         Op::JoinRoom { .. } | Op::LeaveRoom { .. } => push(&mut rules, "ROOM-NEEDS-USER"),
         Op::Send { selector, .. } => {
             match selector {
@@ -434,6 +452,7 @@ pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> 
                 Selector::Group(None)
                 | Selector::GroupExcept(None, _)
                 | Selector::OthersInGroup(None) => push(&mut rules, "GRP-NULL-NAME"),
+                Selector::Connection(Target::Null) => push(&mut rules, "GRP-NULL-CONNECTION-ID"),
                 _ => {}
             }
             push(&mut rules, selector_rule(selector));
@@ -446,6 +465,7 @@ pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> 
                 }
                 match target {
                     Target::Unknown => push(&mut rules, "GRP-UNKNOWN-ID"),
+                    Target::Null => push(&mut rules, "GRP-NULL-CONNECTION-ID"),
                     Target::Id(t) => {
                         let live =
                             state_before(spec, ops, index).is_some_and(|hub| hub.conn(t).is_some());
@@ -748,5 +768,14 @@ mod tests {
         );
         let ops = vec![connect(None), connect(None)];
         assert_eq!(result_rules(&spec, &ops, 1), vec!["CON-IDS-UNIQUE"]);
+        let ops = vec![
+            connect(None),
+            Op::AddConnectionToGroup {
+                caller: c(1),
+                target: Target::Null,
+                group: None,
+            },
+        ];
+        assert_eq!(result_rules(&spec, &ops, 1), vec!["GRP-NULL-CONNECTION-ID"]);
     }
 }

@@ -356,6 +356,8 @@ impl Session {
                     .or_insert_with(|| uuid::Uuid::new_v4().to_string())),
             },
             Target::Unknown => json!(uuid::Uuid::new_v4().to_string()),
+            // JSON null, as a client passing a null string sends it (GRP-NULL-CONNECTION-ID).
+            Target::Null => Value::Null,
         }
     }
 

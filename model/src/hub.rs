@@ -91,7 +91,7 @@ impl<N: Names> Hub<N> {
     fn target_mut(&mut self, target: Target) -> Option<&mut Conn<N>> {
         match target {
             Target::Id(id) => self.conn_mut(id),
-            Target::Unknown => None,
+            Target::Unknown | Target::Null => None,
         }
     }
 
@@ -297,6 +297,12 @@ impl<N: Names> Hub<N> {
         group: &GroupArg<N>,
         add: bool,
     ) -> OpResult {
+        // `ThrowIfNull(connectionId)` comes before `ThrowIfNull(groupName)` in ASP.NET Core,
+        // and classic `GroupManager.Add`/`Remove` null-check the id too, before any ack wait
+        // (GRP-NULL-CONNECTION-ID).
+        if target == Target::Null {
+            return OpResult::Error(ErrorKind::NullConnectionId);
+        }
         let Some(group) = group else {
             return OpResult::Error(ErrorKind::NullGroupName);
         };
@@ -382,13 +388,17 @@ impl<N: Names> Hub<N> {
                 recipients.extend(self.conns.iter().map(|c| c.id).filter(|c| *c != caller))
             }
             Selector::Caller => recipients.push(caller),
-            Selector::Connection(t) => {
-                if let Target::Id(id) = t {
+            Selector::Connection(t) => match t {
+                Target::Id(id) => {
                     if self.conn(*id).is_some() {
                         recipients.push(*id);
                     }
                 }
-            }
+                Target::Unknown => {}
+                // `Client(null)` throws `ArgumentNullException` (GRP-NULL-CONNECTION-ID); a
+                // `null` inside an id list (`excluded` below) matches no connection instead.
+                Target::Null => error = Some(ErrorKind::NullConnectionId),
+            },
             // Each live connection at most once, however often the list names it.
             Selector::Connections(ids) => recipients.extend(
                 self.conns

@@ -17,14 +17,18 @@ impl fmt::Display for ConnId {
     }
 }
 
-/// The connection an operation targets by id: one the model issued, or an id no hub ever
-/// issued (the harness sends a random string for it).
+/// The connection an operation targets by id: one the model issued, an id no hub ever
+/// issued (the harness sends a random string for it), or `null`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Target {
     /// An id the model issued; the connection may be connected, suspended or already ended.
     Id(ConnId),
     /// An id that was never issued.
     Unknown,
+    /// JSON `null` instead of an id. As an argument of its own (`AddToGroupAsync`,
+    /// `RemoveFromGroupAsync`, `Client(id)`) ASP.NET Core throws `ArgumentNullException`; inside
+    /// an id list it is an entry that matches no connection (GRP-NULL-CONNECTION-ID).
+    Null,
 }
 
 impl fmt::Display for Target {
@@ -32,6 +36,7 @@ impl fmt::Display for Target {
         match self {
             Target::Id(c) => c.fmt(f),
             Target::Unknown => f.write_str("unknown-id"),
+            Target::Null => f.write_str("null"),
         }
     }
 }

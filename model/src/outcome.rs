@@ -13,6 +13,10 @@ use std::fmt;
 pub enum ErrorKind {
     /// A `null` group name (ASP.NET Core: `ArgumentNullException`).
     NullGroupName,
+    /// A `null` connection id as an argument of its own: `AddToGroupAsync`,
+    /// `RemoveFromGroupAsync` and `Client(id)` (ASP.NET Core: `ArgumentNullException`, parameter
+    /// `connectionId`; classic `GroupManager.Add`/`Remove` likewise).
+    NullConnectionId,
     /// A `null` or empty name inside `Groups(list)` (ASP.NET Core: `InvalidOperationException`
     /// "Cannot send to an empty group name.", thrown at the first offending name).
     EmptyGroupName,
@@ -31,6 +35,7 @@ impl ErrorKind {
     pub fn name(self) -> &'static str {
         match self {
             ErrorKind::NullGroupName => "null-group-name",
+            ErrorKind::NullConnectionId => "null-connection-id",
             ErrorKind::EmptyGroupName => "empty-group-name",
             ErrorKind::NoUser => "no-user",
             ErrorKind::ConnectionGone => "connection-gone",

@@ -121,6 +121,7 @@ const SEED_1X: &str = "seeds/001_25d5612a7696b2db.txt";
 const SEED_2X: &str = "seeds/002_7acf7a636c5fe51e.txt";
 const DHLM: &str = "aspnetcore: src/SignalR/server/Core/src/DefaultHubLifetimeManager.cs @ 5498ce8d9f53a374048a432ee602b086f41dfcd8";
 const HGL: &str = "aspnetcore: src/SignalR/server/Core/src/Internal/HubGroupList.cs @ 02fbb9c82fa0eb7691b54d883d7a54524c3945ff";
+const HUB_CLIENTS: &str = "aspnetcore: src/SignalR/server/Core/src/Internal/HubClients.cs @ 30819bbede0fefb1dcdf7abd5bcec7651ff7a81b";
 const GROUPS_MD: &str = "https://learn.microsoft.com/aspnet/core/signalr/groups";
 const CALLER_CLIENTS: &str = "aspnetcore: src/SignalR/server/Core/src/Internal/HubCallerClients.cs @ 6b9bdfff014cba089e7178ebb849ff3bcf96dd5a";
 const SCALEOUT_TESTS: &str = "aspnetcore: src/SignalR/server/Specification.Tests/src/ScaleoutHubLifetimeManagerTests.cs @ b89c4a3af6d0d573fb44d616b725bf3c7c238902";
@@ -189,6 +190,9 @@ pub static RULES: &[Rule] = &[
     rule!("GRP-NULL-NAME", Groups,
         "A null group name is refused with an error, and nothing changes.",
         [DHLM, CLASSIC_GM]),
+    rule!("GRP-NULL-CONNECTION-ID", Groups,
+        "A null connection id given on its own (AddConnectionToGroup, RemoveConnectionFromGroup, Client(id)) is refused with an error, checked before the group name, and nothing changes; a null inside an id list (AllExcept, Clients, GroupExcept) matches no connection.",
+        [DHLM, HUB_CLIENTS, CLASSIC_GM]),
     rule!("GRP-MULTI-MEMBERSHIP", Groups,
         "A connection can be in any number of groups at once, and each group's sends reach it.",
         [SEED_NOTE, SEED_1X, SEED_2X]),

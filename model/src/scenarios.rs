@@ -219,6 +219,27 @@ pub fn scenarios() -> Vec<Scenario> {
     s.send(b, Selector::All);
     out.push(s.done("GRP-NULL-NAME", "basic"));
 
+    // GRP-NULL-CONNECTION-ID: each call with a null id is refused and changes nothing (the
+    // group still reaches its one member); with a null group too, the id is what is refused.
+    let mut s = Script::new();
+    let (a, b) = (s.anon(), s.anon());
+    s.add(a, g("g"));
+    s.add_id(b, Target::Null, g("g"));
+    s.remove_id(b, Target::Null, g("g"));
+    s.add_id(b, Target::Null, None);
+    s.send(b, Selector::Connection(Target::Null));
+    s.send_group(b, "g");
+    out.push(s.done("GRP-NULL-CONNECTION-ID", "refused"));
+
+    // …while inside a list a null is an entry that matches nobody.
+    let mut s = Script::new();
+    let (a, b) = (s.anon(), s.anon());
+    s.add(a, g("g"));
+    s.send(b, Selector::AllExcept(vec![Target::Null]));
+    s.send(b, Selector::Connections(vec![id(a), Target::Null]));
+    s.send(b, Selector::GroupExcept(g("g"), vec![Target::Null]));
+    out.push(s.done("GRP-NULL-CONNECTION-ID", "in-lists"));
+
     let mut s = Script::new();
     let (a, b) = (s.anon(), s.anon());
     s.add(a, g("g1"));

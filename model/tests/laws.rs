@@ -11,7 +11,7 @@ const USERS: [&str; 2] = ["u", "v"];
 /// Interpret raw choices as a valid history under `spec`: each choice picks an operation
 /// among those whose precondition holds, so every generated history is valid. Every operation
 /// kind and every selector is reachable, with null group names, ended and unknown ids, altered
-/// tokens (classic) and expiries among the arguments.
+/// tokens (classic) and expiries among the arguments, and null ids (alone and in lists).
 fn history(spec: Spec, choices: &[(u8, u8, u8, u8)], rooms: bool) -> (Hub, Vec<Op>) {
     let mut hub = Hub::new();
     let mut ops = Vec::new();
@@ -42,6 +42,7 @@ fn next_op(hub: &Hub, spec: Spec, (k, a, b, c): (u8, u8, u8, u8), rooms: bool, n
         .map(ConnId)
         .find(|id| hub.conn(*id).is_none());
     let target = |i: u8| match (i % 5, closed) {
+        _ if i % 10 == 9 => Target::Null,
         (0, _) => Target::Unknown,
         (1, Some(x)) => Target::Id(x),
         _ if live.is_empty() => Target::Unknown,
@@ -201,6 +202,50 @@ proptest! {
             let want = match spec.groups_fanout { GroupsFanout::PerGroup => k, GroupsFanout::Once => k.min(1) };
             let got = out.deliveries.iter().filter(|d| d.to == conn.id).count();
             prop_assert_eq!(got, want, "connection {} in {} listed groups", conn.id, k);
+        }
+    }
+
+    /// GRP-NULL-CONNECTION-ID: a null id on its own is refused, before the group name, with
+    /// nothing changed and nothing delivered; inside a list it is an entry that matches
+    /// nobody, so the send equals the one without it.
+    #[test]
+    fn a_null_id_is_refused_alone_and_matches_nobody_in_a_list(
+        spec in spec(), cs in choices(), gi in 0..4usize, t in any::<u8>(), p in 0..3usize,
+    ) {
+        let (hub, _) = history(spec, &cs, true);
+        let Some(c) = first_connected(&hub) else { return Ok(()) };
+        let group = GROUPS.get(gi).map(|g| g.to_string());
+        let refused = [
+            Op::AddConnectionToGroup { caller: c, target: Target::Null, group: group.clone() },
+            Op::RemoveConnectionFromGroup { caller: c, target: Target::Null, group: group.clone() },
+            Op::Send { caller: c, selector: Selector::Connection(Target::Null), payload: "p".into() },
+        ];
+        for op in refused {
+            let mut h = hub.clone();
+            let out = h.apply(&spec, &op).unwrap();
+            prop_assert_eq!(out.result, OpResult::Error(hubspec_model::ErrorKind::NullConnectionId), "{:?}", op);
+            prop_assert!(out.deliveries.is_empty());
+            prop_assert_eq!(&h, &hub);
+        }
+        let other = match t % 3 {
+            0 => Target::Unknown,
+            1 => Target::Id(c),
+            _ => Target::Id(hub.conns[t as usize % hub.conns.len()].id),
+        };
+        let mut with_null = vec![other, other];
+        with_null.insert(p.min(2), Target::Null);
+        let g = Some(GROUPS[gi % GROUPS.len()].to_string());
+        for (a, b) in [
+            (Selector::AllExcept(with_null.clone()), Selector::AllExcept(vec![other])),
+            (Selector::Connections(with_null.clone()), Selector::Connections(vec![other])),
+            (Selector::GroupExcept(g.clone(), with_null.clone()), Selector::GroupExcept(g, vec![other])),
+        ] {
+            let send = |sel| Op::Send { caller: c, selector: sel, payload: "p".into() };
+            let (mut h1, mut h2) = (hub.clone(), hub.clone());
+            let o1 = h1.apply(&spec, &send(a)).unwrap();
+            let o2 = h2.apply(&spec, &send(b)).unwrap();
+            prop_assert_eq!(o1, o2);
+            prop_assert_eq!(h1, h2);
         }
     }
 

@@ -21,10 +21,10 @@ pub(crate) enum Call {
     AddToGroup(Name),
     /// `RemoveFromGroup(group)`.
     RemoveFromGroup(Name),
-    /// `AddConnectionToGroup(connectionId, group)`.
-    AddConnectionToGroup(String, Name),
+    /// `AddConnectionToGroup(connectionId, group)`; a `null` id is the model's to refuse.
+    AddConnectionToGroup(Option<String>, Name),
     /// `RemoveConnectionFromGroup(connectionId, group)`.
-    RemoveConnectionFromGroup(String, Name),
+    RemoveConnectionFromGroup(Option<String>, Name),
     /// `JoinRoom(room)`.
     JoinRoom(Name),
     /// `LeaveRoom(room)`.
@@ -49,14 +49,14 @@ impl Call {
 }
 
 /// The recipients of a send, with connection ids still as the client's strings (`None`: a
-/// `null` inside an id list, which matches no connection).
+/// `null`, which the model refuses for `Connection` and matches with no connection in a list).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Send {
     All,
     AllExcept(Vec<Option<String>>),
     Others,
     Caller,
-    Connection(String),
+    Connection(Option<String>),
     Connections(Vec<Option<String>>),
     Group(Name),
     Groups(Vec<Name>),
@@ -177,10 +177,10 @@ fn build(name: &str, args: Vec<Arg>, target: &str) -> Result<Call, String> {
         "GetConnectionId" => Call::GetConnectionId,
         "AddToGroup" => Call::AddToGroup(s()),
         "RemoveFromGroup" => Call::RemoveFromGroup(s()),
-        "AddConnectionToGroup" => Call::AddConnectionToGroup(required(s(), "connectionId")?, s()),
-        "RemoveConnectionFromGroup" => {
-            Call::RemoveConnectionFromGroup(required(s(), "connectionId")?, s())
-        }
+        // A null connectionId binds: refusing it is semantics (GRP-NULL-CONNECTION-ID), so
+        // the model does it, not the binder.
+        "AddConnectionToGroup" => Call::AddConnectionToGroup(s(), s()),
+        "RemoveConnectionFromGroup" => Call::RemoveConnectionFromGroup(s(), s()),
         "JoinRoom" => Call::JoinRoom(s()),
         "LeaveRoom" => Call::LeaveRoom(s()),
         _ => {
@@ -189,7 +189,7 @@ fn build(name: &str, args: Vec<Arg>, target: &str) -> Result<Call, String> {
                 "SendToAllExcept" => Send::AllExcept(required_list(l(), "excludedConnectionIds")?),
                 "SendToOthers" => Send::Others,
                 "SendToCaller" => Send::Caller,
-                "SendToConnection" => Send::Connection(required(s(), "connectionId")?),
+                "SendToConnection" => Send::Connection(s()),
                 "SendToConnections" => Send::Connections(required_list(l(), "connectionIds")?),
                 "SendToGroup" => Send::Group(s()),
                 "SendToGroups" => Send::Groups(required_list(l(), "groupNames")?),
@@ -354,6 +354,18 @@ mod tests {
     }
 
     #[test]
+    fn a_null_connection_id_binds_and_is_refused_by_the_model() {
+        assert_eq!(
+            bind("AddConnectionToGroup", &args(json!([null, "g"]))),
+            Ok(Call::AddConnectionToGroup(None, Some("g".into())))
+        );
+        assert_eq!(
+            bind("SendToConnection", &args(json!([null, "p"]))),
+            Ok(Call::Send(Send::Connection(None), "p".into()))
+        );
+    }
+
+    #[test]
     fn binding_failures_have_aspnet_core_texts() {
         assert_eq!(
             bind("Nope", &[]).unwrap_err(),
@@ -369,9 +381,6 @@ mod tests {
         assert!(bind("SendToGroups", &args(json!([[1], "p"])))
             .unwrap_err()
             .contains("Error binding arguments"));
-        assert!(bind("SendToConnection", &args(json!([null, "p"])))
-            .unwrap_err()
-            .contains("(Parameter 'connectionId')"));
         assert!(bind("SendToAll", &args(json!([null])))
             .unwrap_err()
             .contains("payload must be a string"));

@@ -334,9 +334,15 @@ impl State {
             .map_or(Target::Unknown, |c| Target::Id(*c))
     }
 
+    /// The model target a client's id argument names: `null` is [`Target::Null`], which the
+    /// model refuses on its own and matches with no connection inside a list.
+    fn target_arg(&self, id: Option<&str>) -> Target {
+        id.map_or(Target::Null, |s| self.target(s))
+    }
+
     fn targets(&self, ids: &[Option<String>]) -> Vec<Target> {
         ids.iter()
-            .map(|id| id.as_deref().map_or(Target::Unknown, |s| self.target(s)))
+            .map(|id| self.target_arg(id.as_deref()))
             .collect()
     }
 
@@ -663,12 +669,12 @@ impl State {
             },
             Call::AddConnectionToGroup(id, g) => Op::AddConnectionToGroup {
                 caller,
-                target: self.target(&id),
+                target: self.target_arg(id.as_deref()),
                 group: self.fold(g),
             },
             Call::RemoveConnectionFromGroup(id, g) => Op::RemoveConnectionFromGroup {
                 caller,
-                target: self.target(&id),
+                target: self.target_arg(id.as_deref()),
                 group: self.fold(g),
             },
             Call::JoinRoom(room) | Call::LeaveRoom(room) => {
@@ -705,7 +711,7 @@ impl State {
             Send::AllExcept(ids) => Selector::AllExcept(self.targets(&ids)),
             Send::Others => Selector::Others,
             Send::Caller => Selector::Caller,
-            Send::Connection(id) => Selector::Connection(self.target(&id)),
+            Send::Connection(id) => Selector::Connection(self.target_arg(id.as_deref())),
             Send::Connections(ids) => Selector::Connections(self.targets(&ids)),
             Send::Group(g) => Selector::Group(self.fold(g)),
             Send::Groups(gs) => Selector::Groups(gs.into_iter().map(|g| self.fold(g)).collect()),
@@ -868,6 +874,7 @@ pub(crate) fn completion(
 fn error_text(kind: ErrorKind, target: &str) -> String {
     match kind {
         ErrorKind::NullGroupName => errors::argument_null(target, "groupName"),
+        ErrorKind::NullConnectionId => errors::argument_null(target, "connectionId"),
         ErrorKind::EmptyGroupName => errors::empty_group_name(target),
         ErrorKind::NoUser => errors::no_user(target),
         ErrorKind::ConnectionGone => errors::hub_exception(target, "The connection is gone."),
