@@ -7,12 +7,13 @@
 //! expects: a server that errors for the wrong reason must not pass.
 //!
 //! - A text that names one of the model's kinds is that kind: the reference hub's texts and
-//!   ASP.NET Core's detailed errors (`ArgumentNullException … (Parameter 'groupName')`,
+//!   ASP.NET Core's detailed errors (`ArgumentNullException … (Parameter 'groupName')` or
+//!   `(Parameter 'connectionId')`,
 //!   `InvalidOperationException: Cannot send to an empty group name.`, a `HubException` about
 //!   a missing user), and classic SignalR's cancelled group call (a `TaskCanceledException`,
 //!   `A task was canceled.`: an add or remove by an id that is live nowhere).
 //! - A text that names a failure no kind of the model stands for (an unknown method, arguments
-//!   that could not be bound, a `null` argument other than a group name) is [`ErrorReading::Other`]
+//!   that could not be bound, a `null` argument other than a group name or a connection id) is [`ErrorReading::Other`]
 //!   and never matches an expected error.
 //! - Anything else, above all ASP.NET Core's generic text without detailed errors
 //!   (`An unexpected error occurred invoking 'X' on the server.`), is
@@ -74,7 +75,10 @@ pub fn read_error(text: &str) -> ErrorReading {
             Some("groupName" | "group" | "room" | "roomName") => {
                 ErrorReading::Kind(ErrorKind::NullGroupName)
             }
-            Some(_) => ErrorReading::Other("a null argument that is not the group name"),
+            Some("connectionId") => ErrorReading::Kind(ErrorKind::NullConnectionId),
+            Some(_) => {
+                ErrorReading::Other("a null argument that is not a group name or connection id")
+            }
             None => ErrorReading::Unstated,
         };
     }
@@ -162,7 +166,8 @@ mod tests {
             ("An unexpected error occurred invoking 'SendToGroups' on the server. InvalidOperationException: Cannot send to an empty group name.", Kind(EmptyGroupName)),
             ("An unexpected error occurred invoking 'JoinRoom' on the server. HubException: This connection has no user: connect with ?user=<id> to use rooms.", Kind(NoUser)),
             ("An unexpected error occurred invoking 'JoinRoom' on the server. HubException: Rooms need a user: connect with the query parameter 'user'.", Kind(NoUser)),
-            ("An unexpected error occurred invoking 'SendToConnection' on the server. ArgumentNullException: Value cannot be null. (Parameter 'connectionId')", Other("a null argument that is not the group name")),
+            ("An unexpected error occurred invoking 'SendToConnection' on the server. ArgumentNullException: Value cannot be null. (Parameter 'connectionId')", Kind(NullConnectionId)),
+            ("An unexpected error occurred invoking 'SendToUser' on the server. ArgumentNullException: Value cannot be null. (Parameter 'userId')", Other("a null argument that is not a group name or connection id")),
             ("Unknown hub method 'AddToGroup'", Other("unknown hub method")),
             ("Failed to invoke 'AddToGroup' due to an error on the server. HubException: Method does not exist.", Other("unknown hub method")),
             ("Failed to invoke 'AddToGroup' due to an error on the server.", Other("the arguments could not be bound")),
