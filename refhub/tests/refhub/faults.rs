@@ -413,9 +413,29 @@ async fn late_membership_takes_effect_shortly_after_the_completion() {
     let mut b = Client::connect(&hub, None, false).await;
     a.ok("AddToGroup", json!(["g"])).await;
     b.ok("SendToGroup", json!(["g", "early"])).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    b.ok("SendToGroup", json!(["g", "late"])).await;
-    assert_eq!(a.sync().await, vec!["late"]);
+    assert_eq!(
+        a.sync().await,
+        Vec::<String>::new(),
+        "the add is not yet in effect"
+    );
+    // The add lands a while later: poll (bounded) rather than guess how long the machine takes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        b.ok("SendToGroup", json!(["g", format!("late{tries}")]))
+            .await;
+        let got = a.sync().await;
+        if !got.is_empty() {
+            assert_eq!(got, vec![format!("late{tries}")]);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the late add never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     hub.shutdown().await;
 }
 
