@@ -292,12 +292,21 @@ pub fn run(
 ) -> PropertyRun {
     let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
     *UNIVERSE.lock().unwrap_or_else(|p| p.into_inner()) = Some(universe.clone());
+    // Failing seeds are kept in the crate's regressions file only when they were found on the
+    // embedded hub (with or without faults): they are our regression cases. A run against
+    // someone's server must not write into hubspec's source tree (nor expect it to exist).
+    let failure_persistence: Box<dyn proptest::test_runner::FailurePersistence> =
+        if target.is_embedded() {
+            Box::new(FileFailurePersistence::Direct(Box::leak(
+                regressions_file().into_boxed_str(),
+            )))
+        } else {
+            Box::new(FileFailurePersistence::Off)
+        };
     let config = Config {
         cases,
         max_shrink_iters: 256,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(Box::leak(
-            regressions_file().into_boxed_str(),
-        )))),
+        failure_persistence: Some(failure_persistence),
         ..Config::default()
     };
     // Deterministic: the same suite finds the same counterexample on every run.

@@ -94,9 +94,16 @@ impl Progress for BarProgress {
     fn advance(&self, case: &str, passed: bool) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         if !passed {
-            self.failed.fetch_add(1, Ordering::Relaxed);
+            // One line for a part's first failure; the rest are counted. Shrinking alone runs
+            // dozens of failing property cases, and a broken selector fails hundreds of
+            // exhaustive walks: listing each would bury the counterexample printed at the end.
+            let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
             self.bar.set_prefix(self.prefix());
-            self.line(&format!("FAIL  {case}"));
+            if failed == 1 {
+                self.line(&format!(
+                    "FAIL  {case} (further failures of this part are counted, not listed)"
+                ));
+            }
         }
         self.bar.inc(1);
         self.bar.set_message(case.to_string());
