@@ -15,19 +15,11 @@ use hubspec_model::{ConnId, Hub, Op, Profile, Selector, Small, Spec, Status, Tar
 /// closed id if any connection has ended, and an id that was never issued.
 pub fn targets(hub: &Hub<Small>) -> Vec<Target> {
     let mut out: Vec<Target> = hub.conns.iter().map(|c| Target::Id(c.id)).collect();
-    if let Some(closed) = closed_id(hub) {
+    if let Some(closed) = hub.closed_id() {
         out.push(Target::Id(closed));
     }
     out.push(Target::Unknown);
     out
-}
-
-/// The highest issued id that is no longer live.
-pub fn closed_id(hub: &Hub<Small>) -> Option<ConnId> {
-    (1..=hub.next_id)
-        .rev()
-        .map(ConnId)
-        .find(|id| hub.conn(*id).is_none())
 }
 
 /// Append every operation enabled in `hub` to `out`.
@@ -39,7 +31,7 @@ pub fn enabled(spec: &Spec, bounds: &Bounds, hub: &Hub<Small>, out: &mut Vec<Op<
     if bounds.restart {
         out.push(Op::Restart);
     }
-    if let Some(closed) = closed_id(hub) {
+    if let Some(closed) = hub.closed_id() {
         out.push(Op::Resume {
             conn: closed,
             altered_token: false,

@@ -5,7 +5,6 @@
 //! and go. A live server knows nothing of that: it needs a history with stable ids. This
 //! module replays a canonical path beside a concrete hub and renames each action's ids.
 
-use crate::actions::closed_id;
 use crate::state::CheckState;
 use hubspec_model::{ConnId, Hub, Op, Selector, Small, Spec, Target};
 use std::collections::BTreeMap;
@@ -25,7 +24,7 @@ pub fn concretize(spec: &Spec, path: &[Op<Small>]) -> Vec<Op<Small>> {
             Target::Null => Target::Null,
             Target::Id(id) => match names.get(&id) {
                 Some(c) => Target::Id(*c),
-                None => closed_id(&hub).map_or(Target::Unknown, Target::Id),
+                None => hub.closed_id().map_or(Target::Unknown, Target::Id),
             },
         };
         let rename = |id: ConnId| match rename_target(Target::Id(id)) {

@@ -290,7 +290,7 @@ fn a_send_to_an_ended_connection_is_caught() {
         Spec::new(Profile::Core),
         bounds(2, 1, 1, 1),
         delivery_bug(|op, before| match op {
-            Op::Send { .. } => hubspec_check::actions::closed_id(before),
+            Op::Send { .. } => before.closed_id(),
             _ => None,
         }),
     );

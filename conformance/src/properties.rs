@@ -110,11 +110,7 @@ impl ReferenceStateMachine for HubMachine {
             .map(|c| c.id)
             .collect();
         let mut targets: Vec<Id> = hub.conns.iter().map(|c| Id::Id(c.id)).collect();
-        if let Some(closed) = (1..=hub.next_id)
-            .rev()
-            .map(ConnId)
-            .find(|id| hub.conn(*id).is_none())
-        {
+        if let Some(closed) = hub.closed_id() {
             targets.push(Id::Id(closed));
         }
         targets.push(Id::Unknown);

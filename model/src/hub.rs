@@ -100,6 +100,15 @@ impl<N: Names> Hub<N> {
         self.conn(id).is_some_and(|c| c.status == Status::Connected)
     }
 
+    /// The highest issued id that is no longer live: the one "closed id" an operation by id
+    /// needs to exercise (every ended id behaves alike).
+    pub fn closed_id(&self) -> Option<ConnId> {
+        (1..=self.next_id)
+            .rev()
+            .map(ConnId)
+            .find(|id| self.conn(*id).is_none())
+    }
+
     /// The members of `group`, ascending. Empty when the group does not exist.
     pub fn members(&self, group: &N::Group) -> impl Iterator<Item = ConnId> + '_ {
         let group = group.clone();

@@ -37,10 +37,7 @@ fn next_op(hub: &Hub, spec: Spec, (k, a, b, c): (u8, u8, u8, u8), rooms: bool, n
     let pick = |xs: &[ConnId], i: u8| xs[i as usize % xs.len()];
     // One name in eight is null.
     let g = |i: u8| (i % 8 != 7).then(|| GROUPS[i as usize % GROUPS.len()].to_string());
-    let closed = (1..=hub.next_id)
-        .rev()
-        .map(ConnId)
-        .find(|id| hub.conn(*id).is_none());
+    let closed = hub.closed_id();
     let target = |i: u8| match (i % 5, closed) {
         _ if i % 10 == 9 => Target::Null,
         (0, _) => Target::Unknown,
