@@ -50,7 +50,8 @@ enum Exit {
     ClientClosed,
     /// The socket failed or ended without a close frame.
     Lost,
-    /// Nothing from the client for `client_timeout`.
+    /// No hub message of a known type from the client for `client_timeout` (WebSocket pings
+    /// and unknown message types do not count: see [`Processed::heard`]).
     Timeout,
     /// Input ASP.NET Core would throw on in its dispatch loop (a malformed or oversized
     /// record, an oversized frame, a bad `Sequence`): Close with this error and
@@ -349,9 +350,17 @@ fn process(
     let limit = shared.config.max_pending_invocations;
     let mut messages = Vec::with_capacity(records.len());
     let mut bad = None;
+    // An unknown message type parses to nothing in .NET (`JsonHubProtocol.ParseMessage`
+    // returns null, `TryParseMessage` false), so it does not restart the client timeout.
+    let mut heard = false;
+    let mut invocations = 0;
     for record in &records {
         match HubMessage::parse(record) {
-            Ok(message) => messages.push(message),
+            Ok(message) => {
+                heard |= !matches!(message, HubMessage::Unknown(_));
+                invocations += usize::from(is_invocation(&message));
+                messages.push(message);
+            }
             Err(e) => {
                 // The records before the bad one are still handled, as .NET does.
                 bad = Some(Exit::ProtocolError(errors::connection_error(
@@ -361,20 +370,6 @@ fn process(
             }
         }
     }
-    // An unknown message type parses to nothing in .NET (`JsonHubProtocol.ParseMessage`
-    // returns null, `TryParseMessage` false), so it does not restart the client timeout.
-    let heard = messages
-        .iter()
-        .any(|m| !matches!(m, HubMessage::Unknown(_)));
-    let invocations = messages
-        .iter()
-        .filter(|m| {
-            matches!(
-                m,
-                HubMessage::Invocation { .. } | HubMessage::StreamInvocation { .. }
-            )
-        })
-        .count();
     if bad.is_none() && invocations > limit {
         return Processed {
             exit: Some(Exit::Refused(format!(
@@ -387,6 +382,14 @@ fn process(
     Processed { exit, heard }
 }
 
+/// Whether `message` asks the hub to run a method: what the flood bounds count.
+fn is_invocation(message: &HubMessage) -> bool {
+    matches!(
+        message,
+        HubMessage::Invocation { .. } | HubMessage::StreamInvocation { .. }
+    )
+}
+
 fn handle_all(
     shared: &Arc<Shared>,
     conn: ConnId,
@@ -395,11 +398,7 @@ fn handle_all(
     flood: &mut Flood,
 ) -> Option<Exit> {
     for message in messages {
-        let invocation = matches!(
-            message,
-            HubMessage::Invocation { .. } | HubMessage::StreamInvocation { .. }
-        );
-        if invocation && !flood.take() {
+        if is_invocation(&message) && !flood.take() {
             let rate = shared.config.max_invocations_per_second;
             return Some(Exit::Refused(format!(
                 "Connection closed with an error. HubException: invocations arrived faster than the limit of {rate} per second."

@@ -89,7 +89,8 @@ impl Transport {
         self.send(Out::Close);
     }
 
-    /// Drops the socket after what is already queued, with no hub Close and no close frame.
+    /// Stops the socket's writer where this lands in its queue: no hub Close, no close frame,
+    /// and text fed in the same batch is not flushed (an abort is not a graceful end).
     pub(crate) fn abort(&self) {
         self.send(Out::Abort);
     }
