@@ -73,9 +73,15 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
         Err(_) => session.frames().iter().map(|f| f.to_string()).collect(),
     };
     session.close().await;
-    let replay = target.replay_command(spec, ops);
+    // Built only for a failing case: passing ones are most of thousands of walks and histories.
+    let replay = || target.replay_command(spec, ops);
     let (observed, findings) = match result {
         Ok(report) => {
+            let replay = if report.divergences.is_empty() {
+                String::new()
+            } else {
+                replay()
+            };
             let findings = report
                 .divergences
                 .iter()
@@ -98,7 +104,7 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
                 observed: e.to_string(),
                 transcript: String::new(),
                 expected_transcript: expected.to_string(),
-                replay,
+                replay: replay(),
                 frames,
             };
             (

@@ -14,7 +14,8 @@ use std::time::Instant;
 /// Hunt `fault`: scenarios in catalog order, then random histories, then the exhaustive
 /// walks, stopping at the first divergence that names a rule the fault breaks; then shrink
 /// that history. The detection figures (time, operations) stop at the first detection, before
-/// any shrinking (proptest's own included); the shrunk length is reported on its own.
+/// any shrinking (proptest's own included) — except a detection by the exhaustive walks, whose
+/// part shrinks its failures before it returns; the shrunk length is reported on its own.
 pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     let start = Instant::now();
     let mut detected_at = None;

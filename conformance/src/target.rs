@@ -108,11 +108,6 @@ impl Target {
         &self.faults
     }
 
-    /// The variant the embedded hub serves.
-    pub fn served_fanout(&self) -> GroupsFanout {
-        self.served_fanout
-    }
-
     /// The `hubspec run` / `hubspec replay` flags that reach this target again with what
     /// `ops` need: the embedded hub's own (a fresh one is started: `--hub-groups-fanout` when it
     /// serves another variant than declared, `--fault` per fault), or a configured target's
@@ -165,16 +160,6 @@ impl Target {
             ),
             (None, _) => self.config.describe(),
         }
-    }
-
-    /// The URLs as one comma-separated string (what replay commands take).
-    pub fn urls(&self) -> String {
-        self.config
-            .urls
-            .iter()
-            .map(|u| u.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
     }
 
     /// The client options for node `node`: the configured ones ([`ClientOptions::for_target`]:

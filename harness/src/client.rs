@@ -636,11 +636,12 @@ impl Client {
         if let Some(e) = s.closed_error() {
             return e;
         }
+        // A closed transport answered `closed_error` above.
         let detail = match &s.transport {
-            Transport::Closed(d) => d.clone(),
-            Transport::Suspended => "the transport was dropped".into(),
-            Transport::Open => "the invocation was abandoned".into(),
-        };
+            Transport::Suspended => "the transport was dropped",
+            _ => "the invocation was abandoned",
+        }
+        .into();
         ClientError::Closed { detail }
     }
 

@@ -3,10 +3,11 @@
 //! Every part of the suite reports itself: the scenarios and probes, each target's property
 //! cases, each target's exhaustive walks, the mutants. On a terminal (stderr) the bar shows the
 //! current part, its units done out of its total, failures so far, elapsed time and the current
-//! unit; failing units and notes are printed above it. Without a terminal (CI logs, tests) the
-//! bar is hidden and the same information comes as plain lines: a line when a part begins,
-//! every note, every failing unit, and a count at each tenth of the part, so a log stays short
-//! but shows that the run is moving.
+//! unit; each part's first failing unit and every note are printed above it (further failures
+//! are counted, not listed). Without a terminal (CI logs, tests) the bar is hidden and the same
+//! information comes as plain lines: a line when a part begins, every note, each part's first
+//! failing unit, and a count (failures included) at each tenth of the part, so a log stays
+//! short but shows that the run is moving.
 
 use hubspec_conformance::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
