@@ -11,7 +11,7 @@ use crate::case::{run_case, CaseOutcome};
 use crate::target::Target;
 use futures_util::stream::{self, StreamExt};
 use hubspec_check::{concretize, Bounds, CheckState, HubModel};
-use hubspec_harness::is_exclusive;
+use hubspec_model::is_exclusive;
 use hubspec_model::{transcript::small_to_text, Op, Small, Spec};
 use stateright::Model;
 use std::collections::{HashMap, VecDeque};

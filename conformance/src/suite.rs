@@ -8,7 +8,7 @@ use crate::report::{
 use crate::target::Target;
 use crate::{exhaustive, mutants, probes, properties, scenario};
 use futures_util::stream::{self, StreamExt};
-use hubspec_harness::is_exclusive;
+use hubspec_model::is_exclusive;
 use hubspec_model::{scenarios, Area, Rule, RULES};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};

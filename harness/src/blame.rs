@@ -58,48 +58,15 @@ fn push(rules: &mut Vec<&'static str>, rule: &'static str) {
     }
 }
 
-/// The groups a send selector addresses by name.
+/// The groups a send selector addresses by name ([`Selector::group_names`]).
 fn selector_groups(selector: &Selector) -> Vec<&str> {
-    match selector {
-        Selector::Group(Some(g))
-        | Selector::GroupExcept(Some(g), _)
-        | Selector::OthersInGroup(Some(g)) => vec![g.as_str()],
-        Selector::Groups(gs) => gs.iter().flatten().map(String::as_str).collect(),
-        _ => vec![],
-    }
+    selector.group_names().map(String::as_str).collect()
 }
 
-/// The connection a membership op changes and the group, with `true` for an add.
+/// [`Op::membership_change`] as a tuple to match on: (target, group, `true` for an add).
 fn membership_change(op: &Op) -> Option<(Target, &str, bool)> {
-    match op {
-        Op::AddToGroup {
-            caller,
-            group: Some(g),
-        }
-        | Op::JoinRoom {
-            caller,
-            room: Some(g),
-        } => Some((Target::Id(*caller), g, true)),
-        Op::RemoveFromGroup {
-            caller,
-            group: Some(g),
-        }
-        | Op::LeaveRoom {
-            caller,
-            room: Some(g),
-        } => Some((Target::Id(*caller), g, false)),
-        Op::AddConnectionToGroup {
-            target,
-            group: Some(g),
-            ..
-        } => Some((*target, g, true)),
-        Op::RemoveConnectionFromGroup {
-            target,
-            group: Some(g),
-            ..
-        } => Some((*target, g, false)),
-        _ => None,
-    }
+    op.membership_change()
+        .map(|c| (c.target, c.group.as_str(), c.add))
 }
 
 /// Every group name the history touches.

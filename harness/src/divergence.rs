@@ -122,10 +122,10 @@ pub fn target_flags(target: &TargetConfig, ops: &[Op]) -> String {
     if target.skip_negotiation {
         flags.push_str(" --skip-negotiation");
     }
-    let rooms = ops
-        .iter()
-        .any(|op| matches!(op, Op::JoinRoom { .. } | Op::LeaveRoom { .. }));
-    let restart = ops.iter().any(|op| matches!(op, Op::Restart));
+    // `needs` under `core`: the flags here are rooms and restart, which no profile changes.
+    let needs = hubspec_model::needs(ops, hubspec_model::Profile::Core);
+    let rooms = needs.contains(&Capability::Rooms);
+    let restart = needs.contains(&Capability::Restart);
     if rooms && target.has(Capability::Rooms) {
         flags.push_str(" --capability rooms");
     }

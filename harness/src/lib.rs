@@ -52,4 +52,4 @@ pub use divergence::{replay_command, shell_quote, target_flags, Divergence, Dive
 pub use error::{ClientError, HarnessError};
 pub use reading::{read_error, ErrorReading, ObservedTranscript};
 pub use restart::{CommandRestarter, Restarter};
-pub use session::{is_exclusive, RunReport, Session};
+pub use session::{RunReport, Session};

@@ -21,8 +21,7 @@
 //!   expected error, because the wire cannot say more, and the observed transcript shows it as
 //!   `error (kind not stated)`.
 
-use hubspec_model::transcript::format_deliveries;
-use hubspec_model::{format_op, ErrorKind, OpResult, Transcript};
+use hubspec_model::{ErrorKind, OpResult, Transcript};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -137,18 +136,8 @@ impl std::ops::Deref for ObservedTranscript {
 impl fmt::Display for ObservedTranscript {
     /// `Display for Transcript`, with the results as read where they were.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "# {}", self.transcript.spec)?;
-        for (i, step) in self.transcript.steps.iter().enumerate() {
-            let result = match self.results_as_read.get(&(i + 1)) {
-                Some(read) => read.clone(),
-                None => step.outcome.result.to_string(),
-            };
-            writeln!(f, "{:>2}. {} -> {result}", i + 1, format_op(&step.op))?;
-            for line in format_deliveries(&step.outcome) {
-                writeln!(f, "      {line}")?;
-            }
-        }
-        Ok(())
+        self.transcript
+            .fmt_with(f, |step| self.results_as_read.get(&step).cloned())
     }
 }
 

@@ -38,8 +38,8 @@ use crate::error::{ClientError, HarnessError};
 use crate::reading::{read_error, ErrorReading, ObservedTranscript};
 use crate::restart::Restarter;
 use hubspec_model::{
-    format_op, Capability, ConnId, Delivery, ErrorKind, Mode, Op, OpResult, Outcome, Profile,
-    Selector, Spec, Step, Target, Transcript,
+    format_op, is_exclusive, Capability, ConnId, Delivery, ErrorKind, Mode, Op, OpResult, Outcome,
+    Profile, Selector, Spec, Step, Target, Transcript,
 };
 use hubspec_wire::CompletionResult;
 use serde_json::{json, Value};
@@ -50,31 +50,6 @@ use tokio::time::Instant;
 
 /// How many frames of each concerned connection a divergence carries.
 const FRAMES_PER_CONN: usize = 24;
-
-/// Whether a history needs the server to itself: it broadcasts (`All`, `AllExcept`,
-/// `Others`), restarts the server, or uses the empty group name (sent unprefixed).
-pub fn is_exclusive(ops: &[Op]) -> bool {
-    ops.iter().any(|op| match op {
-        Op::Restart => true,
-        Op::Send { selector, .. } => {
-            selector.is_broadcast()
-                || match selector {
-                    Selector::Group(g)
-                    | Selector::GroupExcept(g, _)
-                    | Selector::OthersInGroup(g) => g.as_deref() == Some(""),
-                    Selector::Groups(gs) => gs.iter().any(|g| g.as_deref() == Some("")),
-                    _ => false,
-                }
-        }
-        Op::AddToGroup { group, .. }
-        | Op::RemoveFromGroup { group, .. }
-        | Op::AddConnectionToGroup { group, .. }
-        | Op::RemoveConnectionFromGroup { group, .. }
-        | Op::JoinRoom { room: group, .. }
-        | Op::LeaveRoom { room: group, .. } => group.as_deref() == Some(""),
-        _ => false,
-    })
-}
 
 /// The result of one run.
 #[derive(Clone, Debug)]
@@ -219,24 +194,15 @@ impl Session {
     }
 
     fn check_applicable(&self, ops: &[Op]) -> Result<(), HarnessError> {
-        let needs_stateful = self.spec.profile == Profile::CoreStateful
-            && ops
-                .iter()
-                .any(|op| matches!(op, Op::Drop { .. } | Op::Resume { .. } | Op::Expire { .. }));
-        if ops.iter().any(|op| matches!(op, Op::Restart)) && self.restarter.is_none() {
-            return Err(HarnessError::NotApplicable(Capability::Restart.name()));
-        }
-        if ops
-            .iter()
-            .any(|op| matches!(op, Op::JoinRoom { .. } | Op::LeaveRoom { .. }))
-            && !self.config.has(Capability::Rooms)
-        {
-            return Err(HarnessError::NotApplicable(Capability::Rooms.name()));
-        }
-        if needs_stateful && !self.config.has(Capability::StatefulReconnect) {
-            return Err(HarnessError::NotApplicable(
-                Capability::StatefulReconnect.name(),
-            ));
+        let needs = hubspec_model::needs(ops, self.spec.profile);
+        for cap in needs {
+            let has = match cap {
+                Capability::Restart => self.restarter.is_some(),
+                _ => self.config.has(cap),
+            };
+            if !has {
+                return Err(HarnessError::NotApplicable(cap.name()));
+            }
         }
         if self.spec.profile == Profile::Classic {
             return Err(HarnessError::config(

@@ -87,7 +87,7 @@ async fn run_all(profile: Profile) {
     // the prefixes are for.
     let (exclusive, shared): (Vec<_>, Vec<_>) = all
         .into_iter()
-        .partition(|s| hubspec_harness::is_exclusive(&s.ops));
+        .partition(|s| hubspec_model::is_exclusive(&s.ops));
     for s in &exclusive {
         let mut session = Session::new(&config, spec, &s.key(), Some(restarter.clone()));
         let report = session.run(&s.ops).await.unwrap();
@@ -402,7 +402,7 @@ async fn violated_rules_under(fault: hubspec_refhub::Fault) -> (Vec<&'static str
     ));
     let (exclusive, shared): (Vec<_>, Vec<_>) = histories
         .into_iter()
-        .partition(|(_, ops)| hubspec_harness::is_exclusive(ops));
+        .partition(|(_, ops)| hubspec_model::is_exclusive(ops));
     let mut reports = Vec::new();
     for (key, ops) in &exclusive {
         let mut session = Session::new(&config, spec, key, Some(restarter.clone()));

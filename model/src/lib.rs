@@ -34,7 +34,7 @@ pub use error::ModelError;
 pub use hub::{Conn, Hub, Status};
 pub use ids::{ConnId, Target};
 pub use names::{Name, Names, Small, Text};
-pub use op::{Op, Selector};
+pub use op::{is_exclusive, needs, MembershipChange, Op, Selector};
 pub use outcome::{Delivery, ErrorKind, Mode, OpResult, Outcome, Sink};
 pub use profile::{GroupsFanout, Profile, Spec};
 pub use rules::{rule, Area, Capability, Rule, RULES};

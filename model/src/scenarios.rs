@@ -35,23 +35,8 @@ impl Scenario {
 
     /// The capabilities a target must declare to run it under `profile`.
     pub fn capabilities(&self, profile: Profile) -> BTreeSet<Capability> {
-        let mut caps: BTreeSet<Capability> = self.rule().needs.into_iter().collect();
-        for op in &self.ops {
-            match op {
-                Op::Restart => {
-                    caps.insert(Capability::Restart);
-                }
-                Op::JoinRoom { .. } | Op::LeaveRoom { .. } => {
-                    caps.insert(Capability::Rooms);
-                }
-                Op::Drop { .. } | Op::Resume { .. } | Op::Expire { .. }
-                    if profile == Profile::CoreStateful =>
-                {
-                    caps.insert(Capability::StatefulReconnect);
-                }
-                _ => {}
-            }
-        }
+        let mut caps = crate::op::needs(&self.ops, profile);
+        caps.extend(self.rule().needs);
         caps
     }
 

@@ -241,22 +241,30 @@ pub fn format_deliveries<N: Names>(outcome: &Outcome<N>) -> Vec<String> {
     lines
 }
 
-impl<N: Names> Display for Transcript<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<N: Names> Transcript<N> {
+    /// The text form ([`Display`]) with some results shown otherwise: `result_as_read(step)`
+    /// (1-based) replaces the model's result where it answers `Some`, as the harness does for
+    /// an error it read from the wire with no kind stated.
+    pub fn fmt_with(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        result_as_read: impl Fn(usize) -> Option<String>,
+    ) -> fmt::Result {
         writeln!(f, "# {}", self.spec)?;
         for (i, step) in self.steps.iter().enumerate() {
-            writeln!(
-                f,
-                "{:>2}. {} -> {}",
-                i + 1,
-                format_op(&step.op),
-                step.outcome.result
-            )?;
+            let result = result_as_read(i + 1).unwrap_or_else(|| step.outcome.result.to_string());
+            writeln!(f, "{:>2}. {} -> {result}", i + 1, format_op(&step.op))?;
             for line in format_deliveries(&step.outcome) {
                 writeln!(f, "      {line}")?;
             }
         }
         Ok(())
+    }
+}
+
+impl<N: Names> Display for Transcript<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_with(f, |_| None)
     }
 }
 

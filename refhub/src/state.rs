@@ -761,36 +761,12 @@ impl State {
     /// Applies an invocation's operation, with the faults that need to look at memberships
     /// before or after it.
     fn apply_invocation(&mut self, op: &Op<Text>) -> Option<OpResult> {
-        // (connection, group, add?) a membership op is about, when it names a live connection.
-        let about: Option<(ConnId, String, bool)> = match op {
-            Op::AddToGroup {
-                caller,
-                group: Some(g),
-            }
-            | Op::JoinRoom {
-                caller,
-                room: Some(g),
-            } => Some((*caller, g.clone(), true)),
-            Op::RemoveFromGroup {
-                caller,
-                group: Some(g),
-            }
-            | Op::LeaveRoom {
-                caller,
-                room: Some(g),
-            } => Some((*caller, g.clone(), false)),
-            Op::AddConnectionToGroup {
-                target: Target::Id(t),
-                group: Some(g),
-                ..
-            } => Some((*t, g.clone(), true)),
-            Op::RemoveConnectionFromGroup {
-                target: Target::Id(t),
-                group: Some(g),
-                ..
-            } => Some((*t, g.clone(), false)),
-            _ => None,
-        };
+        // (connection, group, add?) a membership op is about, when it names a connection id.
+        let about: Option<(ConnId, String, bool)> =
+            op.membership_change().and_then(|c| match c.target {
+                Target::Id(t) => Some((t, c.group.clone(), c.add)),
+                _ => None,
+            });
         let was_member = about
             .as_ref()
             .is_some_and(|(c, g, _)| self.is_member(*c, g));
@@ -833,13 +809,10 @@ impl State {
         selector: &Selector<Text>,
         deliveries: Vec<Delivery<Text>>,
     ) -> Vec<Delivery<Text>> {
-        let groups: Vec<&String> = match selector {
-            Selector::Group(Some(g))
-            | Selector::GroupExcept(Some(g), _)
-            | Selector::OthersInGroup(Some(g)) => vec![g],
-            Selector::Groups(gs) => gs.iter().flatten().collect(),
-            _ => return deliveries,
-        };
+        let groups: Vec<&String> = selector.group_names().collect();
+        if groups.is_empty() {
+            return deliveries;
+        }
         let mut out = Vec::with_capacity(deliveries.len());
         for d in deliveries {
             let twice = groups.iter().any(|g| {
