@@ -82,19 +82,56 @@ pub fn list_faults() {
     }
 }
 
+/// When `hubspec serve` stops besides SIGINT and SIGTERM. Kept apart from [`ServeArgs`], so
+/// `hubspec-refhub` does not accept a flag it would not honour.
+#[derive(Debug, Default, clap::Args)]
+pub struct StopArgs {
+    /// Also stop when stdin reaches end of file. A parent that keeps the write end of the pipe
+    /// stops the hub by closing it, or by exiting in any way (even when it is killed), so a
+    /// hub started by a test cannot outlive the test.
+    #[arg(long)]
+    pub exit_on_stdin_eof: bool,
+}
+
 /// Start the hub, print its URL on stdout (one flushed line: a parent process can read the
 /// port), and serve until SIGINT or SIGTERM, then close every connection.
 pub async fn serve_until_signal(config: RefHubConfig) -> Result<(), RefHubError> {
+    serve_until_stopped(config, &StopArgs::default()).await
+}
+
+/// [`serve_until_signal`], also stopping when `stop` says so.
+pub async fn serve_until_stopped(config: RefHubConfig, stop: &StopArgs) -> Result<(), RefHubError> {
     let hub = RefHub::start(config).await?;
     println!("{}", hub.url());
     let _ = std::io::stdout().flush();
     for f in &hub.config().faults {
         tracing::warn!(fault = %f, "fault injected: {}", f.description());
     }
-    shutdown_signal().await;
-    tracing::info!("shutting down");
+    let stdin_closed = async {
+        if stop.exit_on_stdin_eof {
+            let _ = stdin_closed().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+        _ = stdin_closed => tracing::info!("stdin closed: shutting down"),
+    }
     hub.shutdown().await;
     Ok(())
+}
+
+/// Resolves when stdin reaches end of file (or cannot be read). The read runs on a plain
+/// thread, not `spawn_blocking`: a runtime waits for its blocking tasks when it drops, and
+/// this read ends only with the pipe, so a signal must not wait for it.
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (closed, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = closed.send(());
+    });
+    rx
 }
 
 async fn shutdown_signal() {

@@ -7,7 +7,8 @@
 //!   terminal, plain lines otherwise.
 //! - [`table`]: the verdict table and the failures, as printed on stdout.
 //! - [`check`]: `hubspec check`, the model checker with a spinner.
-//! - [`serve`]: `hubspec serve`, the reference hub (the flags of `hubspec-refhub`).
+//! - [`serve`]: `hubspec serve`, the reference hub (the flags of `hubspec-refhub`, and
+//!   `--exit-on-stdin-eof`).
 //! - [`replay`]: `hubspec replay`, one history against a target, expected vs observed.
 //! - [`bench`]: `hubspec bench`, the performance figures in one command.
 //! - [`target`]: the target flags shared by `run` and `replay` (URL, config, timeouts).
@@ -65,8 +66,8 @@ enum Command {
     Run(run::RunArgs),
     /// Model-check the spec within bounds.
     Check(check::CheckArgs),
-    /// Serve the reference hub (the flags of hubspec-refhub).
-    Serve(serve::ServeArgs),
+    /// Serve the reference hub (the flags of hubspec-refhub, and --exit-on-stdin-eof).
+    Serve(serve::ServeCommand),
     /// Replay one history (as printed by a failure) against a hub: expected vs observed.
     Replay(replay::ReplayArgs),
     /// Measure the checker, the harness and the reference hub (use a release build).
