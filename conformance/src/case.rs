@@ -2,7 +2,7 @@
 
 use crate::report::Finding;
 use crate::target::Target;
-use hubspec_harness::{Divergence, HarnessError, ObservedTranscript, Session};
+use hubspec_harness::{Divergence, DivergenceKind, HarnessError, ObservedTranscript, Session};
 use hubspec_model::{Op, Spec, Transcript};
 use std::time::{Duration, Instant};
 
@@ -32,19 +32,18 @@ impl CaseOutcome {
 
     /// Whether some finding names `rule`.
     pub fn violates(&self, rule: &str) -> bool {
-        self.findings
-            .iter()
-            .any(|f| f.rules.iter().any(|r| r == rule))
+        self.findings.iter().any(|f| f.rules.contains(&rule))
     }
 }
 
-/// A divergence as report evidence; `replay` reaches the target again (the harness's own
-/// command names the session's URL, which for the embedded hub ends with the run).
+/// A divergence as report evidence, its fields kept typed. `replay` is the command that
+/// reaches the target again, from [`Target::replay_command`] (the one place replay commands are
+/// built: for the embedded hub it starts a fresh one with the same faults).
 pub fn finding(case: &str, d: &Divergence, expected: &Transcript, replay: &str) -> Finding {
     Finding {
         case: case.to_string(),
-        rules: d.rules.iter().map(|r| r.to_string()).collect(),
-        kind: d.kind.name().to_string(),
+        rules: d.rules.clone(),
+        kind: d.kind,
         step: d.step,
         op: d.op.clone(),
         expected: d.expected.clone(),
@@ -96,8 +95,8 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
             };
             let f = Finding {
                 case: name.to_string(),
-                rules: vec![rule.to_string()],
-                kind: "protocol".into(),
+                rules: vec![rule],
+                kind: DivergenceKind::Protocol,
                 step: 0,
                 op: None,
                 expected: "the session runs".into(),
@@ -244,7 +243,8 @@ mod tests {
             let own = format!("{}#", name.replace(' ', ""));
             for f in &o.findings {
                 assert_eq!(
-                    f.kind, "duplicate",
+                    f.kind,
+                    DivergenceKind::Duplicate,
                     "{name}: only the doubled copies diverge: {f:?}"
                 );
                 assert!(

@@ -202,26 +202,25 @@ pub const SHRUNK_MAX: usize = 3;
 /// rule, and replace it with the minimal case's outcome (its findings carry the minimal
 /// transcript and the replay command of the minimal history).
 async fn shrink_failures(target: &Target, spec: Spec, failures: &mut [CaseOutcome]) {
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<&'static str> = Vec::new();
     for o in failures.iter_mut() {
         if seen.len() >= SHRUNK_MAX {
             break;
         }
-        let Some(rule) = o.findings.first().and_then(|f| f.rules.first()).cloned() else {
+        let Some(rule) = o.findings.first().and_then(|f| f.rules.first()).copied() else {
             continue;
         };
         if seen.contains(&rule) {
             continue;
         }
-        seen.push(rule.clone());
-        let minimal = crate::shrink::shrink(spec, o.expected.ops(), |h| {
-            let rule = &rule;
-            async move { run_case(target, spec, "shrinking", &h).await.violates(rule) }
+        seen.push(rule);
+        let minimal = crate::shrink::shrink(spec, o.expected.ops(), |h| async move {
+            run_case(target, spec, "shrinking", &h).await.violates(rule)
         })
         .await;
         let name = format!("{}, shrunk to {} ops", o.name, minimal.len());
         let shrunk = run_case(target, spec, &name, &minimal).await;
-        if shrunk.violates(&rule) {
+        if shrunk.violates(rule) {
             *o = shrunk;
         }
     }

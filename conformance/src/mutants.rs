@@ -19,7 +19,7 @@ use std::time::Instant;
 pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     let start = Instant::now();
     let mut detected_at = None;
-    let breaks: Vec<String> = fault.breaks().iter().map(|r| r.to_string()).collect();
+    let breaks = fault.breaks();
     let target = Target::embedded(Profile::CoreStateful, BTreeSet::from([fault]))
         .await
         .expect("the embedded hub starts");
@@ -81,7 +81,7 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     let (time_to_detection, ops_to_detection) = detected_at.unwrap_or((start.elapsed(), ops));
     let mut report = MutantReport {
         fault: fault.name().to_string(),
-        breaks: breaks.clone(),
+        breaks: breaks.iter().map(|r| r.to_string()).collect(),
         detected: found.is_some(),
         by: found.as_ref().map(|f| f.0.clone()),
         time_to_detection,

@@ -3,33 +3,61 @@
 
 use crate::report::Finding;
 use crate::target::Target;
-use hubspec_harness::{Client, ClientError, ClientOptions};
+use hubspec_harness::restart::BoxFuture;
+use hubspec_harness::{Client, ClientError, ClientOptions, DivergenceKind, TargetConfig};
 use hubspec_model::{Profile, Rule};
 use hubspec_wire::CompletionResult;
 use std::time::Duration;
 
-/// The `PRO-` rules with a probe here; every `PRO-` rule of the catalog must be among them
-/// (the tidy test checks).
-pub const PROBED: &[&str] = &[
-    "PRO-NEGOTIATE",
-    "PRO-HANDSHAKE",
-    "PRO-TEXT-FRAMES",
-    "PRO-WELL-FORMED",
-    "PRO-COMPLETION",
-    "PRO-UNKNOWN-METHOD",
-    "PRO-PING",
-    "PRO-CLOSE",
-    "PRO-SEQUENCE",
-    "PRO-RESPONSIVE",
+/// What a probe found wrong: what the rule expects, and what the target did instead.
+type Mismatch = (String, String);
+
+/// A probe: it drives a connected client and says what went wrong, if anything.
+type Probe = for<'a> fn(&'a mut Client) -> BoxFuture<'a, Result<(), Mismatch>>;
+
+/// Every `PRO-` rule with its probe: the one list, so a rule has a probe exactly when it is
+/// here. Every `PRO-` rule of the catalog must be (the tidy test checks); a probe missing at
+/// run time is a bug of ours and panics ([`probe_for`]), never a finding against the target.
+pub const PROBES: &[(&str, Probe)] = &[
+    ("PRO-NEGOTIATE", |c| Box::pin(negotiated(c))),
+    ("PRO-HANDSHAKE", |c| Box::pin(invocations(c))),
+    ("PRO-TEXT-FRAMES", |c| Box::pin(invocations(c))),
+    ("PRO-WELL-FORMED", |c| Box::pin(invocations(c))),
+    ("PRO-COMPLETION", |c| Box::pin(invocations(c))),
+    ("PRO-UNKNOWN-METHOD", |c| Box::pin(unknown_method(c))),
+    ("PRO-PING", |c| Box::pin(pings(c))),
+    ("PRO-CLOSE", |c| Box::pin(close(c))),
+    ("PRO-SEQUENCE", |c| Box::pin(sequence(c))),
+    ("PRO-RESPONSIVE", |c| Box::pin(invocations(c))),
 ];
 
-/// Whether the probe for `rule` can run against `target`, or why not.
-pub fn applicable(rule: &Rule, target: &Target) -> Result<(), String> {
+/// The rules [`PROBES`] has a probe for.
+pub fn probed() -> impl Iterator<Item = &'static str> {
+    PROBES.iter().map(|(id, _)| *id)
+}
+
+/// The probe of `id`. Panics when there is none: the suite only probes `PRO-` rules, and
+/// every one has a probe, so a missing one is our bug.
+fn probe_for(id: &str) -> Probe {
+    match PROBES.iter().find(|(probed, _)| *probed == id) {
+        Some((_, probe)) => *probe,
+        None => panic!(
+            "no probe is defined for a rule the suite probes: a bug in hubspec, not in the \
+             target. rule={id}, probed={:?}",
+            probed().collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// Whether the probe for `rule` can run against `target` (a [`Target`] or just its
+/// [`TargetConfig`]), or why not.
+pub fn applicable<'a>(rule: &Rule, target: impl Into<&'a TargetConfig>) -> Result<(), String> {
+    let target: &TargetConfig = target.into();
     match rule.id {
-        "PRO-NEGOTIATE" if target.config.skip_negotiation => {
+        "PRO-NEGOTIATE" if target.skip_negotiation => {
             Err("the target is configured with skip_negotiation".into())
         }
-        "PRO-SEQUENCE" if target.config.profile != Profile::CoreStateful => {
+        "PRO-SEQUENCE" if target.profile != Profile::CoreStateful => {
             Err("stated for profile core-stateful only".into())
         }
         _ => Ok(()),
@@ -48,15 +76,15 @@ pub(crate) fn options(target: &Target, label: &str, stateful: bool) -> ClientOpt
 
 fn fail(
     target: &Target,
-    rule: &str,
+    rule: &'static str,
     expected: &str,
     observed: String,
     frames: Vec<String>,
 ) -> Finding {
     Finding {
         case: format!("probe {rule}"),
-        rules: vec![rule.to_string()],
-        kind: "protocol".into(),
+        rules: vec![rule],
+        kind: DivergenceKind::Protocol,
         step: 0,
         op: None,
         expected: expected.into(),
@@ -70,7 +98,7 @@ fn fail(
 
 fn client_error(
     target: &Target,
-    rule: &str,
+    rule: &'static str,
     what: &str,
     e: &ClientError,
     frames: Vec<String>,
@@ -78,20 +106,21 @@ fn client_error(
     let named = e.rule().unwrap_or(rule);
     let mut f = fail(target, rule, what, e.to_string(), frames);
     if named != rule {
-        f.rules.push(named.to_string());
+        f.rules.push(named);
     }
     f
 }
 
-/// Run the probe for `rule`; `Ok` when the target behaves, `Err` with the evidence otherwise.
-pub async fn probe(rule: &Rule, target: &Target) -> Result<(), Finding> {
+/// Run the probe for `rule`: `None` when the target behaves, the finding otherwise.
+pub async fn probe(rule: &'static Rule, target: &Target) -> Option<Finding> {
     let id = rule.id;
+    let run = probe_for(id);
     let stateful = id == "PRO-SEQUENCE";
     let mut client = match Client::connect_with_frames(options(target, "p1", stateful)).await {
         Ok(c) => c,
         Err((e, frames)) => {
             let frames = frames.iter().map(|f| f.to_string()).collect();
-            return Err(client_error(
+            return Some(client_error(
                 target,
                 id,
                 "negotiate, WebSocket and handshake succeed",
@@ -100,126 +129,121 @@ pub async fn probe(rule: &Rule, target: &Target) -> Result<(), Finding> {
             ));
         }
     };
-    let result = run_probe(id, &mut client).await;
+    let result = run(&mut client).await;
     let frames: Vec<String> = client.frames().iter().map(|f| f.to_string()).collect();
     let findings = client.take_findings();
     client.shutdown().await;
     match result {
-        Err((expected, observed)) => Err(fail(target, id, &expected, observed, frames)),
-        Ok(()) => match findings.into_iter().find(|f| f.rule == id) {
-            Some(f) => Err(fail(target, id, "no protocol finding", f.detail, frames)),
-            None => Ok(()),
-        },
+        Err((expected, observed)) => Some(fail(target, id, &expected, observed, frames)),
+        Ok(()) => findings
+            .into_iter()
+            .find(|f| f.rule == id)
+            .map(|f| fail(target, id, "no protocol finding", f.detail, frames)),
     }
 }
 
-type ProbeResult = Result<(), (String, String)>;
-
-fn ok<T>(what: &str, r: Result<T, ClientError>) -> Result<T, (String, String)> {
+fn ok<T>(what: &str, r: Result<T, ClientError>) -> Result<T, Mismatch> {
     r.map_err(|e| (what.to_string(), e.to_string()))
 }
 
-async fn run_probe(id: &str, client: &mut Client) -> ProbeResult {
-    match id {
-        "PRO-NEGOTIATE" => match client.negotiated() {
-            Some(n) if !n.connection_id.as_deref().unwrap_or("").is_empty() => Ok(()),
-            other => Err((
-                "a v1 negotiate response with a connectionId".into(),
-                format!("{other:?}"),
-            )),
-        },
-        "PRO-HANDSHAKE" | "PRO-TEXT-FRAMES" | "PRO-WELL-FORMED" | "PRO-COMPLETION"
-        | "PRO-RESPONSIVE" => {
-            // A few invocations of every shape; the client checks frames, records and
-            // completions as they come and reports any finding.
-            for _ in 0..3 {
-                ok("GetConnectionId completes", client.connection_id().await)?;
-            }
-            ok(
-                "AddToGroup completes",
-                client
-                    .invoke("AddToGroup", vec!["hubspec-probe".into()])
-                    .await,
-            )?;
-            let id = ok("GetConnectionId completes", client.connection_id().await)?;
-            ok(
-                "SendToConnection completes",
-                client
-                    .invoke("SendToConnection", vec![id.into(), "probe".into()])
-                    .await,
-            )?;
-            Ok(())
-        }
-        "PRO-UNKNOWN-METHOD" => {
-            match ok(
-                "a Completion",
-                client.invoke("NoSuchHubspecMethod", vec![]).await,
-            )? {
-                CompletionResult::Error(_) => {}
-                other => return Err(("a Completion with an error".into(), format!("{other:?}"))),
-            }
-            ok("the connection stays usable", client.connection_id().await).map(|_| ())
-        }
-        "PRO-PING" => {
-            client
-                .send_raw("{\"type\":6}\u{1e}")
-                .await
-                .map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            client
-                .send_raw("{\"type\":6}\u{1e}")
-                .await
-                .map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
-            ok(
-                "the connection stays open after Pings",
-                client.connection_id().await,
-            )
-            .map(|_| ())
-        }
-        "PRO-CLOSE" => {
-            ok(
-                "a client Close is answered with a Close",
-                client.close().await,
-            )?;
-            match client.server_close() {
-                Some(_) => Ok(()),
-                None => Err((
-                    "a Close from the server".into(),
-                    "the socket closed without one".into(),
-                )),
-            }
-        }
-        "PRO-SEQUENCE" => {
-            let id = ok("GetConnectionId completes", client.connection_id().await)?;
-            client.drop_transport().await;
-            ok(
-                "the resume succeeds with a Sequence first",
-                client.resume().await,
-            )?;
-            let again = ok(
-                "GetConnectionId completes after the resume",
-                client.connection_id().await,
-            )?;
-            if again == id {
-                Ok(())
-            } else {
-                Err((
-                    "the same connection id after the resume".into(),
-                    format!("{id} became {again}"),
-                ))
-            }
-        }
+async fn negotiated(client: &mut Client) -> Result<(), Mismatch> {
+    match client.negotiated() {
+        Some(n) if !n.connection_id.as_deref().unwrap_or("").is_empty() => Ok(()),
         other => Err((
-            "a probe for this rule".into(),
-            format!("no probe is defined for {other}"),
+            "a v1 negotiate response with a connectionId".into(),
+            format!("{other:?}"),
         )),
+    }
+}
+
+/// A few invocations of every shape; the client checks frames, records and completions as
+/// they come and reports any finding.
+async fn invocations(client: &mut Client) -> Result<(), Mismatch> {
+    for _ in 0..3 {
+        ok("GetConnectionId completes", client.connection_id().await)?;
+    }
+    ok(
+        "AddToGroup completes",
+        client
+            .invoke("AddToGroup", vec!["hubspec-probe".into()])
+            .await,
+    )?;
+    let id = ok("GetConnectionId completes", client.connection_id().await)?;
+    ok(
+        "SendToConnection completes",
+        client
+            .invoke("SendToConnection", vec![id.into(), "probe".into()])
+            .await,
+    )?;
+    Ok(())
+}
+
+async fn unknown_method(client: &mut Client) -> Result<(), Mismatch> {
+    match ok(
+        "a Completion",
+        client.invoke("NoSuchHubspecMethod", vec![]).await,
+    )? {
+        CompletionResult::Error(_) => {}
+        other => return Err(("a Completion with an error".into(), format!("{other:?}"))),
+    }
+    ok("the connection stays usable", client.connection_id().await).map(|_| ())
+}
+
+async fn pings(client: &mut Client) -> Result<(), Mismatch> {
+    client
+        .send_raw("{\"type\":6}\u{1e}")
+        .await
+        .map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client
+        .send_raw("{\"type\":6}\u{1e}")
+        .await
+        .map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
+    ok(
+        "the connection stays open after Pings",
+        client.connection_id().await,
+    )
+    .map(|_| ())
+}
+
+async fn close(client: &mut Client) -> Result<(), Mismatch> {
+    ok(
+        "a client Close is answered with a Close",
+        client.close().await,
+    )?;
+    match client.server_close() {
+        Some(_) => Ok(()),
+        None => Err((
+            "a Close from the server".into(),
+            "the socket closed without one".into(),
+        )),
+    }
+}
+
+async fn sequence(client: &mut Client) -> Result<(), Mismatch> {
+    let id = ok("GetConnectionId completes", client.connection_id().await)?;
+    client.drop_transport().await;
+    ok(
+        "the resume succeeds with a Sequence first",
+        client.resume().await,
+    )?;
+    let again = ok(
+        "GetConnectionId completes after the resume",
+        client.connection_id().await,
+    )?;
+    if again == id {
+        Ok(())
+    } else {
+        Err((
+            "the same connection id after the resume".into(),
+            format!("{id} became {again}"),
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hubspec_harness::TargetConfig;
     use std::collections::BTreeSet;
     use std::path::PathBuf;
 
@@ -257,6 +281,14 @@ mod tests {
         }
     }
 
+    /// A rule without a probe is our bug: it panics, naming the rule, rather than becoming a
+    /// finding that blames the target.
+    #[test]
+    #[should_panic(expected = "a bug in hubspec, not in the target. rule=GRP-ADD-IDEMPOTENT")]
+    fn a_missing_probe_is_our_bug_not_a_finding() {
+        probe_for("GRP-ADD-IDEMPOTENT");
+    }
+
     /// The record cap reaches the wire: with a cap below the size of a Completion, the
     /// reference hub's well-formed records are too long for the probe's reader, so the probe
     /// of `PRO-WELL-FORMED` fails (with the default cap it passes, see the suite's tests).
@@ -266,15 +298,12 @@ mod tests {
             .await
             .unwrap();
         let rule = hubspec_model::rule("PRO-WELL-FORMED").unwrap();
-        assert_eq!(probe(rule, &target).await, Ok(()));
+        assert_eq!(probe(rule, &target).await, None);
         target.config.max_record_bytes = 24;
         let finding = probe(rule, &target)
             .await
-            .expect_err("a record longer than the configured cap is a finding");
-        assert!(
-            finding.rules.iter().any(|r| r == "PRO-WELL-FORMED"),
-            "{finding:?}"
-        );
+            .expect("a record longer than the configured cap is a finding");
+        assert!(finding.rules.contains(&"PRO-WELL-FORMED"), "{finding:?}");
         target.shutdown().await;
     }
 }

@@ -19,7 +19,7 @@ use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
 use proptest_state_machine::ReferenceStateMachine;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The universe random histories are drawn from (CONTRACT.md's capabilities decide the rest).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,10 +55,34 @@ impl Universe {
 }
 
 /// The generator's configuration: `init_state` takes no argument, so it is read from here.
+/// Set and cleared only by [`UniverseGuard`].
 static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
 
-/// Held by [`run`] for its whole duration, so two runs never share [`UNIVERSE`].
+/// Held by [`UniverseGuard`], so two runs never share [`UNIVERSE`].
 static RUNNING: Mutex<()> = Mutex::new(());
+
+/// One run's hold on [`UNIVERSE`]: it takes [`RUNNING`] and sets the universe; dropping it
+/// clears the universe, then lets the next run in. A guard rather than a call at the end of
+/// [`run`], because a failing run may leave by unwinding (shuttle's `ExecutionGuard`), and a
+/// stale universe must not outlive it.
+struct UniverseGuard {
+    _running: MutexGuard<'static, ()>,
+}
+
+impl UniverseGuard {
+    fn set(universe: Universe) -> UniverseGuard {
+        // A run that panicked poisons the locks; the guard has already cleared what it set.
+        let running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+        *UNIVERSE.lock().unwrap_or_else(PoisonError::into_inner) = Some(universe);
+        UniverseGuard { _running: running }
+    }
+}
+
+impl Drop for UniverseGuard {
+    fn drop(&mut self) {
+        *UNIVERSE.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
 
 /// The reference state: the model's hub under the universe's spec.
 #[derive(Clone, Debug)]
@@ -268,16 +292,19 @@ pub struct PropertyRun {
 }
 
 /// Where failing seeds are kept, so they run first next time.
-pub fn regressions_file() -> String {
-    concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/proptest-regressions/properties.txt"
-    )
-    .to_string()
-}
+pub const REGRESSIONS_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/proptest-regressions/properties.txt"
+);
 
 /// Run `cases` random histories of up to `max_len` operations against `target`, shrinking
-/// the first failure. Blocks the calling thread: call it from `spawn_blocking`.
+/// the first failure.
+///
+/// Blocks the calling thread, and runs each case with `handle.block_on`, so the calling thread
+/// must be allowed to block: on a multi-threaded runtime wrap the call in
+/// [`tokio::task::block_in_place`] (what the suite and the mutants do), or call it from
+/// [`tokio::task::spawn_blocking`]. Not from a current-thread runtime's task: `block_in_place`
+/// panics there, and so does `block_on` inside a runtime.
 pub fn run(
     target: &Target,
     universe: Universe,
@@ -286,16 +313,13 @@ pub fn run(
     handle: &tokio::runtime::Handle,
     progress: &dyn crate::Progress,
 ) -> PropertyRun {
-    let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-    *UNIVERSE.lock().unwrap_or_else(|p| p.into_inner()) = Some(universe.clone());
+    let universe_guard = UniverseGuard::set(universe.clone());
     // Failing seeds are kept in the crate's regressions file only when they were found on the
     // embedded hub (with or without faults): they are our regression cases. A run against
     // someone's server must not write into hubspec's source tree (nor expect it to exist).
     let failure_persistence: Box<dyn proptest::test_runner::FailurePersistence> =
         if target.is_embedded() {
-            Box::new(FileFailurePersistence::Direct(Box::leak(
-                regressions_file().into_boxed_str(),
-            )))
+            Box::new(FileFailurePersistence::Direct(REGRESSIONS_FILE))
         } else {
             Box::new(FileFailurePersistence::Off)
         };
@@ -352,8 +376,7 @@ pub fn run(
             Err(TestCaseError::fail(msg))
         }
     });
-    *UNIVERSE.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    drop(running);
+    drop(universe_guard);
     let failure = match result {
         Ok(()) => None,
         Err(TestError::Fail(_, (_, minimal, _))) => {
@@ -364,7 +387,7 @@ pub fn run(
                 spec.profile
             );
             let first = handle.block_on(run_case(target, spec, &name, &minimal));
-            let rules: Vec<String> = first
+            let rules: Vec<&'static str> = first
                 .findings
                 .iter()
                 .flat_map(|f| f.rules.clone())
@@ -399,5 +422,39 @@ pub fn run(
         ops,
         failure,
         first_failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run that panics leaves no universe behind: the guard clears it while unwinding, and
+    /// the next run gets in although the panic poisoned the lock.
+    #[test]
+    fn a_panicking_run_clears_the_universe() {
+        let universe = Universe {
+            spec: Spec::default(),
+            connections: 1,
+            rooms: false,
+            restart: false,
+            drops: false,
+            expire: false,
+        };
+        let unwound = std::panic::catch_unwind(|| {
+            let _guard = UniverseGuard::set(universe.clone());
+            assert!(UNIVERSE
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some());
+            panic!("a failing run");
+        });
+        assert!(unwound.is_err());
+        // Held while looking, so no other run sets the universe meanwhile.
+        let _running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(
+            *UNIVERSE.lock().unwrap_or_else(PoisonError::into_inner),
+            None
+        );
     }
 }

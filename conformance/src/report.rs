@@ -1,7 +1,9 @@
 //! What a run found: a verdict per rule, with the evidence. Serialised as `report.json`
 //! (schema in docs/src/report-schema.md); the JUnit and HTML reports are views of it.
 
+use hubspec_harness::DivergenceKind;
 use serde::Serialize;
+use std::fmt;
 use std::time::Duration;
 
 /// The verdict on one rule.
@@ -53,10 +55,11 @@ impl Verdict {
 pub struct Finding {
     /// The case it came from, e.g. `scenario GRP-ADD-IDEMPOTENT/twice (core-stateful)`.
     pub case: String,
-    /// The rules it violates, most specific first.
-    pub rules: Vec<String>,
-    /// lost, late, duplicate, unexpected, reordered, result, broken barrier, protocol.
-    pub kind: String,
+    /// The IDs of the rules it violates, most specific first.
+    pub rules: Vec<&'static str>,
+    /// What kind of difference; report.json has its name (`duplicate`, `broken barrier`, …).
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: DivergenceKind,
     /// The 1-based step.
     pub step: usize,
     /// The step's operation in transcript form.
@@ -65,14 +68,60 @@ pub struct Finding {
     pub expected: String,
     /// What the target did.
     pub observed: String,
-    /// The minimal transcript (observed, up to the step).
+    /// The observed transcript up to the step: minimal when the history was shrunk (a
+    /// scenario, a property counterexample, an exhaustive walk's shrunk failure).
     pub transcript: String,
     /// The model's transcript of the same history.
     pub expected_transcript: String,
-    /// A command line that replays the history.
+    /// A command line that replays the history ([`crate::Target::replay_command`]), or for a
+    /// probe reruns it ([`crate::Target::run_command`]).
     pub replay: String,
     /// Raw wire frames of the connections concerned.
     pub frames: Vec<String>,
+}
+
+impl Finding {
+    /// The first line of [`Display`](fmt::Display): rules, step, operation and kind, as in
+    /// `[GRP-ADD-IDEMPOTENT, SND-EXACTLY-ONCE] step 4 (c2: SendToGroup("g", "m")): duplicate`.
+    pub fn header(&self) -> String {
+        let mut s = format!("[{}] step {}", self.rules.join(", "), self.step);
+        if let Some(op) = &self.op {
+            s.push_str(&format!(" ({op})"));
+        }
+        s.push_str(&format!(": {}", self.kind.name()));
+        s
+    }
+}
+
+/// The one text form of a finding, which the console, JUnit, `cargo test` and
+/// `hubspec replay` all print: the [header](Finding::header), then (indented) the case,
+/// expected and observed, the transcripts, the replay command and the raw frames.
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.header())?;
+        writeln!(f, "  case: {}", self.case)?;
+        writeln!(f, "  expected: {}", self.expected)?;
+        writeln!(f, "  observed: {}", self.observed)?;
+        for (name, text) in [
+            ("observed transcript", &self.transcript),
+            ("expected transcript", &self.expected_transcript),
+        ] {
+            if !text.trim().is_empty() {
+                writeln!(f, "  {name}:")?;
+                for line in text.trim_end().lines() {
+                    writeln!(f, "    {line}")?;
+                }
+            }
+        }
+        writeln!(f, "  replay: {}", self.replay)?;
+        if !self.frames.is_empty() {
+            writeln!(f, "  frames:")?;
+            for frame in &self.frames {
+                writeln!(f, "    {frame}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The result of one rule.
@@ -230,12 +279,17 @@ impl RunReport {
     }
 }
 
+fn ser_kind<S: serde::Serializer>(kind: &DivergenceKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.name())
+}
+
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::report_json::fixtures::{passing_report, sample_report};
 
     #[test]
@@ -253,6 +307,44 @@ mod tests {
         c.covered = 0;
         r.coverage = Some(c);
         assert!(!r.passed(), "an empty graph covers nothing");
+    }
+
+    /// One text form: the header names rules, step, operation and kind in that order, and
+    /// the body carries expected, observed, transcripts, replay and frames.
+    #[test]
+    fn a_finding_has_one_text_form() {
+        let f = sample_report().rules[0].findings[0].clone();
+        assert_eq!(
+            f.header(),
+            "[GRP-ADD-IDEMPOTENT, SND-EXACTLY-ONCE] step 4 (c2 SendToGroup(\"g<1>\", \"p-4\")): duplicate"
+        );
+        let text = f.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], f.header());
+        for want in [
+            "  case: scenario GRP-ADD-IDEMPOTENT/twice (core)",
+            "  expected: c1: Receive(\"p-4\") x1",
+            "  observed transcript:",
+            "     1. c1 Connect -> ok",
+            "  expected transcript:",
+            "  frames:",
+        ] {
+            assert!(lines.contains(&want), "{want:?} in:\n{text}");
+        }
+        assert!(lines.contains(&format!("  replay: {}", f.replay).as_str()));
+    }
+
+    /// The typed kind keeps report.json's names: the same text as before it was typed.
+    #[test]
+    fn a_finding_kind_is_its_name_in_json() {
+        let mut f = sample_report().rules[0].findings[0].clone();
+        assert_eq!(serde_json::to_value(&f).unwrap()["kind"], "duplicate");
+        f.kind = DivergenceKind::BrokenBarrier;
+        assert_eq!(serde_json::to_value(&f).unwrap()["kind"], "broken barrier");
+        assert_eq!(
+            serde_json::to_value(&f).unwrap()["rules"],
+            serde_json::json!(["GRP-ADD-IDEMPOTENT", "SND-EXACTLY-ONCE"])
+        );
     }
 
     #[test]

@@ -83,16 +83,7 @@ fn verdict_detail(v: &Verdict) -> String {
 
 fn finding_html(out: &mut String, f: &Finding) {
     out.push_str("<section class=\"finding\">\n");
-    let _ = writeln!(
-        out,
-        "<h3>{} — {} at step {}{}</h3>",
-        escape(&f.rules.join(", ")),
-        escape(&f.kind),
-        f.step,
-        f.op.as_ref()
-            .map(|op| format!(" <span class=\"kv\">{}</span>", escape(op)))
-            .unwrap_or_default()
-    );
+    let _ = writeln!(out, "<h3 class=\"kv\">{}</h3>", escape(&f.header()));
     let _ = writeln!(
         out,
         "<dl class=\"meta\"><dt>case</dt><dd>{}</dd><dt>expected</dt><dd>{}</dd><dt>observed</dt><dd>{}</dd></dl>",
@@ -169,7 +160,7 @@ pub fn to_string(report: &RunReport) -> String {
                 format!(
                     "<a href=\"#fail-{}\">{} at step {}</a>",
                     escape(&r.id),
-                    escape(&f.kind),
+                    escape(f.kind.name()),
                     f.step
                 )
             }),

@@ -302,8 +302,8 @@ pub(crate) mod fixtures {
     pub(crate) fn sample_report() -> RunReport {
         let finding = Finding {
             case: "scenario GRP-ADD-IDEMPOTENT/twice (core)".into(),
-            rules: vec!["GRP-ADD-IDEMPOTENT".into(), "SND-EXACTLY-ONCE".into()],
-            kind: "duplicate".into(),
+            rules: vec!["GRP-ADD-IDEMPOTENT", "SND-EXACTLY-ONCE"],
+            kind: hubspec_harness::DivergenceKind::Duplicate,
             step: 4,
             op: Some("c2 SendToGroup(\"g<1>\", \"p-4\")".into()),
             expected: "c1: Receive(\"p-4\") x1".into(),

@@ -3,8 +3,9 @@
 //! One `<testsuite name="hubspec.rules">` holds one `<testcase classname="hubspec.<AREA>"
 //! name="<RULE-ID>">` per rule, in catalog order:
 //! - pass: an empty test case;
-//! - fail: `<failure message="…" type="<kind>">` with every finding in full (expected,
-//!   observed, transcripts, replay command, raw frames);
+//! - fail: `<failure message="<the first finding's header>" type="<kind>">` with every
+//!   finding in full, as its `Display` prints it (expected, observed, transcripts, replay
+//!   command, raw frames);
 //! - not applicable: `<skipped message="not applicable: <reason>"/>`;
 //! - allowed variant: passes, with `<system-out>allowed variant: <variant></system-out>`.
 //!
@@ -51,42 +52,6 @@ fn secs(d: std::time::Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
 }
 
-/// A finding in full, as plain text (the body of a `<failure>`).
-pub fn finding_text(f: &Finding) -> String {
-    let mut s = String::new();
-    let _ = write!(s, "[{}] {} at step {}", f.rules.join(", "), f.kind, f.step);
-    if let Some(op) = &f.op {
-        let _ = write!(s, " ({op})");
-    }
-    let _ = writeln!(s, "\ncase: {}", f.case);
-    let _ = writeln!(s, "expected: {}", f.expected);
-    let _ = writeln!(s, "observed: {}", f.observed);
-    let _ = writeln!(s, "observed transcript:\n{}", f.transcript.trim_end());
-    let _ = writeln!(
-        s,
-        "expected transcript:\n{}",
-        f.expected_transcript.trim_end()
-    );
-    let _ = writeln!(s, "replay: {}", f.replay);
-    if !f.frames.is_empty() {
-        let _ = writeln!(s, "frames:");
-        for frame in &f.frames {
-            let _ = writeln!(s, "  {frame}");
-        }
-    }
-    s
-}
-
-/// The one-line summary of a finding (a `<failure message>`).
-pub fn finding_line(f: &Finding) -> String {
-    let mut s = format!("step {}: {}", f.step, f.kind);
-    if let Some(op) = &f.op {
-        let _ = write!(s, " ({op})");
-    }
-    let _ = write!(s, "; expected {}; observed {}", f.expected, f.observed);
-    s
-}
-
 /// The report as JUnit XML.
 pub fn to_string(report: &RunReport) -> String {
     let (_, fail, not_applicable, _) = report.counts();
@@ -105,12 +70,12 @@ pub fn to_string(report: &RunReport) -> String {
                 let message = r
                     .findings
                     .first()
-                    .map_or_else(|| "failed".to_string(), finding_line);
-                let kind = r.findings.first().map_or("fail", |f| f.kind.as_str());
+                    .map_or_else(|| "failed".to_string(), Finding::header);
+                let kind = r.findings.first().map_or("fail", |f| f.kind.name());
                 let body = r
                     .findings
                     .iter()
-                    .map(finding_text)
+                    .map(Finding::to_string)
                     .collect::<Vec<_>>()
                     .join("\n");
                 let _ = write!(
@@ -154,8 +119,8 @@ pub fn to_string(report: &RunReport) -> String {
             let _ = writeln!(
                 body,
                 "      <failure message=\"{}\" type=\"counterexample\">{}</failure>",
-                escape(&finding_line(f)),
-                escape(&finding_text(f))
+                escape(&f.header()),
+                escape(&f.to_string())
             );
         }
         body.push_str("    </testcase>\n");
@@ -261,7 +226,11 @@ mod tests {
         assert!(xml.contains("<testcase classname=\"hubspec.GRP\" name=\"GRP-ADD-IDEMPOTENT\""));
         assert!(xml.contains("<skipped message=\"not applicable: needs capability rooms\"/>"));
         assert!(xml.contains("<system-out>allowed variant: groups_fanout = once</system-out>"));
-        assert!(xml.contains("<failure message=\"step 4: duplicate"));
+        // The message is the first finding's header; its type the kind.
+        assert!(xml.contains(
+            "<failure message=\"[GRP-ADD-IDEMPOTENT, SND-EXACTLY-ONCE] step 4 (c2 SendToGroup("
+        ));
+        assert!(xml.contains("\" type=\"duplicate\">"));
     }
 
     #[test]

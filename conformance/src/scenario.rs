@@ -2,11 +2,19 @@
 
 use crate::case::{run_case, CaseOutcome};
 use crate::target::Target;
+use hubspec_harness::TargetConfig;
 use hubspec_model::{Profile, Rule, Scenario, Spec, Transcript};
 
-/// Why `scenario` cannot run against `target`, if it cannot.
-pub fn not_applicable(rule: &Rule, scenario: &Scenario, target: &Target) -> Option<String> {
-    let profile = target.config.profile;
+/// Why `scenario` cannot run against a target declaring `target`, if it cannot (decided from
+/// the declarations alone: nothing is started or reached).
+/// Takes a [`Target`] or just its [`TargetConfig`].
+pub fn not_applicable<'a>(
+    rule: &Rule,
+    scenario: &Scenario,
+    target: impl Into<&'a TargetConfig>,
+) -> Option<String> {
+    let target: &TargetConfig = target.into();
+    let profile = target.profile;
     if !rule.applies_to(profile) {
         let names: Vec<&str> = rule.profiles.iter().map(|p| p.name()).collect();
         return Some(format!("stated for profile {} only", names.join(", ")));
@@ -14,7 +22,7 @@ pub fn not_applicable(rule: &Rule, scenario: &Scenario, target: &Target) -> Opti
     let missing: Vec<&str> = scenario
         .capabilities(profile)
         .into_iter()
-        .filter(|c| !target.config.has(*c))
+        .filter(|c| !target.has(*c))
         .map(|c| c.name())
         .collect();
     if !missing.is_empty() {
@@ -55,8 +63,18 @@ pub fn matching_variant(rule: &Rule, outcome: &CaseOutcome) -> Option<String> {
         .find_map(|v| {
             let alt: Spec = spec.with_fanout(v);
             let expected = Transcript::run(alt, &outcome.expected.ops()).ok()?;
-            let body =
-                |t: &Transcript| t.to_string().lines().skip(1).collect::<Vec<_>>().join("\n");
-            (body(&expected) == body(&outcome.observed)).then(|| format!("groups_fanout = {v}"))
+            same_observations(&expected, &outcome.observed).then(|| format!("groups_fanout = {v}"))
+        })
+}
+
+/// Whether two transcripts show the same steps: the same operations and results and, per
+/// recipient, the same messages in the same order (the order across recipients carries no
+/// meaning, see [`hubspec_model::Outcome::deliveries`]). Their specs may differ.
+fn same_observations(a: &Transcript, b: &Transcript) -> bool {
+    a.steps.len() == b.steps.len()
+        && a.steps.iter().zip(&b.steps).all(|(x, y)| {
+            x.op == y.op
+                && x.outcome.result == y.outcome.result
+                && x.outcome.per_recipient() == y.outcome.per_recipient()
         })
 }

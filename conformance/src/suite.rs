@@ -39,14 +39,16 @@ pub struct Plan {
     pub parallel: usize,
 }
 
+/// Random histories per target when nothing says otherwise.
+pub const DEFAULT_CASES: u32 = 32;
+
 impl Default for Plan {
+    /// Every rule, every part, [`DEFAULT_CASES`] random histories, 8 cases at once. Reads no
+    /// environment: [`Plan::from_env`] does.
     fn default() -> Self {
         Plan {
             only: vec![],
-            cases: std::env::var("HUBSPEC_CASES")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(32),
+            cases: DEFAULT_CASES,
             parts: [
                 Part::Scenarios,
                 Part::Properties,
@@ -60,25 +62,39 @@ impl Default for Plan {
 }
 
 impl Plan {
+    /// The default plan, with `HUBSPEC_CASES` random histories when that variable is a number.
+    pub fn from_env() -> Plan {
+        Plan::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with any variable source (tests use a map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Plan {
+        Plan {
+            cases: var("HUBSPEC_CASES")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(DEFAULT_CASES),
+            ..Plan::default()
+        }
+    }
+
+    /// Whether the `--only` filter `filter` selects the rule `id`: the exact ID, or a prefix
+    /// ending in `-` (`GRP-`).
+    fn selects(filter: &str, id: &str) -> bool {
+        id == filter || (filter.ends_with('-') && id.starts_with(filter))
+    }
+
     /// The selected rules, in catalog order; an error when a filter matches nothing.
     pub fn rules(&self) -> Result<Vec<&'static Rule>, SuiteError> {
-        for f in &self.only {
-            if !RULES
-                .iter()
-                .any(|r| r.id == f || (f.ends_with('-') && r.id.starts_with(f.as_str())))
-            {
-                return Err(SuiteError::NothingMatched(f.clone()));
-            }
+        if let Some(f) = self
+            .only
+            .iter()
+            .find(|f| !RULES.iter().any(|r| Plan::selects(f, r.id)))
+        {
+            return Err(SuiteError::NothingMatched(f.clone()));
         }
         Ok(RULES
             .iter()
-            .filter(|r| {
-                self.only.is_empty()
-                    || self
-                        .only
-                        .iter()
-                        .any(|f| r.id == f || (f.ends_with('-') && r.id.starts_with(f.as_str())))
-            })
+            .filter(|r| self.only.is_empty() || self.only.iter().any(|f| Plan::selects(f, r.id)))
             .collect())
     }
 }
@@ -127,12 +143,12 @@ async fn run_job(job: Job<'_>, progress: &dyn Progress) -> JobResult {
             (rule, Some(o), vec![], started.elapsed())
         }
         Job::Probe(t, rule) => {
-            let r = probes::probe(rule, t).await;
-            progress.advance(&format!("probe {}", rule.id), r.is_ok());
+            let finding = probes::probe(rule, t).await;
+            progress.advance(&format!("probe {}", rule.id), finding.is_none());
             (
                 rule,
                 None,
-                r.err().into_iter().collect::<Vec<_>>(),
+                finding.into_iter().collect::<Vec<_>>(),
                 started.elapsed(),
             )
         }
@@ -145,6 +161,10 @@ enum Job<'a> {
 }
 
 /// Run `plan` against `targets` and give a verdict per rule.
+///
+/// With [`Part::Properties`] it needs a multi-threaded runtime: that part blocks its thread in
+/// [`tokio::task::block_in_place`] (see [`properties::run`]), which panics on a current-thread
+/// one (a default `#[tokio::test]`).
 pub async fn run_suite(
     targets: &[Target],
     plan: &Plan,
@@ -385,7 +405,7 @@ fn attribute(
     for f in findings {
         let mut named = false;
         for r in &f.rules {
-            if Some(r.as_str()) == own {
+            if Some(*r) == own {
                 named = true;
                 continue;
             }
@@ -422,12 +442,47 @@ pub async fn replay(
 mod tests {
     use super::*;
     use hubspec_model::{GroupsFanout, Spec, Transcript};
+    use std::collections::HashMap;
 
-    fn outcome(observed: Transcript, expected: Transcript, rules: &[&str]) -> CaseOutcome {
+    /// `HUBSPEC_CASES` reaches the plan only through the variables given, and only as a number.
+    #[test]
+    fn the_number_of_cases_comes_from_the_variables_given() {
+        let vars = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Plan::from_vars(move |name| map.get(name).cloned())
+        };
+        assert_eq!(vars(&[("HUBSPEC_CASES", "500")]).cases, 500);
+        assert_eq!(vars(&[("HUBSPEC_CASES", "many")]).cases, DEFAULT_CASES);
+        assert_eq!(vars(&[]).cases, DEFAULT_CASES);
+        assert_eq!(Plan::default().cases, DEFAULT_CASES);
+    }
+
+    /// One matching rule for both checks: a filter selects what it does not reject.
+    #[test]
+    fn a_filter_selects_an_id_or_an_area_prefix() {
+        let plan = |only: &[&str]| Plan {
+            only: only.iter().map(|s| s.to_string()).collect(),
+            ..Plan::default()
+        };
+        let grp = plan(&["GRP-"]).rules().unwrap();
+        assert!(!grp.is_empty() && grp.iter().all(|r| r.id.starts_with("GRP-")));
+        let one = plan(&["GRP-ADD-IDEMPOTENT"]).rules().unwrap();
+        assert_eq!(
+            one.iter().map(|r| r.id).collect::<Vec<_>>(),
+            ["GRP-ADD-IDEMPOTENT"]
+        );
+        assert!(plan(&["GRP"]).rules().is_err(), "a prefix ends with a dash");
+        assert!(plan(&["GRP-", "GRP-NOPE"]).rules().is_err()); // tidy: unknown rule on purpose
+    }
+
+    fn outcome(observed: Transcript, expected: Transcript, rules: &[&'static str]) -> CaseOutcome {
         let finding = Finding {
             case: "c".into(),
-            rules: rules.iter().map(|r| r.to_string()).collect(),
-            kind: "duplicate".into(),
+            rules: rules.to_vec(),
+            kind: hubspec_harness::DivergenceKind::Duplicate,
             step: 1,
             op: None,
             expected: String::new(),

@@ -26,6 +26,13 @@ pub struct Target {
     served_fanout: GroupsFanout,
 }
 
+/// A target's declarations, for what needs no more (which rules apply).
+impl<'a> From<&'a Target> for &'a TargetConfig {
+    fn from(target: &'a Target) -> &'a TargetConfig {
+        &target.config
+    }
+}
+
 struct InProcess(Arc<RefHub>);
 
 impl Restarter for InProcess {
@@ -63,13 +70,8 @@ impl Target {
         .await
         .map_err(|e| SuiteError::Embedded(e.to_string()))?;
         let hub = Arc::new(hub);
-        let mut config = TargetConfig::for_url(&hub.url())?
-            .with_profile(profile)
-            .with_capabilities(Capability::ALL.into_iter().filter(|c| {
-                *c != Capability::StatefulReconnect || profile == Profile::CoreStateful
-            }));
-        config.groups_fanout = served;
-        config.timeouts.disconnect_timeout = EMBEDDED_DISCONNECT_TIMEOUT;
+        let mut config = Target::embedded_declaration(profile, served);
+        config.urls = TargetConfig::for_url(&hub.url())?.urls;
         Ok(Target {
             config,
             restarter: Some(Arc::new(InProcess(hub.clone()))),
@@ -77,6 +79,23 @@ impl Target {
             faults,
             served_fanout: served,
         })
+    }
+
+    /// What an embedded hub under `profile` serving `served` declares (every capability the
+    /// profile allows, the default variants but `served`), known before any hub starts: its
+    /// `urls` are empty until [`embedded_with`](Self::embedded_with) starts one. Enough to tell
+    /// which rules it can be checked for.
+    pub fn embedded_declaration(profile: Profile, served: GroupsFanout) -> TargetConfig {
+        let mut config = TargetConfig::for_url("http://127.0.0.1/hub")
+            .expect("a valid URL")
+            .with_profile(profile)
+            .with_capabilities(Capability::ALL.into_iter().filter(|c| {
+                *c != Capability::StatefulReconnect || profile == Profile::CoreStateful
+            }));
+        config.urls.clear();
+        config.groups_fanout = served;
+        config.timeouts.disconnect_timeout = EMBEDDED_DISCONNECT_TIMEOUT;
+        config
     }
 
     /// A configured target; its restarter runs `restart_command`, if any.
@@ -184,10 +203,20 @@ impl Target {
     }
 
     /// Stop the embedded hub (a configured target is left alone).
+    ///
+    /// Panics when something else still holds the hub (a restarter taken from this target
+    /// outlives it): a bug of ours, and a hub that would otherwise keep serving unseen.
     pub async fn shutdown(self) {
         drop(self.restarter);
-        if let Some(hub) = self.embedded.and_then(|h| Arc::try_unwrap(h).ok()) {
-            hub.shutdown().await;
+        let Some(hub) = self.embedded else { return };
+        match Arc::try_unwrap(hub) {
+            Ok(hub) => hub.shutdown().await,
+            Err(hub) => panic!(
+                "the embedded hub at {} is still shared when its target shuts down: a restarter \
+                 taken from the target outlives it. holders={}",
+                hub.url(),
+                Arc::strong_count(&hub)
+            ),
         }
     }
 }

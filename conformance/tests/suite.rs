@@ -8,8 +8,9 @@
 //! and the expected verdicts of the known target.
 
 use hubspec_conformance::expected;
-use hubspec_conformance::report::{Finding, RuleReport, RunReport, Verdict};
+use hubspec_conformance::report::{RuleReport, RunReport, Verdict};
 use hubspec_conformance::{run_suite, Part, Plan, Progress, Target};
+use hubspec_harness::TargetConfig;
 use hubspec_model::{scenarios, Area, GroupsFanout, Profile, Transcript, RULES};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::collections::BTreeSet;
@@ -18,7 +19,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 struct World {
     rt: tokio::runtime::Runtime,
     targets: Vec<Target>,
-    embedded: bool,
     scenarios: Mutex<Option<Arc<Result<RunReport, String>>>>,
 }
 
@@ -50,34 +50,33 @@ impl Progress for Lines {
     }
 }
 
+/// The targets every test shares, started by the first test that needs them: never while
+/// the trials are listed (`main` checks).
+static WORLD: OnceLock<World> = OnceLock::new();
+
 fn world() -> &'static World {
-    static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let (targets, embedded) = rt.block_on(async {
+        let targets = rt.block_on(async {
             match Target::from_env().unwrap_or_else(|e| panic!("{e}")) {
-                Some(config) => (vec![Target::from_config(config)], false),
-                None => (
-                    vec![
-                        Target::embedded(Profile::Core, BTreeSet::new())
-                            .await
-                            .expect("refhub starts"),
-                        Target::embedded(Profile::CoreStateful, BTreeSet::new())
-                            .await
-                            .expect("refhub starts"),
-                    ],
-                    true,
-                ),
+                Some(config) => vec![Target::from_config(config)],
+                None => vec![
+                    Target::embedded(Profile::Core, BTreeSet::new())
+                        .await
+                        .expect("refhub starts"),
+                    Target::embedded(Profile::CoreStateful, BTreeSet::new())
+                        .await
+                        .expect("refhub starts"),
+                ],
             }
         });
         World {
             rt,
             targets,
-            embedded,
             scenarios: Mutex::new(None),
         }
     })
@@ -92,7 +91,7 @@ fn scenario_report() -> Arc<Result<RunReport, String>> {
     }
     let plan = Plan {
         parts: [Part::Scenarios].into(),
-        ..Plan::default()
+        ..Plan::from_env()
     };
     let r = Arc::new(
         w.rt.block_on(run_suite(&w.targets, &plan, &Lines::default()))
@@ -102,11 +101,26 @@ fn scenario_report() -> Arc<Result<RunReport, String>> {
     r
 }
 
-/// Why nothing can check `rule` against any target, if so.
-fn not_applicable(rule: &hubspec_model::Rule) -> Option<String> {
-    let w = world();
+/// What the targets declare, without starting or reaching any: the configured target's
+/// settings, or what the two embedded hubs will declare (and `true`). Enough to list the
+/// trials.
+fn declared() -> (Vec<TargetConfig>, bool) {
+    match Target::from_env().unwrap_or_else(|e| panic!("{e}")) {
+        Some(config) => (vec![config], false),
+        None => (
+            [Profile::Core, Profile::CoreStateful]
+                .into_iter()
+                .map(|p| Target::embedded_declaration(p, GroupsFanout::PerGroup))
+                .collect(),
+            true,
+        ),
+    }
+}
+
+/// Why nothing can check `rule` against any of the `targets` declared, if so.
+fn not_applicable(rule: &hubspec_model::Rule, targets: &[TargetConfig]) -> Option<String> {
     let mut reasons = Vec::new();
-    for t in &w.targets {
+    for t in targets {
         if rule.area == Area::Protocol {
             match hubspec_conformance::probes::applicable(rule, t) {
                 Ok(()) => return None,
@@ -173,27 +187,11 @@ fn rule_test(id: &'static str) -> Result<(), Failed> {
     }
 }
 
-/// A finding as a failure prints it: rule IDs, case, step, kind, expected and observed, the
-/// (minimal) transcript and the replay command.
-fn finding_message(f: &Finding) -> String {
-    format!(
-        "[{}] {} step {}: {}\n  expected: {}\n  observed: {}\n  transcript:\n{}\n  replay: {}\n",
-        f.rules.join(", "),
-        f.case,
-        f.step,
-        f.kind,
-        f.expected,
-        f.observed,
-        f.transcript,
-        f.replay
-    )
-}
-
 /// A failing rule with its findings.
 fn failure_message(r: &RuleReport) -> String {
     let mut msg = format!("[{}] {} — FAILED\n", r.id, r.statement);
     for f in &r.findings {
-        msg.push_str(&finding_message(f));
+        msg.push_str(&f.to_string());
     }
     msg
 }
@@ -202,7 +200,7 @@ fn part(part: Part) -> Result<RunReport, Failed> {
     let w = world();
     let plan = Plan {
         parts: [part].into(),
-        ..Plan::default()
+        ..Plan::from_env()
     };
     let lines = Lines::default();
     let report =
@@ -230,7 +228,7 @@ fn properties_test() -> Result<(), Failed> {
     eprintln!("properties: {} cases, {} operations", p.cases, p.ops);
     match p.counterexample {
         None => Ok(()),
-        Some(f) => Err(format!("minimal failing history:\n{}", finding_message(&f)).into()),
+        Some(f) => Err(format!("minimal failing history:\n{f}").into()),
     }
 }
 
@@ -259,7 +257,7 @@ fn exhaustive_test() -> Result<(), Failed> {
         msg.push_str(&failure_message(rule));
     }
     for f in &r.unselected_findings {
-        msg.push_str(&finding_message(f));
+        msg.push_str(&f.to_string());
     }
     Err(msg.into())
 }
@@ -295,21 +293,12 @@ fn exhaustive_shrinks_test() -> Result<(), Failed> {
     let f = first
         .findings
         .iter()
-        .find(|f| f.rules.iter().any(|r| r == "GRP-ADD-IDEMPOTENT"))
+        .find(|f| f.rules.contains(&"GRP-ADD-IDEMPOTENT"))
         .expect("it violates the rule");
-    eprintln!("{}", finding_message(f));
-    let steps = f
-        .transcript
-        .lines()
-        .filter(|l| {
-            l.trim_start()
-                .split('.')
-                .next()
-                .is_some_and(|n| n.parse::<u32>().is_ok())
-        })
-        .count();
+    eprintln!("{f}");
+    let steps = first.observed.steps.len();
     if first.ops > 4 || steps > 4 {
-        return Err(format!("not shrunk: {} ops\n{}", first.ops, finding_message(f)).into());
+        return Err(format!("not shrunk: {} ops, {steps} observed steps\n{f}", first.ops).into());
     }
     if !f.replay.contains("--fault double-add-delivers-twice") || f.replay.contains("--url") {
         return Err(format!(
@@ -397,7 +386,7 @@ fn properties_catch_mutants_test() -> Result<(), Failed> {
         if !o
             .findings
             .iter()
-            .any(|f| f.rules.iter().any(|r| breaks.contains(&r.as_str())))
+            .any(|f| f.rules.iter().any(|r| breaks.contains(r)))
         {
             return Err(format!(
                 "{}: the divergence names {:?}, not {breaks:?}",
@@ -457,7 +446,7 @@ fn once_variant_test() -> Result<(), Failed> {
     }
     let plan = Plan {
         parts: [Part::Scenarios].into(),
-        ..Plan::default()
+        ..Plan::from_env()
     };
     let report = w.rt.block_on(run_suite(&targets, &plan, &Lines::default()));
     shutdown(targets);
@@ -486,7 +475,7 @@ fn allowed_variant_test() -> Result<(), Failed> {
         let plan = Plan {
             only: vec!["SND-GROUPS-FANOUT".into()],
             parts: [Part::Scenarios].into(),
-            ..Plan::default()
+            ..Plan::from_env()
         };
         let report = w.rt.block_on(run_suite(&targets, &plan, &Lines::default()));
         shutdown(targets);
@@ -521,11 +510,12 @@ fn expected_test() -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
+    let (declared, embedded) = declared();
     let mut trials = Vec::new();
     for rule in RULES {
         let id = rule.id;
         let trial = Trial::test(id, move || rule_test(id)).with_kind("rule");
-        trials.push(match not_applicable(rule) {
+        trials.push(match not_applicable(rule, &declared) {
             Some(reason) => {
                 eprintln!("not applicable: {id} ({reason})");
                 trial.with_ignored_flag(true)
@@ -533,7 +523,6 @@ fn main() {
             None => trial,
         });
     }
-    let embedded = world().embedded;
     trials.push(Trial::test("part::properties", properties_test));
     trials.push(Trial::test("part::exhaustive", exhaustive_test));
     if embedded {
@@ -541,8 +530,6 @@ fn main() {
             "part::exhaustive-shrinks",
             exhaustive_shrinks_test,
         ));
-    }
-    if embedded {
         trials.push(Trial::test("part::mutants", mutants_test));
         trials.push(Trial::test(
             "part::properties-catch-mutants",
@@ -557,6 +544,11 @@ fn main() {
     } else {
         eprintln!("not applicable: part::mutants and expected::refhub (they need the embedded reference hub)");
     }
+    // Listing the trials (`-- --list`) starts no hub: only the tests start the world.
+    assert!(
+        WORLD.get().is_none(),
+        "building the trial list started the targets"
+    );
     // The suite shares one set of targets; exclusive cases must not overlap other tests.
     let args = Arguments {
         test_threads: Some(1),

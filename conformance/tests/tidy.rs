@@ -32,12 +32,16 @@ fn every_rule_has_a_scenario_or_a_probe() {
     let missing: Vec<&str> = RULES
         .iter()
         .filter(|r| match r.area {
-            Area::Protocol => !hubspec_conformance::probes::PROBED.contains(&r.id),
+            Area::Protocol => !hubspec_conformance::probes::probed().any(|p| p == r.id),
             _ => !all.iter().any(|s| s.rule == r.id),
         })
         .map(|r| r.id)
         .collect();
     assert!(missing.is_empty(), "rules no test checks: {missing:?}");
+    let stray: Vec<&str> = hubspec_conformance::probes::probed()
+        .filter(|p| !RULES.iter().any(|r| r.id == *p && r.area == Area::Protocol))
+        .collect();
+    assert!(stray.is_empty(), "probes of no PRO- rule: {stray:?}");
 }
 
 #[test]

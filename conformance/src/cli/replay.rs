@@ -1,10 +1,12 @@
 //! `hubspec replay`: one history against a target, printing what the model expects next to
-//! what the target did, and every divergence. Its arguments are exactly those of
-//! [`hubspec_harness::replay_command`], so a failure's replay line can be pasted as it is.
+//! what the target did, and every divergence with a replay line that works as printed. Its
+//! arguments are exactly those of [`Target::replay_command`], so a failure's replay line can
+//! be pasted as it is.
 
 use super::target::{configured, embedded, wait_ready, TargetArgs};
 use super::{fail, Exit};
 use clap::Args;
+use hubspec_conformance::case::finding;
 use hubspec_conformance::{replay as run_replay, SuiteError, Target};
 use hubspec_harness::RunReport;
 use hubspec_model::{Op, Profile};
@@ -54,13 +56,16 @@ pub async fn replay(args: ReplayArgs) -> Exit {
     println!("target: {}", target.describe());
     let spec = target.config.spec();
     let result = run_replay(&target, spec, &ops).await;
+    // Built from the target, not the session: for the embedded hub, which ends here, the
+    // line starts a fresh one with the same faults.
+    let replay_line = target.replay_command(spec, &ops);
     target.shutdown().await;
     let report = match result {
         Ok(report) => report,
         Err(e @ SuiteError::Unreachable(_)) => return fail(Exit::Unreachable, e),
         Err(e) => return fail(Exit::Usage, e),
     };
-    print!("{}", render(&report));
+    print!("{}", render(&report, &replay_line));
     if report.passed() {
         Exit::Success
     } else {
@@ -70,8 +75,10 @@ pub async fn replay(args: ReplayArgs) -> Exit {
 
 /// What `hubspec replay` prints for a report: the model's transcript, the target's as read
 /// ([`RunReport::observed_text`]: an error whose kind the wire does not state is shown as
-/// `error (kind not stated)`, never as the model's stand-in value), then the verdict.
-fn render(report: &RunReport) -> String {
+/// `error (kind not stated)`, never as the model's stand-in value), then the verdict, each
+/// divergence as a [`Finding`](hubspec_conformance::report::Finding) whose replay command
+/// is `replay_line`.
+fn render(report: &RunReport, replay_line: &str) -> String {
     let mut out = format!(
         "expected (the model):\n{}\nobserved (the target):\n{}\n",
         report.expected,
@@ -83,7 +90,7 @@ fn render(report: &RunReport) -> String {
     }
     out.push_str(&format!("{} divergence(s):\n", report.divergences.len()));
     for d in &report.divergences {
-        out.push_str(&d.to_string());
+        out.push_str(&finding("replay", d, &report.expected, replay_line).to_string());
     }
     if report.divergences.is_empty() {
         out.push_str(&format!(
@@ -125,7 +132,7 @@ mod tests {
             timings: vec![],
             results_as_read: BTreeMap::from([(2, "error (kind not stated)".to_string())]),
         };
-        let text = render(&report);
+        let text = render(&report, "cargo run …");
         let observed = text.split("observed (the target):").nth(1).unwrap();
         assert!(observed.contains("-> error (kind not stated)"), "{text}");
         assert!(!observed.contains("null-group-name"), "{text}");

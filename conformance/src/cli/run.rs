@@ -49,8 +49,8 @@ pub struct RunArgs {
     /// SND-); repeatable or comma-separated. A filter that matches no rule is an error (exit 2).
     #[arg(long, value_name = "RULE", num_args = 1.., value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Random histories in the property-based part.
-    #[arg(long, value_name = "N", default_value_t = Plan::default().cases)]
+    /// Random histories in the property-based part (default: `HUBSPEC_CASES`, else 32).
+    #[arg(long, value_name = "N", default_value_t = Plan::from_env().cases)]
     pub cases: u32,
     /// Cases run at once against one target (cases that need the hub to themselves always
     /// run alone).

@@ -3,17 +3,16 @@
 //! property, coverage and mutant lines, then the summary.
 
 use hubspec_conformance::report::{Finding, RunReport, Verdict};
-use hubspec_conformance::report_junit::finding_text;
 use std::fmt::Write as _;
 
 /// Frames longer than this are cut in the console (the reports keep them whole).
 const FRAME_CHARS_MAX: usize = 300;
 
-/// A finding's lines, each shortened except the replay command, which must stay whole to be
-/// pasted into a shell.
+/// A finding's lines (its one text form, [`Finding`]'s `Display`), indented, each shortened
+/// except the replay command, which must stay whole to be pasted into a shell.
 fn write_finding(out: &mut String, f: &Finding) {
-    for line in finding_text(f).lines() {
-        if line.starts_with("replay: ") {
+    for line in f.to_string().lines() {
+        if line.trim_start().starts_with("replay: ") {
             let _ = writeln!(out, "  {line}");
         } else {
             let _ = writeln!(out, "  {}", shorten(line, FRAME_CHARS_MAX));
@@ -65,7 +64,7 @@ pub fn render(report: &RunReport) -> String {
         let detail = match &r.verdict {
             Verdict::Pass => String::new(),
             Verdict::Fail => r.findings.first().map_or(String::new(), |f| {
-                format!("{} at step {} ({})", f.kind, f.step, f.case)
+                format!("{} at step {} ({})", f.kind.name(), f.step, f.case)
             }),
             Verdict::NotApplicable { reason } => reason.clone(),
             Verdict::AllowedVariant { variant } => variant.clone(),

@@ -48,9 +48,8 @@ fn an_unreachable_target_exits_3_before_any_part_runs() {
 /// file alone: that file keeps the seeds found on the embedded hub only.
 #[test]
 fn a_failing_property_run_against_a_server_prints_one_fail_line_and_writes_no_seed() {
-    let regressions = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("proptest-regressions/properties.txt");
-    let before = std::fs::read(&regressions).expect("the committed regressions file");
+    let regressions = hubspec_conformance::properties::REGRESSIONS_FILE;
+    let before = std::fs::read(regressions).expect("the committed regressions file");
     let served = Served::start(&[
         "--profile",
         "core",
@@ -84,7 +83,7 @@ fn a_failing_property_run_against_a_server_prints_one_fail_line_and_writes_no_se
         "{out}"
     );
     assert_eq!(
-        std::fs::read(&regressions).expect("the regressions file"),
+        std::fs::read(regressions).expect("the regressions file"),
         before,
         "a run against a configured server wrote into hubspec's regressions file"
     );
