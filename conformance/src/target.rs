@@ -3,13 +3,16 @@
 use crate::error::SuiteError;
 use hubspec_harness::restart::BoxFuture;
 use hubspec_harness::{
-    Client, ClientOptions, CommandRestarter, HarnessError, Restarter, TargetConfig,
+    shell_quote, Client, ClientOptions, CommandRestarter, HarnessError, Restarter, TargetConfig,
 };
 use hubspec_model::{Capability, GroupsFanout, Op, Profile, Spec};
 use hubspec_refhub::{Fault, RefHub, RefHubConfig};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How the commands this module prints run `hubspec`: from a checkout, as a contributor would.
+const HUBSPEC: &str = "cargo run -p hubspec-conformance --bin hubspec --";
 
 /// The embedded hub's disconnect timeout: short, so `Expire` steps take a fraction of a second.
 pub const EMBEDDED_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(400);
@@ -146,16 +149,27 @@ impl Target {
     }
 
     /// The command line that replays `ops` under `spec` against this target (for the embedded
-    /// hub: against a fresh embedded hub like this one, since this one ends with the run).
+    /// hub: against a fresh embedded hub like this one, since this one ends with the run). The
+    /// one place replay commands are built; `hubspec replay` takes exactly these arguments:
+    /// - `--profile core|core-stateful`: the spec's profile;
+    /// - `--groups-fanout per-group|once`: given only when not `per-group`;
+    /// - `--ops '<json>'`: the operations as a JSON array of `hubspec_model::Op` (serde form);
+    /// - the target's [`flags`](Self::flags).
     pub fn replay_command(&self, spec: Spec, ops: &[Op]) -> String {
-        hubspec_harness::replay_command(None, &spec, ops) + &self.flags(ops)
+        let json = serde_json::to_string(ops).expect("operations serialize as JSON");
+        let mut cmd = format!("{HUBSPEC} replay --profile {}", spec.profile);
+        if spec.groups_fanout != GroupsFanout::PerGroup {
+            cmd.push_str(&format!(" --groups-fanout {}", spec.groups_fanout));
+        }
+        cmd.push_str(&format!(" --ops {}", shell_quote(&json)));
+        cmd + &self.flags(ops)
     }
 
     /// The command line that runs the scenarios or probe of `rule` against this target again.
     pub fn run_command(&self, rule: &str) -> String {
         let spec = self.config.spec();
         let mut cmd = format!(
-            "cargo run -p hubspec-conformance --bin hubspec -- run --only {rule} --part scenarios --profile {}",
+            "{HUBSPEC} run --only {rule} --part scenarios --profile {}",
             spec.profile
         );
         if spec.groups_fanout != GroupsFanout::PerGroup {
@@ -224,6 +238,34 @@ impl Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded hub's replay command starts a fresh one with the same faults (this one
+    /// ends with the run): no URL, every fault, and the operations as quoted JSON.
+    #[tokio::test]
+    async fn an_embedded_replay_command_names_the_faults_not_the_url() {
+        let t = Target::embedded(
+            Profile::Core,
+            BTreeSet::from([Fault::DoubleAddDeliversTwice]),
+        )
+        .await
+        .unwrap();
+        let ops = vec![Op::Connect {
+            user: Some("it's".into()),
+        }];
+        let cmd = t.replay_command(t.config.spec(), &ops);
+        t.shutdown().await;
+        assert!(
+            cmd.starts_with(&format!("{HUBSPEC} replay --profile core --ops '"))
+                && cmd.ends_with(" --fault double-add-delivers-twice")
+                && !cmd.contains("--url"),
+            "{cmd}"
+        );
+        let json = serde_json::to_string(&ops).unwrap();
+        assert!(
+            cmd.contains(&format!(" --ops {} ", shell_quote(&json))),
+            "{cmd}"
+        );
+    }
 
     #[test]
     fn a_probe_rerun_command_names_the_configured_target() {
