@@ -15,6 +15,7 @@ use super::{fail, Exit};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use hubspec_check::{check, Bounds, CheckOptions};
+use hubspec_conformance::case::finding;
 use hubspec_harness::{Session, TargetConfig};
 use hubspec_model::{ConnId, Op, Profile, Selector, Spec};
 use hubspec_refhub::{RefHub, RefHubConfig};
@@ -178,7 +179,10 @@ async fn session_rates(url: &str, n: u32, runs: usize) -> Result<Vec<f64>, Strin
                 report
                     .divergences
                     .first()
-                    .map(|d| d.to_string())
+                    .map(
+                        |d| finding("bench", d, &report.expected, "(none: a bench session)")
+                            .to_string()
+                    )
                     .unwrap_or_default()
             ));
         }
