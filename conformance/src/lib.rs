@@ -15,8 +15,8 @@
 //! - [`shrink`]: removing operations from a failing history, renumbering connections.
 //! - [`suite`]: the orchestration and the verdict per rule.
 //! - [`expected`]: expected verdicts per known target, kept as data keyed by rule ID.
-//! - [`report`]: the report data (what `report.json` serialises); [`report_json`],
-//!   [`report_junit`] and [`report_html`] write it.
+//! - [`report`]: the report data (what `report.json` serialises) and the one text form of a
+//!   finding; [`report_json`], [`report_junit`] and [`report_html`] write it.
 //! - [`error`]: [`SuiteError`], why a run produced no verdicts.
 
 pub mod case;

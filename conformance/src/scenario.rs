@@ -5,9 +5,8 @@ use crate::target::Target;
 use hubspec_harness::TargetConfig;
 use hubspec_model::{Profile, Rule, Scenario, Spec, Transcript};
 
-/// Why `scenario` cannot run against a target declaring `target`, if it cannot (decided from
-/// the declarations alone: nothing is started or reached).
-/// Takes a [`Target`] or just its [`TargetConfig`].
+/// Why `scenario` cannot run against `target` (a [`Target`] or just its [`TargetConfig`]), if
+/// it cannot: decided from what the target declares alone, so nothing is started or reached.
 pub fn not_applicable<'a>(
     rule: &Rule,
     scenario: &Scenario,
