@@ -128,8 +128,21 @@ impl Target {
 
     /// The command line that replays `ops` under `spec` against this target (for the embedded
     /// hub: against a fresh embedded hub like this one, since this one ends with the run).
+    ///
+    /// The `replay` subcommand takes `--profile`, `--groups-fanout` (only when not
+    /// `per-group`), `--ops '<json>'` (the ops as a JSON array of `hubspec_model::Op`) and
+    /// [`flags`](Self::flags). This is the one replay builder: the harness builds none.
     pub fn replay_command(&self, spec: Spec, ops: &[Op]) -> String {
-        hubspec_harness::replay_command(None, &spec, ops) + &self.flags(ops)
+        let json = serde_json::to_string(ops).unwrap_or_else(|e| format!("<unserializable: {e}>"));
+        let mut cmd = format!(
+            "cargo run -p hubspec-conformance --bin hubspec -- replay --profile {}",
+            spec.profile
+        );
+        if spec.groups_fanout != GroupsFanout::PerGroup {
+            cmd.push_str(&format!(" --groups-fanout {}", spec.groups_fanout));
+        }
+        cmd.push_str(&format!(" --ops {}", hubspec_harness::shell_quote(&json)));
+        cmd + &self.flags(ops)
     }
 
     /// The command line that runs the scenarios or probe of `rule` against this target again.

@@ -1,6 +1,6 @@
 //! `hubspec replay`: one history against a target, printing what the model expects next to
 //! what the target did, and every divergence. Its arguments are exactly those of
-//! [`hubspec_harness::replay_command`], so a failure's replay line can be pasted as it is.
+//! `Target::replay_command`, so a failure's replay line can be pasted as it is.
 
 use super::target::{configured, embedded, wait_ready, TargetArgs};
 use super::{fail, Exit};
