@@ -589,3 +589,332 @@ pub(super) fn canonical(mut t: Transcript) -> Transcript {
     }
     t
 }
+
+/// One test per [`DivergenceKind`], each built from a model transcript and the messages the
+/// connections received (as the wire carries them, decoded by [`super::wire::Names`]): no
+/// socket, no clock.
+#[cfg(test)]
+mod tests {
+    use super::super::wire::Names;
+    use super::*;
+    use crate::client::Received;
+    use hubspec_model::{Profile, Spec, Target};
+    use serde_json::json;
+
+    const PREFIX: &str = "t#0:";
+
+    fn c(n: u32) -> ConnId {
+        ConnId(n)
+    }
+
+    fn connect() -> Op {
+        Op::Connect { user: None }
+    }
+
+    fn send(caller: u32, selector: Selector, payload: &str) -> Op {
+        Op::Send {
+            caller: c(caller),
+            selector,
+            payload: payload.into(),
+        }
+    }
+
+    fn add(caller: u32, group: &str) -> Op {
+        Op::AddToGroup {
+            caller: c(caller),
+            group: Some(group.into()),
+        }
+    }
+
+    fn expected(spec: Spec, ops: &[Op]) -> Transcript {
+        canonical(Transcript::run(spec, ops).expect("a valid history"))
+    }
+
+    /// `Receive(payload)` as the wire carries the payload of step `step` (1-based).
+    fn msg(step: usize, payload: &str) -> Received {
+        Received {
+            target: "Receive".into(),
+            arguments: vec![json!(format!("{PREFIX}{step}|{payload}"))],
+        }
+    }
+
+    fn no_frames() -> Vec<RawFrame> {
+        Vec::new()
+    }
+
+    /// Plays step `index` as the driver does: its result as the model says, what each
+    /// connection received (decoded with `names`), then the comparison.
+    fn play(run: &mut Run<'_>, names: &Names, index: usize, received: &[(u32, Vec<Received>)]) {
+        run.begin(index);
+        run.set_result(index, run.expected.steps[index].outcome.result);
+        receive(run, names, index, received, None);
+        run.compare(index, no_frames);
+    }
+
+    fn receive(
+        run: &mut Run<'_>,
+        names: &Names,
+        index: usize,
+        received: &[(u32, Vec<Received>)],
+        resumed: Option<ConnId>,
+    ) {
+        for (to, messages) in received {
+            let decoded = messages.iter().map(|r| names.decode(r));
+            run.receive(index, c(*to), decoded, resumed, &no_frames);
+        }
+    }
+
+    /// Plays every step of `ops` with the messages `received` lists for it, and finishes.
+    fn run_all(spec: Spec, ops: &[Op], received: &[&[(u32, Vec<Received>)]]) -> Finished {
+        let expected = expected(spec, ops);
+        let names = Names::new(PREFIX.into());
+        let mut run = Run::new(ops, &expected);
+        for index in 0..ops.len() {
+            play(
+                &mut run,
+                &names,
+                index,
+                received.get(index).copied().unwrap_or(&[]),
+            );
+        }
+        run.finish()
+    }
+
+    fn kinds(f: &Finished) -> Vec<(usize, DivergenceKind)> {
+        f.divergences.iter().map(|d| (d.step, d.kind)).collect()
+    }
+
+    #[test]
+    fn what_the_model_says_arriving_by_the_barrier_is_no_divergence() {
+        let ops = [connect(), send(1, Selector::Caller, "m1")];
+        let f = run_all(Spec::default(), &ops, &[&[], &[(1, vec![msg(2, "m1")])]]);
+        assert!(f.divergences.is_empty(), "{:?}", f.divergences);
+        assert_eq!(f.observed, expected(Spec::default(), &ops));
+    }
+
+    #[test]
+    fn an_error_for_another_reason_than_the_models_is_a_result_divergence() {
+        let ops = [
+            connect(),
+            Op::AddToGroup {
+                caller: c(1),
+                group: None,
+            },
+        ];
+        let expected = expected(Spec::default(), &ops);
+        let mut run = Run::new(&ops, &expected);
+        run.begin(0);
+        run.set_result(0, OpResult::Connected(c(1)));
+        run.compare(0, no_frames);
+        run.begin(1);
+        run.set_error(1, "Cannot send to an empty group name.".into());
+        run.compare(1, no_frames);
+        let f = run.finish();
+        assert_eq!(kinds(&f), vec![(2, DivergenceKind::Result)]);
+        let d = &f.divergences[0];
+        assert_eq!(d.rules, vec!["GRP-NULL-NAME"]);
+        assert_eq!(d.expected, "error null-group-name");
+        assert!(d.observed.starts_with("error empty-group-name"), "{d}");
+        assert_eq!(d.transcript.transcript.steps.len(), 2, "{d}");
+    }
+
+    #[test]
+    fn an_expected_message_that_never_comes_is_lost() {
+        let ops = [connect(), send(1, Selector::Caller, "m1")];
+        let f = run_all(Spec::default(), &ops, &[]);
+        assert_eq!(kinds(&f), vec![(2, DivergenceKind::Lost)]);
+        let d = &f.divergences[0];
+        assert_eq!(d.rules, vec!["SND-CALLER"]);
+        assert_eq!(d.expected, "c1 <= \"m1\"");
+        assert_eq!(d.observed, "c1 receives nothing");
+    }
+
+    #[test]
+    fn a_lost_message_that_comes_after_its_barrier_turns_its_divergence_late() {
+        let ops = [
+            connect(),
+            send(1, Selector::Caller, "m1"),
+            send(1, Selector::Caller, "m2"),
+        ];
+        let f = run_all(
+            Spec::default(),
+            &ops,
+            &[&[], &[], &[(1, vec![msg(2, "m1"), msg(3, "m2")])]],
+        );
+        assert_eq!(kinds(&f), vec![(2, DivergenceKind::Late)]);
+        let d = &f.divergences[0];
+        assert_eq!(d.rules, vec!["SND-FIFO", "SND-CALLER"]);
+        assert_eq!(
+            d.observed,
+            "c1 receives nothing; c1 <= \"m1\" arrived during step 3, after the barrier of step 2"
+        );
+    }
+
+    /// The lost divergence a late copy turns late is found by its step, recipient and payload:
+    /// another recipient's, lost at the same step, stays lost.
+    #[test]
+    fn a_late_copy_turns_late_only_its_own_recipients_lost_divergence() {
+        let ops = [
+            connect(),
+            connect(),
+            send(1, Selector::All, "m1"),
+            add(1, "g"),
+        ];
+        let f = run_all(
+            Spec::default(),
+            &ops,
+            &[&[], &[], &[], &[(2, vec![msg(3, "m1")])]],
+        );
+        assert_eq!(
+            kinds(&f),
+            vec![(3, DivergenceKind::Lost), (3, DivergenceKind::Late)]
+        );
+        assert!(f.divergences[0].expected.starts_with("c1 "));
+        assert!(f.divergences[1].expected.starts_with("c2 "));
+    }
+
+    #[test]
+    fn a_second_copy_by_the_barrier_is_a_duplicate() {
+        let ops = [connect(), send(1, Selector::Caller, "m1")];
+        let f = run_all(
+            Spec::default(),
+            &ops,
+            &[&[], &[(1, vec![msg(2, "m1"), msg(2, "m1")])]],
+        );
+        assert_eq!(kinds(&f), vec![(2, DivergenceKind::Duplicate)]);
+        let d = &f.divergences[0];
+        assert_eq!(d.rules, vec!["SND-EXACTLY-ONCE", "SND-CALLER"]);
+        assert_eq!(d.observed, "c1 <= \"m1\", \"m1\"");
+    }
+
+    #[test]
+    fn a_message_to_a_connection_outside_the_group_is_unexpected() {
+        let ops = [
+            connect(),
+            connect(),
+            add(1, "g"),
+            send(2, Selector::Group(Some("g".into())), "m1"),
+        ];
+        let f = run_all(
+            Spec::default(),
+            &ops,
+            &[
+                &[],
+                &[],
+                &[],
+                &[(1, vec![msg(4, "m1")]), (2, vec![msg(4, "m1")])],
+            ],
+        );
+        assert_eq!(kinds(&f), vec![(4, DivergenceKind::Unexpected)]);
+        let d = &f.divergences[0];
+        assert_eq!(d.rules, vec!["SND-EXACTLY-ONCE", "SND-GROUP"]);
+        assert_eq!(d.expected, "c2 receives nothing");
+        assert_eq!(d.observed, "c2 <= \"m1\"");
+    }
+
+    #[test]
+    fn a_message_no_step_sent_is_unexpected() {
+        let ops = [connect()];
+        let foreign = Received {
+            target: "Receive".into(),
+            arguments: vec![json!("someone else's")],
+        };
+        let f = run_all(Spec::default(), &ops, &[&[(1, vec![foreign])]]);
+        assert_eq!(kinds(&f), vec![(1, DivergenceKind::Unexpected)]);
+        assert!(f.divergences[0]
+            .observed
+            .contains("sent by no op of this case"));
+    }
+
+    /// A resume replays what was buffered for the connection, in order.
+    #[test]
+    fn a_replay_in_another_order_is_reordered() {
+        let spec = Spec::new(Profile::CoreStateful);
+        let to_c1 = || Selector::Connection(Target::Id(c(1)));
+        let ops = [
+            connect(),
+            connect(),
+            Op::Drop { conn: c(1) },
+            send(2, to_c1(), "m1"),
+            send(2, to_c1(), "m2"),
+            Op::Resume {
+                conn: c(1),
+                altered_token: false,
+            },
+        ];
+        let expected = expected(spec, &ops);
+        let names = Names::new(PREFIX.into());
+        let mut run = Run::new(&ops, &expected);
+        for index in 0..5 {
+            play(&mut run, &names, index, &[]);
+        }
+        run.begin(5);
+        run.set_result(5, OpResult::Ok);
+        let replayed = [(1, vec![msg(5, "m2"), msg(4, "m1")])];
+        receive(&mut run, &names, 5, &replayed, Some(c(1)));
+        run.compare(5, no_frames);
+        let f = run.finish();
+        assert_eq!(kinds(&f), vec![(6, DivergenceKind::Reordered)]);
+        let d = &f.divergences[0];
+        assert_eq!(d.rules[0], "REC-RESUME-REPLAYS");
+        assert_eq!(d.expected, "c1 <= \"m1\", \"m2\"");
+        assert_eq!(d.observed, "c1 <= \"m2\", \"m1\"");
+    }
+
+    #[test]
+    fn a_marker_on_another_connection_breaks_the_barrier() {
+        let ops = [connect(), connect()];
+        let expected = expected(Spec::default(), &ops);
+        let mut names = Names::new(PREFIX.into());
+        let marker = names.marker(2, c(1));
+        let misrouted = Received {
+            target: "Receive".into(),
+            arguments: vec![json!(marker)],
+        };
+        let mut run = Run::new(&ops, &expected);
+        play(&mut run, &names, 0, &[]);
+        play(&mut run, &names, 1, &[(2, vec![misrouted])]);
+        let f = run.finish();
+        assert_eq!(kinds(&f), vec![(2, DivergenceKind::BrokenBarrier)]);
+        let d = &f.divergences[0];
+        assert_eq!(d.rules, vec!["SND-CONNECTION"]);
+        assert!(d.observed.contains("the marker c1 sent to itself"), "{d}");
+    }
+
+    #[test]
+    fn a_step_that_cannot_complete_under_the_protocol_is_a_protocol_divergence() {
+        let ops = [connect(), add(1, "g")];
+        let expected = expected(Spec::default(), &ops);
+        let names = Names::new(PREFIX.into());
+        let mut run = Run::new(&ops, &expected);
+        play(&mut run, &names, 0, &[]);
+        run.begin(1);
+        let e = ClientError::protocol("PRO-COMPLETION", "no Completion for AddToGroup");
+        run.protocol(1, &e, no_frames());
+        run.compare(1, no_frames);
+        let f = run.finish();
+        assert_eq!(kinds(&f), vec![(2, DivergenceKind::Protocol)]);
+        assert_eq!(f.divergences[0].rules, vec!["PRO-COMPLETION"]);
+        // The step has no result: the observed transcript ends before it.
+        assert_eq!(f.observed.steps.len(), 1);
+    }
+
+    /// The one thing copied from the model into the observed transcript: a buffered delivery
+    /// that no resume of the run replays cannot be observed, and is copied as is.
+    #[test]
+    fn a_buffered_delivery_no_resume_replays_is_copied_from_the_model() {
+        let spec = Spec::new(Profile::CoreStateful);
+        let ops = [
+            connect(),
+            connect(),
+            Op::Drop { conn: c(1) },
+            send(2, Selector::Connection(Target::Id(c(1))), "m1"),
+        ];
+        let f = run_all(spec, &ops, &[]);
+        assert!(f.divergences.is_empty(), "{:?}", f.divergences);
+        let buffered = &f.observed.steps[3].outcome.deliveries;
+        assert_eq!(buffered.len(), 1);
+        assert_eq!(buffered[0].mode, Mode::Buffered);
+        assert_eq!(f.observed, expected(spec, &ops));
+    }
+}
