@@ -627,6 +627,22 @@ async fn a_marker_that_never_comes_breaks_the_barrier() {
     assert!(broken[0].observed.contains("timed out"), "{}", broken[0]);
 }
 
+/// The timeout names the configured barrier bound (`run_ops_against` sets 1000 ms), not the
+/// time left when the wait ended, which is 0 ms.
+#[tokio::test]
+async fn a_marker_that_never_comes_names_the_configured_barrier_bound() {
+    let report = run_against(Fault::DropMarker).await;
+    let broken = of_kind(&report, DivergenceKind::BrokenBarrier);
+    assert_eq!(broken.len(), 1, "{}", all(&report));
+    assert!(
+        broken[0]
+            .observed
+            .contains("timed out after 1000 ms waiting for the barrier marker"),
+        "{}",
+        broken[0]
+    );
+}
+
 #[tokio::test]
 async fn a_second_copy_of_a_marker_is_a_duplicate() {
     let report = run_against(Fault::DuplicateMarker).await;
