@@ -9,13 +9,13 @@
 //! therefore an exchange of messages, never a sleep; the only sleeps in a session are an
 //! `Expire`, which waits out the target's disconnect timeout (nothing on the wire says when it
 //! has passed), and a resume's back-off while the server still answers 409 (see
-//! [`resume_with_retry`]).
+//! `resume_with_retry`).
 //!
 //! The session is three modules, one per kind of data:
-//! - [`wire`]: model ops → contract calls with names unique to the run, and received payloads →
-//!   the step that sent them;
-//! - [`compare`]: the pure comparator: the model's transcript and what each step observed →
-//!   divergences (lost, late, duplicate, unexpected, reordered…; see its module doc);
+//! - `session/wire.rs`: model ops → contract calls with names unique to the run, and received
+//!   payloads → the step that sent them;
+//! - `session/compare.rs`: the pure comparator: the model's transcript and what each step
+//!   observed → divergences (lost, late, duplicate, unexpected, reordered…; see its module doc);
 //! - this file, the driver: connections, one method per kind of op, barriers, and the
 //!   classification of a target that stops answering.
 //!
@@ -23,7 +23,10 @@
 //! dropped, or the server restarts. An error's kind is read from the server's text
 //! ([`crate::reading`]), never copied from the model. The one thing copied from the model into
 //! the observed transcript is a buffered delivery that no resume of the run replays (see
-//! `Run::observed_transcript` in [`compare`]).
+//! `Run::observed_transcript` in `session/compare.rs`).
+//!
+//! The driver is one file (about 690 lines): each op kind's method, the barrier and the
+//! classification of a silent target all act on the same live clients and connection states.
 
 mod compare;
 mod wire;
