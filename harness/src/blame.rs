@@ -2,8 +2,10 @@
 //!
 //! A wrong delivery breaks the selector's own rule, but usually because of something earlier
 //! in the history: a resume that lost the groups, a new connection that inherited them, a
-//! restart that kept them. The heuristics below look for that cause and put its rule first,
-//! then the rule of the kind of mismatch, then the selector's rule:
+//! restart that kept them. The heuristics look for that cause and put its rule first, then the
+//! rule of the kind of mismatch, then the selector's rule. The history heuristics are a table,
+//! `HISTORY_RULES`: one row per rule, with the predicate that says when it is to blame, in the
+//! order the rules are listed:
 //!
 //! 1. **History** (recipient `r`, group `g` of a group selector):
 //!    - `r` was resumed earlier → `REC-RESUME-KEEPS-GROUPS`; `r` had its membership changed
@@ -30,9 +32,13 @@
 //!
 //! At a `Resume` step, wrong replays are `REC-RESUME-REPLAYS` first. Result mismatches have
 //! their own table ([`result_rules`]). Protocol findings carry their `PRO-` rule already.
+//!
+//! One file (about 530 lines of code, 290 of tests): the history table, its context and the
+//! result table are read together to see why a rule comes first, and the tests pin that order
+//! for the same histories; split, each half would need the other's context to be understood.
 
 use crate::divergence::DivergenceKind;
-use hubspec_model::{ConnId, Hub, Op, Profile, Selector, Spec, Target};
+use hubspec_model::{ConnId, Hub, MembershipChange, Op, Profile, Selector, Spec, Target};
 
 /// The rule of a send selector.
 pub fn selector_rule(selector: &Selector) -> &'static str {
@@ -56,29 +62,6 @@ fn push(rules: &mut Vec<&'static str>, rule: &'static str) {
     if !rules.contains(&rule) {
         rules.push(rule);
     }
-}
-
-/// The groups a send selector addresses by name ([`Selector::group_names`]).
-fn selector_groups(selector: &Selector) -> Vec<&str> {
-    selector.group_names().map(String::as_str).collect()
-}
-
-/// [`Op::membership_change`] as a tuple to match on: (target, group, `true` for an add).
-fn membership_change(op: &Op) -> Option<(Target, &str, bool)> {
-    op.membership_change()
-        .map(|c| (c.target, c.group.as_str(), c.add))
-}
-
-/// Every group name the history touches.
-fn names_in(op: &Op) -> Vec<&str> {
-    let mut out = Vec::new();
-    if let Some((_, g, _)) = membership_change(op) {
-        out.push(g);
-    }
-    if let Op::Send { selector, .. } = op {
-        out.extend(selector_groups(selector));
-    }
-    out
 }
 
 /// The model's state before step `index` (0-based) of `ops`; `None` if the history is invalid.
@@ -128,244 +111,334 @@ pub fn delivery_rules(
     if let Op::Resume { .. } = op {
         push(&mut rules, "REC-RESUME-REPLAYS");
     }
-    let history = &ops[..send_index];
-    if let Some(Op::Send { selector, .. }) = ops.get(send_index) {
-        history_rules(spec, ops, send_index, kind, recipient, selector, &mut rules);
-        if matches!(op, Op::Resume { .. }) && !selector_groups(selector).is_empty() {
-            push(&mut rules, "REC-SUSPENDED-KEEPS-GROUPS");
-        }
-        match kind {
-            DivergenceKind::Duplicate if matches!(selector, Selector::Groups(_)) => {
-                push(&mut rules, "SND-GROUPS-FANOUT")
-            }
-            DivergenceKind::Duplicate | DivergenceKind::Unexpected => {
-                push(&mut rules, "SND-EXACTLY-ONCE")
-            }
-            DivergenceKind::Reordered | DivergenceKind::Late => push(&mut rules, "SND-FIFO"),
-            _ => {}
-        }
-        push(&mut rules, selector_rule(selector));
-        // A null inside an id list must match nobody.
-        if let Selector::AllExcept(ids)
-        | Selector::Connections(ids)
-        | Selector::GroupExcept(_, ids) = selector
-        {
-            if ids.contains(&Target::Null) {
-                push(&mut rules, "GRP-NULL-CONNECTION-ID");
-            }
-        }
-    } else {
+    let Some(Op::Send { selector, .. }) = ops.get(send_index) else {
         // A message at a step that sends nothing (or one no op sent).
-        let _ = history;
         match kind {
             DivergenceKind::Reordered | DivergenceKind::Late => push(&mut rules, "SND-FIFO"),
             _ => push(&mut rules, "SND-EXACTLY-ONCE"),
+        }
+        return rules;
+    };
+    let ctx = Ctx::new(spec, ops, send_index, kind, recipient, selector);
+    for (rule, to_blame) in HISTORY_RULES {
+        if to_blame(&ctx) {
+            push(&mut rules, rule);
+        }
+    }
+    if matches!(op, Op::Resume { .. }) && !ctx.groups.is_empty() {
+        push(&mut rules, "REC-SUSPENDED-KEEPS-GROUPS");
+    }
+    match kind {
+        DivergenceKind::Duplicate if matches!(selector, Selector::Groups(_)) => {
+            push(&mut rules, "SND-GROUPS-FANOUT")
+        }
+        DivergenceKind::Duplicate | DivergenceKind::Unexpected => {
+            push(&mut rules, "SND-EXACTLY-ONCE")
+        }
+        DivergenceKind::Reordered | DivergenceKind::Late => push(&mut rules, "SND-FIFO"),
+        _ => {}
+    }
+    push(&mut rules, selector_rule(selector));
+    // A null inside an id list must match nobody.
+    if let Selector::AllExcept(ids) | Selector::Connections(ids) | Selector::GroupExcept(_, ids) =
+        selector
+    {
+        if ids.contains(&Target::Null) {
+            push(&mut rules, "GRP-NULL-CONNECTION-ID");
         }
     }
     rules
 }
 
-#[allow(clippy::too_many_arguments)]
-fn history_rules(
-    spec: &Spec,
-    ops: &[Op],
+/// What a history rule sees: a wrong delivery (`kind`) to `r` of the send at step `index`
+/// (0-based) of `ops`.
+struct Ctx<'a> {
+    spec: &'a Spec,
+    ops: &'a [Op],
     index: usize,
     kind: DivergenceKind,
     r: ConnId,
-    selector: &Selector,
-    rules: &mut Vec<&'static str>,
-) {
-    let history = &ops[..index];
-    let groups = selector_groups(selector);
-    let missing = kind == DivergenceKind::Lost;
-    let extra = matches!(kind, DivergenceKind::Unexpected | DivergenceKind::Duplicate);
-    let r_user = user_of(ops, r);
-    // Reconnect.
-    let resumed = history
-        .iter()
-        .any(|op| matches!(op, Op::Resume { conn, .. } if *conn == r));
-    if !groups.is_empty() && resumed && spec.profile != Profile::Core {
-        push(rules, "REC-RESUME-KEEPS-GROUPS");
-    }
-    if !groups.is_empty() && spec.profile != Profile::Core {
-        // A membership change while r was suspended.
-        let mut suspended = false;
-        for op in history {
-            match op {
-                Op::Drop { conn } if *conn == r => suspended = true,
-                Op::Resume { conn, .. } if *conn == r => suspended = false,
-                other => {
-                    if let Some((Target::Id(t), g, _)) = membership_change(other) {
-                        if suspended && t == r && groups.contains(&g) {
-                            push(rules, "REC-SUSPENDED-KEEPS-GROUPS");
-                        }
+    /// The groups the send addresses by name.
+    groups: Vec<&'a str>,
+    /// The user `r` was opened with.
+    r_user: Option<String>,
+    /// Per addressed group: `r`'s adds since its last removal there, and the step of its last
+    /// change there when that was a removal. A `Groups` send addresses several groups, and the
+    /// history of one must not explain a copy that another delivered.
+    per_group: Vec<(&'a str, usize, Option<usize>)>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        spec: &'a Spec,
+        ops: &'a [Op],
+        index: usize,
+        kind: DivergenceKind,
+        r: ConnId,
+        selector: &'a Selector,
+    ) -> Ctx<'a> {
+        let groups: Vec<&str> = selector.group_names().map(String::as_str).collect();
+        let per_group = groups
+            .iter()
+            .map(|g| {
+                let mut adds = 0;
+                let mut removed_at = None;
+                for (i, op) in ops[..index].iter().enumerate() {
+                    let Some(change) = op.membership_change() else {
+                        continue;
+                    };
+                    if change.group != g || change.target != Target::Id(r) {
+                        continue;
+                    }
+                    if change.add {
+                        adds += 1;
+                        removed_at = None;
+                    } else {
+                        adds = 0;
+                        removed_at = Some(i);
                     }
                 }
-            }
+                (*g, adds, removed_at)
+            })
+            .collect();
+        Ctx {
+            spec,
+            ops,
+            index,
+            kind,
+            r,
+            groups,
+            r_user: user_of(ops, r),
+            per_group,
         }
     }
-    // Restart.
-    if let Some(restart) = history.iter().rposition(|op| matches!(op, Op::Restart)) {
-        if extra {
-            push(rules, "RST-WIPES-MEMBERSHIP");
-        }
-        if missing {
-            let joined_before = history[..restart].iter().any(|op| match op {
+
+    /// The ops before the send.
+    fn history(&self) -> &'a [Op] {
+        &self.ops[..self.index]
+    }
+
+    /// An expected message did not come.
+    fn missing(&self) -> bool {
+        self.kind == DivergenceKind::Lost
+    }
+
+    /// A message came that should not have (or one copy too many).
+    fn extra(&self) -> bool {
+        matches!(
+            self.kind,
+            DivergenceKind::Unexpected | DivergenceKind::Duplicate
+        )
+    }
+
+    fn addresses(&self, g: &str) -> bool {
+        self.groups.contains(&g)
+    }
+
+    /// A drop suspends and a resume keeps the groups: the send addresses groups, under a
+    /// profile that resumes.
+    fn resumable_groups(&self) -> bool {
+        !self.groups.is_empty() && self.spec.profile != Profile::Core
+    }
+
+    /// `op` adds connection `c` to an addressed group.
+    fn adds_to_addressed(&self, op: &Op, c: ConnId) -> bool {
+        op.membership_change()
+            .is_some_and(|m| m.add && m.target == Target::Id(c) && self.addresses(m.group))
+    }
+
+    /// Whether `r`'s user is set and is `c`'s too.
+    fn same_user(&self, c: ConnId) -> bool {
+        self.r_user.is_some() && user_of(self.ops, c) == self.r_user
+    }
+
+    /// Room joins (`true`) and leaves of the addressed groups, by connection.
+    fn room_ops(&self) -> Vec<(ConnId, bool)> {
+        self.history()
+            .iter()
+            .filter_map(|op| match op {
                 Op::JoinRoom {
                     caller,
                     room: Some(g),
-                } => groups.contains(&g.as_str()) && user_of(ops, *caller) == r_user,
-                _ => false,
-            });
-            if joined_before && r_user.is_some() {
-                push(rules, "ROOM-SURVIVE-RESTART");
-            }
-        }
+                } if self.addresses(g) => Some((*caller, true)),
+                Op::LeaveRoom {
+                    caller,
+                    room: Some(g),
+                } if self.addresses(g) => Some((*caller, false)),
+                _ => None,
+            })
+            .collect()
     }
-    // Rooms.
-    let room_ops: Vec<(ConnId, &str, bool)> = history
-        .iter()
-        .filter_map(|op| match op {
-            Op::JoinRoom {
-                caller,
-                room: Some(g),
-            } => Some((*caller, g.as_str(), true)),
-            Op::LeaveRoom {
-                caller,
-                room: Some(g),
-            } => Some((*caller, g.as_str(), false)),
-            _ => None,
-        })
-        .filter(|(_, g, _)| groups.contains(g))
-        .collect();
-    if !room_ops.is_empty() {
-        let same_user = |c: &ConnId| r_user.is_some() && user_of(ops, *c) == r_user;
-        let mine: Vec<_> = room_ops.iter().filter(|(c, _, _)| same_user(c)).collect();
-        if missing && mine.last().is_some_and(|(_, _, join)| *join) {
-            push(rules, "ROOM-RESTORE-ON-CONNECT");
-        }
-        if extra && mine.last().is_some_and(|(_, _, join)| !*join) {
-            push(rules, "ROOM-LEAVE-DELETES");
-        }
-        if extra && mine.is_empty() {
-            push(rules, "ROOM-PER-USER");
-        }
+
+    /// Whether the last room op of `r`'s user on an addressed group was a join (`true`) or a
+    /// leave (`false`).
+    fn last_room_op_of_user(&self) -> Option<bool> {
+        self.room_ops()
+            .into_iter()
+            .rev()
+            .find(|(c, _)| self.same_user(*c))
+            .map(|(_, join)| join)
     }
-    // A new connection of a user whose earlier connection was in the group.
-    let r_joined = history.iter().any(|op| {
-        matches!(membership_change(op), Some((Target::Id(t), g, true)) if t == r && groups.contains(&g))
-    });
-    if extra && !r_joined && r_user.is_some() {
-        for (c, u) in users(ops) {
-            if c == r || c.0 > r.0 || u != r_user {
-                continue;
-            }
-            let was_member = history.iter().any(|op| {
-                matches!(membership_change(op), Some((Target::Id(t), g, true)) if t == c && groups.contains(&g))
-            });
-            if was_member {
-                push(rules, "CON-NEW-NO-GROUPS");
-                let dropped = history
-                    .iter()
-                    .any(|op| matches!(op, Op::Drop { conn } if *conn == c));
-                if dropped && spec.profile == Profile::Core {
-                    push(rules, "REC-RECONNECT-IS-NEW");
-                }
-            }
+
+    /// Earlier connections of `r`'s user (`r` itself never joined an addressed group) that
+    /// were added to one.
+    fn users_earlier_members(&self) -> Vec<ConnId> {
+        let history = self.history();
+        let r_joined = history.iter().any(|op| self.adds_to_addressed(op, self.r));
+        if r_joined || self.r_user.is_none() {
+            return Vec::new();
         }
+        users(self.ops)
+            .into_iter()
+            .filter(|(c, u)| *c != self.r && c.0 <= self.r.0 && *u == self.r_user)
+            .map(|(c, _)| c)
+            .filter(|c| history.iter().any(|op| self.adds_to_addressed(op, *c)))
+            .collect()
     }
-    // Names.
-    for g in &groups {
-        if g.is_empty() {
-            push(rules, "GRP-EMPTY-NAME");
+
+    /// `r` was added to an addressed group twice in a row (a duplicate).
+    fn double_added(&self) -> bool {
+        self.kind == DivergenceKind::Duplicate && self.per_group.iter().any(|(_, n, _)| *n >= 2)
+    }
+
+    /// Whether each removal of `r` from an addressed group (its last change there) emptied
+    /// the group, for an extra copy not explained by a double add.
+    fn removals_emptied(&self) -> Vec<bool> {
+        if !self.extra() || self.double_added() {
+            return Vec::new();
         }
-        let near = history
+        self.per_group
             .iter()
-            .flat_map(names_in)
-            .any(|h| h != *g && (h.eq_ignore_ascii_case(g) || h.trim() == g.trim()));
-        if near {
-            push(rules, "GRP-NAMES-ORDINAL");
-        }
-    }
-    // Membership history of r in the addressed groups.
-    let changes: Vec<(usize, Target, &str, bool)> = history
-        .iter()
-        .enumerate()
-        .filter_map(|(i, op)| membership_change(op).map(|(t, g, add)| (i, t, g, add)))
-        .filter(|(_, _, g, _)| groups.contains(g))
-        .collect();
-    // Per addressed group: `r`'s adds since its last removal there, and the step of its last
-    // change there when that was a removal. A `Groups` send addresses several groups, and the
-    // history of one must not explain a copy that another delivered.
-    let per_group: Vec<(&str, usize, Option<usize>)> = groups
-        .iter()
-        .map(|g| {
-            let mut adds = 0;
-            let mut removed_at = None;
-            for (i, _, _, add) in changes
-                .iter()
-                .filter(|(_, t, h, _)| h == g && *t == Target::Id(r))
-            {
-                if *add {
-                    adds += 1;
-                    removed_at = None;
-                } else {
-                    adds = 0;
-                    removed_at = Some(*i);
-                }
-            }
-            (*g, adds, removed_at)
-        })
-        .collect();
-    let double_added =
-        kind == DivergenceKind::Duplicate && per_group.iter().any(|(_, adds, _)| *adds >= 2);
-    if double_added {
-        push(rules, "GRP-ADD-IDEMPOTENT");
-    }
-    if extra && !double_added {
-        for (g, _, removed_at) in &per_group {
-            let Some(i) = removed_at else { continue };
-            let emptied = state_before(spec, ops, i + 1)
-                .map(|hub| hub.members(&g.to_string()).next().is_none())
-                .unwrap_or(false);
-            push(
-                rules,
-                if emptied {
-                    "GRP-DELETE-ON-EMPTY"
-                } else {
-                    "GRP-EFFECT-BEFORE-COMPLETION"
-                },
-            );
-        }
-    }
-    if missing {
-        if changes
-            .iter()
-            .any(|(_, t, _, add)| !*add && *t != Target::Id(r))
-        {
-            push(rules, "GRP-REMOVE-ONE");
-        }
-        let by_other = history.iter().any(|op| {
-            matches!(op, Op::AddConnectionToGroup { caller, target: Target::Id(t), group: Some(g) }
-                if *t == r && *caller != r && groups.contains(&g.as_str()))
-        });
-        if by_other {
-            push(rules, "GRP-ADD-BY-ID");
-        }
-        if let Some(hub) = state_before(spec, ops, index) {
-            if hub.conn(r).is_some_and(|c| c.groups.len() > 1) {
-                push(rules, "GRP-MULTI-MEMBERSHIP");
-            }
-        }
-        if index > 0 {
-            if let Some((Target::Id(t), g, true)) = membership_change(&ops[index - 1]) {
-                if t == r && groups.contains(&g) {
-                    push(rules, "GRP-EFFECT-BEFORE-COMPLETION");
-                }
-            }
-        }
+            .filter_map(|(g, _, removed_at)| {
+                let i = (*removed_at)?;
+                let emptied = state_before(self.spec, self.ops, i + 1)
+                    .is_some_and(|hub| hub.members(&g.to_string()).next().is_none());
+                Some(emptied)
+            })
+            .collect()
     }
 }
+
+/// When a history rule is to blame for a wrong delivery.
+type Blame = fn(&Ctx) -> bool;
+
+/// The history heuristics, in the order their rules are listed (most specific first): each
+/// row is a rule and when the history before the send makes it the cause.
+const HISTORY_RULES: &[(&str, Blame)] = &[
+    // `r` was resumed before the send, which addresses groups.
+    ("REC-RESUME-KEEPS-GROUPS", |c| {
+        c.resumable_groups()
+            && c.history()
+                .iter()
+                .any(|op| matches!(op, Op::Resume { conn, .. } if *conn == c.r))
+    }),
+    // `r`'s membership in an addressed group changed while it was suspended.
+    ("REC-SUSPENDED-KEEPS-GROUPS", |c| {
+        let mut suspended = false;
+        let mut changed = false;
+        for op in c.history() {
+            match op {
+                Op::Drop { conn } if *conn == c.r => suspended = true,
+                Op::Resume { conn, .. } if *conn == c.r => suspended = false,
+                other => {
+                    changed |= suspended
+                        && other
+                            .membership_change()
+                            .is_some_and(|m| m.target == Target::Id(c.r) && c.addresses(m.group));
+                }
+            }
+        }
+        c.resumable_groups() && changed
+    }),
+    // An extra copy after a restart: the restart kept a membership.
+    ("RST-WIPES-MEMBERSHIP", |c| {
+        c.extra() && c.history().iter().any(|op| matches!(op, Op::Restart))
+    }),
+    // A missing copy after a restart, to a user that joined the room before it.
+    ("ROOM-SURVIVE-RESTART", |c| {
+        let Some(restart) = c.history().iter().rposition(|op| matches!(op, Op::Restart)) else {
+            return false;
+        };
+        c.missing()
+            && c.history()[..restart].iter().any(|op| {
+                matches!(op, Op::JoinRoom { caller, room: Some(g) }
+                    if c.addresses(g) && c.same_user(*caller))
+            })
+    }),
+    // A missing copy to a user whose last room op on the group was a join.
+    ("ROOM-RESTORE-ON-CONNECT", |c| {
+        c.missing() && c.last_room_op_of_user() == Some(true)
+    }),
+    // An extra copy to a user whose last room op on the group was a leave.
+    ("ROOM-LEAVE-DELETES", |c| {
+        c.extra() && c.last_room_op_of_user() == Some(false)
+    }),
+    // An extra copy from a room that only other users joined or left.
+    ("ROOM-PER-USER", |c| {
+        c.extra() && !c.room_ops().is_empty() && c.last_room_op_of_user().is_none()
+    }),
+    // An extra copy to `r`, which never joined, from a group an earlier connection of its
+    // user was added to.
+    ("CON-NEW-NO-GROUPS", |c| {
+        c.extra() && !c.users_earlier_members().is_empty()
+    }),
+    // As CON-NEW-NO-GROUPS, and that earlier connection was dropped (under `core`, a
+    // reconnect is a new connection).
+    ("REC-RECONNECT-IS-NEW", |c| {
+        c.extra()
+            && c.spec.profile == Profile::Core
+            && c.users_earlier_members().into_iter().any(|e| {
+                c.history()
+                    .iter()
+                    .any(|op| matches!(op, Op::Drop { conn } if *conn == e))
+            })
+    }),
+    // The send addresses the empty group name.
+    ("GRP-EMPTY-NAME", |c| c.groups.iter().any(|g| g.is_empty())),
+    // The history names a group equal to an addressed one but for case or surrounding spaces.
+    ("GRP-NAMES-ORDINAL", |c| {
+        c.groups.iter().any(|g| {
+            c.history()
+                .iter()
+                .flat_map(|op| op.group_args().iter().flatten())
+                .any(|h| h != g && (h.eq_ignore_ascii_case(g) || h.trim() == g.trim()))
+        })
+    }),
+    // A duplicate after `r` was added to an addressed group twice.
+    ("GRP-ADD-IDEMPOTENT", |c| c.double_added()),
+    // An extra copy after `r`'s removal emptied an addressed group.
+    ("GRP-DELETE-ON-EMPTY", |c| {
+        c.removals_emptied().contains(&true)
+    }),
+    // A missing copy after another member was removed from an addressed group.
+    ("GRP-REMOVE-ONE", |c| {
+        c.missing()
+            && c.history().iter().any(|op| {
+                op.membership_change()
+                    .is_some_and(|m| !m.add && m.target != Target::Id(c.r) && c.addresses(m.group))
+            })
+    }),
+    // A missing copy to `r`, which another connection added to an addressed group by its id.
+    ("GRP-ADD-BY-ID", |c| {
+        c.missing() && c.history().iter().any(|op| {
+            matches!(op, Op::AddConnectionToGroup { caller, target: Target::Id(t), group: Some(g) }
+                    if *t == c.r && *caller != c.r && c.addresses(g))
+        })
+    }),
+    // A missing copy to `r`, which is in several groups.
+    ("GRP-MULTI-MEMBERSHIP", |c| {
+        c.missing()
+            && state_before(c.spec, c.ops, c.index)
+                .is_some_and(|hub| hub.conn(c.r).is_some_and(|m| m.groups.len() > 1))
+    }),
+    // An extra copy after a removal of `r` that left the group non-empty, or a missing copy
+    // right after `r` was added: the change took effect after its Completion.
+    ("GRP-EFFECT-BEFORE-COMPLETION", |c| {
+        let late_removal = c.removals_emptied().contains(&false);
+        let late_add = c.missing() && c.index > 0 && c.adds_to_addressed(&c.ops[c.index - 1], c.r);
+        late_removal || late_add
+    }),
+];
 
 /// The rules a wrong result at step `index` (0-based) violates.
 pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> {
@@ -424,10 +497,10 @@ pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> 
             }
             push(&mut rules, selector_rule(selector));
         }
-        other => match membership_change(other) {
+        other => match other.membership_change() {
             None => push(&mut rules, "GRP-NULL-NAME"),
-            Some((target, g, _)) => {
-                if g.is_empty() {
+            Some(MembershipChange { target, group, .. }) => {
+                if group.is_empty() {
                     push(&mut rules, "GRP-EMPTY-NAME");
                 }
                 match target {

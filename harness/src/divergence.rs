@@ -1,10 +1,16 @@
 //! A divergence: one place where the target did not do what the model says, with everything
-//! needed to understand and reproduce it.
+//! needed to understand it (rules, expected and observed text, the observed transcript, raw
+//! frames).
+//!
+//! A divergence carries no replay command: the harness does not know how its caller reaches
+//! the target again (a configured URL, or a fresh embedded hub with its faults), so the one
+//! replay builder is the caller's (`hubspec_conformance::target::Target::replay_command`). What
+//! the harness knows of a configured target it gives as [`target_flags`].
 
 use crate::client::RawFrame;
 use crate::config::TargetConfig;
 use crate::reading::ObservedTranscript;
-use hubspec_model::{Capability, GroupsFanout, Op, Spec};
+use hubspec_model::{Capability, Op};
 use std::fmt;
 
 /// What kind of difference was seen.
@@ -63,8 +69,6 @@ pub struct Divergence {
     /// The observed transcript up to and including the step (results as read, see
     /// [`crate::reading`]).
     pub transcript: ObservedTranscript,
-    /// A command line that replays the whole op sequence against the same target.
-    pub replay: String,
     /// The raw frames involved (the last ones of the connections concerned).
     pub frames: Vec<RawFrame>,
 }
@@ -89,7 +93,6 @@ impl fmt::Display for Divergence {
         for line in self.transcript.to_string().lines() {
             writeln!(f, "    {line}")?;
         }
-        writeln!(f, "  replay: {}", self.replay)?;
         if !self.frames.is_empty() {
             writeln!(f, "  frames:")?;
             for frame in &self.frames {
@@ -146,74 +149,23 @@ pub fn target_flags(target: &TargetConfig, ops: &[Op]) -> String {
     flags
 }
 
-/// The command line that replays `ops` under `spec` against `target`.
-///
-/// The `hubspec` CLI's `replay` subcommand takes exactly these arguments:
-/// - `--profile core|core-stateful`: the spec's profile;
-/// - `--groups-fanout per-group|once`: given only when not `per-group`;
-/// - `--ops '<json>'`: the operations as a JSON array of `hubspec_model::Op` (serde form);
-/// - with a `target`, its [`target_flags`]; without one the CLI replays against a fresh
-///   embedded reference hub (the caller appends that hub's own flags, e.g. `--fault`).
-pub fn replay_command(target: Option<&TargetConfig>, spec: &Spec, ops: &[Op]) -> String {
-    let json = serde_json::to_string(ops).unwrap_or_else(|e| format!("<unserializable: {e}>"));
-    let mut cmd = format!(
-        "cargo run -p hubspec-conformance --bin hubspec -- replay --profile {}",
-        spec.profile
-    );
-    if spec.groups_fanout != GroupsFanout::PerGroup {
-        cmd.push_str(&format!(" --groups-fanout {}", spec.groups_fanout));
-    }
-    cmd.push_str(&format!(" --ops {}", shell_quote(&json)));
-    if let Some(target) = target {
-        cmd.push_str(&target_flags(target, ops));
-    }
-    cmd
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hubspec_model::{ConnId, Profile, Selector};
+    use hubspec_model::ConnId;
 
     #[test]
-    fn the_replay_command_carries_the_ops_as_json_that_parses_back() {
-        let ops = vec![
-            Op::Connect { user: None },
-            Op::Send {
-                caller: ConnId(1),
-                selector: Selector::Group(Some("it's".into())),
-                payload: "m1".into(),
-            },
-        ];
-        let spec = Spec::new(Profile::CoreStateful).with_fanout(GroupsFanout::Once);
+    fn the_target_flags_name_every_node_quoted_for_a_shell() {
         let mut target = TargetConfig::for_url("http://a/hub").unwrap();
         target
             .urls
-            .extend(TargetConfig::for_url("http://b/hub").unwrap().urls);
-        let cmd = replay_command(Some(&target), &spec, &ops);
-        assert!(cmd.starts_with(
-            "cargo run -p hubspec-conformance --bin hubspec -- replay --profile core-stateful --groups-fanout once --ops '"
-        ));
-        assert!(
-            cmd.ends_with("--url 'http://a/hub' --url 'http://b/hub'"),
-            "{cmd}"
-        );
-        let quoted = cmd
-            .split(" --ops ")
-            .nth(1)
-            .unwrap()
-            .split(" --url")
-            .next()
-            .unwrap();
-        // Undo the shell quoting the way sh would.
-        let json = quoted.trim_matches('\'').replace("'\\''", "'");
-        let back: Vec<Op> = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, ops);
-        assert!(!replay_command(None, &Spec::default(), &ops).contains("--url"));
+            .extend(TargetConfig::for_url("http://b/hub?x=1").unwrap().urls);
+        let flags = target_flags(&target, &[Op::Connect { user: None }]);
+        assert_eq!(flags, " --url 'http://a/hub' --url 'http://b/hub?x=1'");
     }
 
     #[test]
-    fn the_replay_command_carries_what_reaches_the_target_and_what_the_ops_need() {
+    fn the_target_flags_carry_what_reaches_the_target_and_what_the_ops_need() {
         let mut target = TargetConfig::for_url("http://127.0.0.1:5000/hub")
             .unwrap()
             .with_capabilities([Capability::Rooms, Capability::Restart]);
@@ -221,10 +173,10 @@ mod tests {
         target.restart_command = Some("systemctl restart 'my hub'".into());
         target.timeouts.disconnect_timeout = std::time::Duration::from_millis(400);
         let plain = vec![Op::Connect { user: None }];
-        let cmd = replay_command(Some(&target), &Spec::default(), &plain);
-        assert!(
-            cmd.ends_with(" --url 'http://127.0.0.1:5000/hub' --skip-negotiation"),
-            "only what plain ops need: {cmd}"
+        assert_eq!(
+            target_flags(&target, &plain),
+            " --url 'http://127.0.0.1:5000/hub' --skip-negotiation",
+            "only what plain ops need"
         );
         let ops = vec![
             Op::Connect {
@@ -237,7 +189,7 @@ mod tests {
             Op::Restart,
             Op::Expire { conn: ConnId(1) },
         ];
-        let cmd = replay_command(Some(&target), &Spec::default(), &ops);
+        let flags = target_flags(&target, &ops);
         for flag in [
             " --skip-negotiation",
             " --capability rooms",
@@ -245,7 +197,7 @@ mod tests {
             r" --restart-command 'systemctl restart '\''my hub'\'''",
             " --disconnect-timeout-ms 400",
         ] {
-            assert!(cmd.contains(flag), "{flag} missing: {cmd}");
+            assert!(flags.contains(flag), "{flag} missing: {flags}");
         }
     }
 }

@@ -10,7 +10,7 @@
 //! let mut session = Session::new(&config, config.spec(), &scenario.key(), None);
 //! let report = session.run(&scenario.ops).await?;
 //! for d in &report.divergences {
-//!     println!("{d}"); // "[RULE-ID] step N (op): kind", expected, observed, transcript, replay, frames
+//!     println!("{d}"); // "[RULE-ID] step N (op): kind", expected, observed, transcript, frames
 //! }
 //! assert_eq!(report.observed.to_string(), report.expected.to_string());
 //! session.close().await;
@@ -28,10 +28,14 @@
 //!   pings, Close, stateful reconnect, abrupt drop), with a bounded log of raw frames.
 //! - [`config`]: [`TargetConfig`], from TOML and `HUBSPEC_*` variables, validated.
 //! - [`session`]: [`Session`] runs ops, flushes every connection with a barrier after each,
-//!   attributes every message to the op that sent it and compares with the model.
-//! - [`divergence`]: [`Divergence`], one mismatch with its rules, transcript, replay command
-//!   and raw frames; [`replay_command`].
-//! - [`blame`]: which rule IDs a mismatch violates, from the op and the history.
+//!   attributes every message to the op that sent it and compares with the model. Inside it,
+//!   `session/wire.rs` names ops and payloads on the wire and decodes what comes back, and
+//!   `session/compare.rs` is the pure comparator (observed steps in, divergences out).
+//! - [`divergence`]: [`Divergence`], one mismatch with its rules, observed transcript and raw
+//!   frames (no replay command: that is the caller's); [`target_flags`], the flags that reach a
+//!   configured target again.
+//! - [`blame`]: which rule IDs a mismatch violates, from the op and the history: a table of
+//!   (rule, when it is to blame).
 //! - [`reading`]: what an error Completion's text says about the error's kind, and the
 //!   observed transcript that shows results as read.
 //! - [`restart`]: the [`Restarter`] trait and the command-line [`CommandRestarter`].
@@ -48,7 +52,7 @@ pub mod session;
 
 pub use client::{Client, ClientOptions, Completion, RawFrame, Received};
 pub use config::{TargetConfig, Timeouts};
-pub use divergence::{replay_command, shell_quote, target_flags, Divergence, DivergenceKind};
+pub use divergence::{shell_quote, target_flags, Divergence, DivergenceKind};
 pub use error::{ClientError, HarnessError};
 pub use reading::{read_error, ErrorReading, ObservedTranscript};
 pub use restart::{CommandRestarter, Restarter};
