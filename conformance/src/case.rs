@@ -46,6 +46,11 @@ pub fn finding(case: &str, d: &Divergence, expected: &Transcript, replay: &str) 
         kind: d.kind,
         step: d.step,
         op: d.op.clone(),
+        op_kind: d
+            .step
+            .checked_sub(1)
+            .and_then(|i| expected.steps.get(i))
+            .map(|s| s.op.kind()),
         expected: d.expected.clone(),
         observed: d.observed.clone(),
         transcript: d.transcript.to_string(),
@@ -99,6 +104,7 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
                 kind: DivergenceKind::Protocol,
                 step: 0,
                 op: None,
+                op_kind: None,
                 expected: "the session runs".into(),
                 observed: e.to_string(),
                 transcript: String::new(),

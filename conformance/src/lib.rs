@@ -13,6 +13,8 @@
 //! - [`exhaustive`]: walks covering every transition of the model's bounded graph.
 //! - [`mutants`]: refhub with each fault; detection figures.
 //! - [`shrink`]: removing operations from a failing history, renumbering connections.
+//! - [`root_causes`]: each case's first divergence, grouped by signature; what fails a rule
+//!   and what blocks one.
 //! - [`suite`]: the orchestration and the verdict per rule.
 //! - [`expected`]: expected verdicts per known target, kept as data keyed by rule ID.
 //! - [`report`]: the report data (what `report.json` serialises) and the one text form of a
@@ -30,6 +32,7 @@ pub mod report;
 pub mod report_html;
 pub mod report_json;
 pub mod report_junit;
+pub mod root_causes;
 pub mod scenario;
 pub mod shrink;
 pub mod suite;

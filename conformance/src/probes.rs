@@ -87,6 +87,7 @@ fn fail(
         kind: DivergenceKind::Protocol,
         step: 0,
         op: None,
+        op_kind: None,
         expected: expected.into(),
         observed,
         transcript: String::new(),

@@ -12,8 +12,15 @@ use std::time::Duration;
 pub enum Verdict {
     /// Every case that checks the rule ran and matched the model.
     Pass,
-    /// At least one case diverged in a way the rule names.
+    /// A root cause is blamed on the rule: the first divergence of some case (shrunk to a
+    /// minimal counterexample where the part shrinks) is decided by this rule.
     Fail,
+    /// No root cause is blamed on the rule, but some of its cases could not be judged: a root
+    /// cause blamed on another rule diverged first. Neither pass nor fail.
+    Blocked {
+        /// The rules whose root causes stopped the cases, in catalog order.
+        blocked_by: Vec<&'static str>,
+    },
     /// The rule needs a capability or a profile the target does not declare: nothing was
     /// checked, and nothing is claimed.
     NotApplicable {
@@ -29,11 +36,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The verdict's short name: pass, fail, not-applicable, allowed-variant.
+    /// The verdict's short name: pass, fail, blocked, not-applicable, allowed-variant.
     pub fn name(&self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
+            Verdict::Blocked { .. } => "blocked",
             Verdict::NotApplicable { .. } => "not-applicable",
             Verdict::AllowedVariant { .. } => "allowed-variant",
         }
@@ -44,9 +52,13 @@ impl Verdict {
         matches!(self, Verdict::Fail)
     }
 
-    /// Whether anything was checked (pass, fail and allowed variant).
+    /// Whether anything was judged (pass, fail and allowed variant): not a rule that did not
+    /// apply, nor one whose cases were all stopped by other root causes.
     pub fn was_checked(&self) -> bool {
-        !matches!(self, Verdict::NotApplicable { .. })
+        !matches!(
+            self,
+            Verdict::NotApplicable { .. } | Verdict::Blocked { .. }
+        )
     }
 }
 
@@ -64,6 +76,10 @@ pub struct Finding {
     pub step: usize,
     /// The step's operation in transcript form.
     pub op: Option<String>,
+    /// The step's operation kind ([`hubspec_model::Op::kind`]: `AddToGroup`, `SendToGroup`, …),
+    /// part of a root cause's signature; `None` for a finding outside any step (a probe, a
+    /// session that could not run).
+    pub op_kind: Option<&'static str>,
     /// What the model says.
     pub expected: String,
     /// What the target did.
@@ -124,6 +140,58 @@ impl fmt::Display for Finding {
     }
 }
 
+/// One root cause: the first divergence of one or more cases, blamed on one rule. Cases whose
+/// first divergence has the same signature (rule, operation kind, divergence kind) share it;
+/// its evidence is the shortest of their findings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RootCause {
+    /// The rule blamed: the first of the finding's rules, the one that decides its step.
+    pub rule: &'static str,
+    /// The operation kind of the diverging step (`None` outside a step).
+    pub op_kind: Option<&'static str>,
+    /// The kind of divergence.
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: DivergenceKind,
+    /// How many cases (scenarios, probes, random histories, walks) hit it.
+    pub cases: usize,
+    /// The minimal counterexample: the shortest finding with this signature.
+    pub finding: Finding,
+}
+
+impl RootCause {
+    /// The signature cases are grouped by.
+    pub fn signature(&self) -> (&'static str, Option<&'static str>, DivergenceKind) {
+        (self.rule, self.op_kind, self.kind)
+    }
+
+    /// One line: `GRP-ADD-IDEMPOTENT: duplicate at SendToGroup (3 cases)`.
+    pub fn summary(&self) -> String {
+        let at = self.op_kind.map_or(String::new(), |k| format!(" at {k}"));
+        let n = if self.cases == 1 { "case" } else { "cases" };
+        format!(
+            "{}: {}{at} ({} {n})",
+            self.rule,
+            self.kind.name(),
+            self.cases
+        )
+    }
+}
+
+/// How many rules got each verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Pass.
+    pub pass: usize,
+    /// Fail.
+    pub fail: usize,
+    /// Blocked by another rule's root cause.
+    pub blocked: usize,
+    /// Not applicable.
+    pub not_applicable: usize,
+    /// Allowed variant.
+    pub allowed_variant: usize,
+}
+
 /// The result of one rule.
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleReport {
@@ -139,7 +207,8 @@ pub struct RuleReport {
     pub duration: Duration,
     /// How many cases checked it (scenarios and probes named after it).
     pub cases: usize,
-    /// Evidence for a failure (the shortest first), at most a handful.
+    /// Evidence for a failure: the minimal counterexample of each root cause blamed on the
+    /// rule (the shortest first), at most a handful.
     pub findings: Vec<Finding>,
 }
 
@@ -216,6 +285,8 @@ pub struct RunReport {
     /// Wall time of the whole run.
     #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
     pub duration: Duration,
+    /// The root causes of every divergence, the most cases first: what a reader fixes.
+    pub root_causes: Vec<RootCause>,
     /// One entry per rule in catalog order (filtered by `--only`).
     pub rules: Vec<RuleReport>,
     /// Bounded-exhaustive coverage, when that part ran.
@@ -224,22 +295,22 @@ pub struct RunReport {
     pub properties: Option<PropertyStats>,
     /// Mutants, when that part ran (embedded refhub only).
     pub mutants: Option<Vec<MutantReport>>,
-    /// Divergences the property or exhaustive part found that name no selected rule (they
-    /// name rules outside `--only`): kept (the shortest ten), and they fail the run, since
-    /// the target diverged.
+    /// Root causes blamed on rules outside `--only` (their minimal findings, the shortest
+    /// ten): kept, and they fail the run, since the target diverged.
     pub unselected_findings: Vec<Finding>,
 }
 
 impl RunReport {
-    /// Rules with each verdict: (pass, fail, not applicable, allowed variant).
-    pub fn counts(&self) -> (usize, usize, usize, usize) {
-        let mut c = (0, 0, 0, 0);
+    /// How many rules got each verdict.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
         for r in &self.rules {
             match r.verdict {
-                Verdict::Pass => c.0 += 1,
-                Verdict::Fail => c.1 += 1,
-                Verdict::NotApplicable { .. } => c.2 += 1,
-                Verdict::AllowedVariant { .. } => c.3 += 1,
+                Verdict::Pass => c.pass += 1,
+                Verdict::Fail => c.fail += 1,
+                Verdict::Blocked { .. } => c.blocked += 1,
+                Verdict::NotApplicable { .. } => c.not_applicable += 1,
+                Verdict::AllowedVariant { .. } => c.allowed_variant += 1,
             }
         }
         c
@@ -249,8 +320,8 @@ impl RunReport {
     /// part that checks the target as a whole (properties, exhaustive, mutants) ran. A run with
     /// only the scenario part whose every rule was not applicable checked nothing.
     pub fn checked_anything(&self) -> bool {
-        let (pass, _, _, variant) = self.counts();
-        pass + variant > 0
+        let c = self.counts();
+        c.pass + c.allowed_variant > 0
             || self.coverage.is_some()
             || self.properties.is_some()
             || self.mutants.is_some()
@@ -260,8 +331,9 @@ impl RunReport {
     /// was checked, coverage (if measured) is complete, no divergence was found outside the
     /// selected rules and every mutant (if run) was caught.
     pub fn passed(&self) -> bool {
-        let (_, fail, _, _) = self.counts();
-        fail == 0
+        let c = self.counts();
+        c.fail == 0
+            && c.blocked == 0
             && self.checked_anything()
             && self.unselected_findings.is_empty()
             && self

@@ -38,7 +38,7 @@ pub fn escape(text: &str) -> String {
 }
 
 const STYLE: &str = r#"
-:root { --pass: #1a7f37; --fail: #cf222e; --na: #6e7781; --variant: #9a6700; }
+:root { --pass: #1a7f37; --fail: #cf222e; --na: #6e7781; --variant: #9a6700; --blocked: #8250df; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; background: #fff; }
 header { padding: 18px 28px; border-bottom: 1px solid #d0d7de; background: #f6f8fa; }
@@ -67,6 +67,8 @@ tr.verdict-fail { background: #ffebe9; }
 tr.verdict-not-applicable .badge { background: var(--na); }
 tr.verdict-not-applicable td { color: #57606a; }
 tr.verdict-allowed-variant .badge { background: var(--variant); }
+tr.verdict-blocked .badge { background: var(--blocked); }
+tr.verdict-blocked td { color: #57606a; }
 .note { color: #57606a; font-size: 13px; }
 pre { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 10px; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; font: 12.5px/1.4 ui-monospace, monospace; margin: 4px 0 10px; }
 section.finding { border-left: 4px solid var(--fail); padding: 2px 0 2px 14px; margin: 14px 0 22px; }
@@ -76,6 +78,13 @@ section.finding { border-left: 4px solid var(--fail); padding: 2px 0 2px 14px; m
 fn verdict_detail(v: &Verdict) -> String {
     match v {
         Verdict::NotApplicable { reason } => escape(reason),
+        Verdict::Blocked { blocked_by } => {
+            let links: Vec<String> = blocked_by
+                .iter()
+                .map(|id| format!("<a href=\"#fail-{0}\">{0}</a>", escape(id)))
+                .collect();
+            format!("blocked by {}", links.join(", "))
+        }
         Verdict::AllowedVariant { variant } => format!("variant: {}", escape(variant)),
         _ => String::new(),
     }
@@ -118,7 +127,7 @@ fn finding_html(out: &mut String, f: &Finding) {
 
 /// The report as a self-contained HTML page.
 pub fn to_string(report: &RunReport) -> String {
-    let (pass, fail, not_applicable, variant) = report.counts();
+    let c = report.counts();
     let passed = report.passed();
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -149,9 +158,35 @@ pub fn to_string(report: &RunReport) -> String {
     );
     let _ = writeln!(
         out,
-        "<ul class=\"counts\" id=\"summary\"><li><b>{}</b>rules</li><li><b>{pass}</b>pass</li><li><b>{fail}</b>fail</li><li><b>{not_applicable}</b>not applicable</li><li><b>{variant}</b>allowed variant</li></ul>\n</header>\n<main>",
-        report.rules.len()
+        "<ul class=\"counts\" id=\"summary\"><li><b>{}</b>root causes</li><li><b>{}</b>rules</li><li><b>{}</b>pass</li><li><b>{}</b>fail</li><li><b>{}</b>blocked</li><li><b>{}</b>not applicable</li><li><b>{}</b>allowed variant</li></ul>\n</header>\n<main>",
+        report.root_causes.len(),
+        report.rules.len(),
+        c.pass,
+        c.fail,
+        c.blocked,
+        c.not_applicable,
+        c.allowed_variant
     );
+
+    // Root causes lead: each is one thing to fix, with how many cases it explains.
+    if !report.root_causes.is_empty() {
+        out.push_str("<h2 id=\"root-causes\">Root causes</h2>\n<table id=\"root-cause-table\">\n<thead><tr><th>rule</th><th>divergence</th><th>at</th><th>cases</th><th>minimal counterexample</th></tr></thead>\n<tbody>\n");
+        for root in &report.root_causes {
+            let _ = writeln!(
+                out,
+                "<tr class=\"verdict-fail\" data-root=\"{}\"><td class=\"id\"><a href=\"#fail-{}\">{}</a></td><td>{}</td><td class=\"id\">{}</td><td class=\"num\">{}</td><td><pre class=\"transcript\">{}</pre><pre class=\"replay\">{}</pre></td></tr>",
+                escape(root.rule),
+                escape(root.rule),
+                escape(root.rule),
+                escape(root.kind.name()),
+                escape(root.op_kind.unwrap_or("–")),
+                root.cases,
+                escape(root.finding.transcript.trim_end()),
+                escape(&root.finding.replay)
+            );
+        }
+        out.push_str("</tbody>\n</table>\n");
+    }
 
     out.push_str("<h2>Rules</h2>\n<table id=\"rules\">\n<thead><tr><th>rule</th><th>area</th><th>verdict</th><th>cases</th><th>time</th><th>statement</th><th>detail</th></tr></thead>\n<tbody>\n");
     for r in &report.rules {
@@ -279,10 +314,18 @@ mod tests {
     #[test]
     fn the_page_has_one_row_per_rule_with_its_verdict_class() {
         let html = to_string(&sample_report());
-        assert_eq!(html.matches("<tr class=\"verdict-").count(), 4 + 1);
+        // One row per rule, one per root cause, one per mutant.
+        assert_eq!(html.matches("<tr class=\"verdict-").count(), 5 + 1 + 1);
+        assert!(html.contains("<tr class=\"verdict-fail\" data-root=\"GRP-ADD-IDEMPOTENT\">"));
+        assert!(
+            html.find("id=\"root-causes\"") < html.find("id=\"rules\""),
+            "root causes lead"
+        );
+        assert!(html.contains("blocked by <a href=\"#fail-GRP-ADD-IDEMPOTENT\">"));
         for (class, id) in [
             ("fail", "GRP-ADD-IDEMPOTENT"),
             ("pass", "GRP-REMOVE-ONE"),
+            ("blocked", "SND-EXACTLY-ONCE"),
             ("not-applicable", "ROOM-RESTORE-ON-CONNECT"),
             ("allowed-variant", "SND-GROUPS-FANOUT"),
         ] {

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 
 /// The version of the `report.json` schema this module writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// The report as a JSON value: the report's fields, `schema_version` and `summary`.
 pub fn to_value(report: &RunReport) -> Value {
@@ -22,7 +22,7 @@ pub fn to_value(report: &RunReport) -> Value {
         // fail unless the type itself changes.
         panic!("a RunReport always serialises. error={e}")
     });
-    let (pass, fail, not_applicable, allowed_variant) = report.counts();
+    let c = report.counts();
     let object = value
         .as_object_mut()
         .expect("a RunReport serialises to an object");
@@ -32,10 +32,12 @@ pub fn to_value(report: &RunReport) -> Value {
         json!({
             "passed": report.passed(),
             "rules": report.rules.len(),
-            "pass": pass,
-            "fail": fail,
-            "not_applicable": not_applicable,
-            "allowed_variant": allowed_variant,
+            "root_causes": report.root_causes.len(),
+            "pass": c.pass,
+            "fail": c.fail,
+            "blocked": c.blocked,
+            "not_applicable": c.not_applicable,
+            "allowed_variant": c.allowed_variant,
         }),
     );
     value
@@ -87,6 +89,7 @@ const TOP: &[(&str, Ty)] = &[
     ("started_unix", Ty::Uint),
     ("duration_ms", Ty::Uint),
     ("summary", Ty::Object),
+    ("root_causes", Ty::Array),
     ("rules", Ty::Array),
 ];
 
@@ -94,8 +97,10 @@ const TOP: &[(&str, Ty)] = &[
 const SUMMARY: &[(&str, Ty)] = &[
     ("passed", Ty::Bool),
     ("rules", Ty::Uint),
+    ("root_causes", Ty::Uint),
     ("pass", Ty::Uint),
     ("fail", Ty::Uint),
+    ("blocked", Ty::Uint),
     ("not_applicable", Ty::Uint),
     ("allowed_variant", Ty::Uint),
 ];
@@ -145,8 +150,22 @@ const MUTANT: &[(&str, Ty)] = &[
     ("ops_to_detection", Ty::Uint),
 ];
 
+/// Required keys of each `root_causes[]` entry (`op_kind` may be null).
+const ROOT_CAUSE: &[(&str, Ty)] = &[
+    ("rule", Ty::Str),
+    ("kind", Ty::Str),
+    ("cases", Ty::Uint),
+    ("finding", Ty::Object),
+];
+
 /// The verdict names, as `rules[].verdict`.
-pub const VERDICTS: [&str; 4] = ["pass", "fail", "not-applicable", "allowed-variant"];
+pub const VERDICTS: [&str; 5] = [
+    "pass",
+    "fail",
+    "blocked",
+    "not-applicable",
+    "allowed-variant",
+];
 
 fn keys(at: &str, v: &Value, spec: &[(&str, Ty)], errors: &mut Vec<String>) {
     let Some(object) = v.as_object() else {
@@ -176,13 +195,15 @@ fn finding(at: &str, v: &Value, errors: &mut Vec<String>) {
     keys(at, v, FINDING, errors);
     if let Some(object) = v.as_object() {
         optional_str(at, object, "op", errors);
+        optional_str(at, object, "op_kind", errors);
     }
 }
 
 /// Checks a parsed `report.json` against the documented schema: every required key present
-/// with its type, the verdict one of [`VERDICTS`] with its `reason` / `variant`, every failing
-/// rule carrying at least one finding, and the summary agreeing with the rules. Returns every
-/// problem found, each as `path: problem`.
+/// with its type, the verdict one of [`VERDICTS`] with its `reason` / `variant` /
+/// `blocked_by`, every failing rule carrying at least one finding and being the rule of some
+/// root cause, every blocking rule failing, and the summary agreeing with the rules. Returns
+/// every problem found, each as `path: problem`.
 pub fn validate(doc: &Value) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
     keys("$", doc, TOP, &mut errors);
@@ -192,7 +213,20 @@ pub fn validate(doc: &Value) -> Result<(), Vec<String>> {
     if doc.get("schema_version").and_then(Value::as_u64) != Some(SCHEMA_VERSION) {
         errors.push(format!("$.schema_version: expected {SCHEMA_VERSION}"));
     }
-    let mut counts = [0u64; 4];
+    let mut root_rules: Vec<&str> = Vec::new();
+    let roots = doc.get("root_causes").and_then(Value::as_array);
+    for (i, root) in roots.into_iter().flatten().enumerate() {
+        let at = format!("$.root_causes[{i}]");
+        keys(&at, root, ROOT_CAUSE, &mut errors);
+        if let Some(object) = root.as_object() {
+            optional_str(&at, object, "op_kind", &mut errors);
+        }
+        if let Some(f) = root.get("finding") {
+            finding(&format!("{at}.finding"), f, &mut errors);
+        }
+        root_rules.extend(root.get("rule").and_then(Value::as_str));
+    }
+    let mut counts = [0u64; VERDICTS.len()];
     for (i, rule) in doc
         .get("rules")
         .and_then(Value::as_array)
@@ -214,6 +248,24 @@ pub fn validate(doc: &Value) -> Result<(), Vec<String>> {
             "allowed-variant" => Some("variant"),
             _ => None,
         };
+        let id = rule.get("id").and_then(Value::as_str).unwrap_or("");
+        if verdict == "fail" && !root_rules.contains(&id) {
+            errors.push(format!("{at}: fails, but no root cause is blamed on {id}"));
+        }
+        if verdict == "blocked" {
+            match rule.get("blocked_by").and_then(Value::as_array) {
+                Some(by) if !by.is_empty() => {
+                    for b in by.iter().filter_map(Value::as_str) {
+                        if !root_rules.contains(&b) {
+                            errors.push(format!("{at}.blocked_by: no root cause is blamed on {b}"));
+                        }
+                    }
+                }
+                _ => errors.push(format!(
+                    "{at}.blocked_by: required (a non-empty array) for verdict blocked"
+                )),
+            }
+        }
         if let Some(key) = needs {
             if !rule.get(key).is_some_and(Value::is_string) {
                 errors.push(format!(
@@ -232,9 +284,15 @@ pub fn validate(doc: &Value) -> Result<(), Vec<String>> {
         }
     }
     if let Some(summary) = doc.get("summary") {
-        for (k, key) in ["pass", "fail", "not_applicable", "allowed_variant"]
-            .iter()
-            .enumerate()
+        for (k, key) in [
+            "pass",
+            "fail",
+            "blocked",
+            "not_applicable",
+            "allowed_variant",
+        ]
+        .iter()
+        .enumerate()
         {
             let got = summary.get(*key).and_then(Value::as_u64);
             if got.is_some() && got != Some(counts[k]) {
@@ -306,6 +364,7 @@ pub(crate) mod fixtures {
             kind: hubspec_harness::DivergenceKind::Duplicate,
             step: 4,
             op: Some("c2 SendToGroup(\"g<1>\", \"p-4\")".into()),
+            op_kind: Some("SendToGroup"),
             expected: "c1: Receive(\"p-4\") x1".into(),
             observed: "c1: Receive(\"p-4\") x2 <script>alert(1)</script>".into(),
             transcript: "# profile core\n 1. c1 Connect -> ok\n 2. c1 AddToGroup(\"g<1>\") -> ok".into(),
@@ -330,9 +389,23 @@ pub(crate) mod fixtures {
             specs: vec!["profile core, groups_fanout per-group".into()],
             started_unix: 1_700_000_000,
             duration: Duration::from_millis(4321),
+            root_causes: vec![RootCause {
+                rule: "GRP-ADD-IDEMPOTENT",
+                op_kind: Some("SendToGroup"),
+                kind: hubspec_harness::DivergenceKind::Duplicate,
+                cases: 3,
+                finding: finding.clone(),
+            }],
             rules: vec![
                 rule("GRP-ADD-IDEMPOTENT", Verdict::Fail, vec![finding.clone()]),
                 rule("GRP-REMOVE-ONE", Verdict::Pass, vec![]),
+                rule(
+                    "SND-EXACTLY-ONCE",
+                    Verdict::Blocked {
+                        blocked_by: vec!["GRP-ADD-IDEMPOTENT"],
+                    },
+                    vec![],
+                ),
                 rule(
                     "ROOM-RESTORE-ON-CONNECT",
                     Verdict::NotApplicable {
@@ -378,6 +451,7 @@ pub(crate) mod fixtures {
     pub(crate) fn passing_report() -> RunReport {
         let mut r = sample_report();
         r.rules.retain(|r| r.verdict == Verdict::Pass);
+        r.root_causes.clear();
         r.properties = None;
         r.coverage = None;
         r.mutants = None;
@@ -395,8 +469,19 @@ mod tests {
         let report = sample_report();
         let doc = to_value(&report);
         assert_eq!(validate(&doc), Ok(()));
-        assert_eq!(doc["schema_version"], 1);
+        assert_eq!(doc["schema_version"], 2);
         assert_eq!(doc["summary"]["fail"], 1);
+        assert_eq!(doc["summary"]["blocked"], 1);
+        assert_eq!(doc["summary"]["root_causes"], 1);
+        assert_eq!(doc["root_causes"][0]["rule"], "GRP-ADD-IDEMPOTENT");
+        assert_eq!(doc["root_causes"][0]["op_kind"], "SendToGroup");
+        let blocked = doc["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["verdict"] == "blocked")
+            .unwrap();
+        assert_eq!(blocked["blocked_by"], json!(["GRP-ADD-IDEMPOTENT"]));
         assert_eq!(doc["summary"]["passed"], false);
         let failing = doc["rules"]
             .as_array()
@@ -439,6 +524,34 @@ mod tests {
         for r in doc["rules"].as_array_mut().unwrap() {
             if r["verdict"] == "fail" {
                 r["findings"] = json!([]);
+            }
+        }
+        assert!(validate(&doc).is_err());
+    }
+
+    /// A failure with no root cause behind it, or a block by a rule no root cause is blamed
+    /// on, is a report that contradicts itself.
+    #[test]
+    fn verdicts_must_agree_with_the_root_causes() {
+        let mut doc = to_value(&sample_report());
+        doc["root_causes"] = json!([]);
+        let errors = validate(&doc).unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.ends_with("no root cause is blamed on GRP-ADD-IDEMPOTENT")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(".blocked_by: no root cause")),
+            "{errors:?}"
+        );
+        let mut doc = to_value(&sample_report());
+        for r in doc["rules"].as_array_mut().unwrap() {
+            if r["verdict"] == "blocked" {
+                r.as_object_mut().unwrap().remove("blocked_by");
             }
         }
         assert!(validate(&doc).is_err());

@@ -54,7 +54,18 @@ fn secs(d: std::time::Duration) -> String {
 
 /// The report as JUnit XML.
 pub fn to_string(report: &RunReport) -> String {
-    let (_, fail, not_applicable, _) = report.counts();
+    let counts = report.counts();
+    let mut roots = String::new();
+    for root in &report.root_causes {
+        let _ = write!(
+            roots,
+            "    <testcase classname=\"hubspec.root-causes\" name=\"{}\" time=\"0\">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+            escape(&root.summary()),
+            escape(&root.finding.header()),
+            escape(root.kind.name()),
+            escape(&root.finding.to_string())
+        );
+    }
     let mut rules = String::new();
     for r in &report.rules {
         let _ = write!(
@@ -93,6 +104,13 @@ pub fn to_string(report: &RunReport) -> String {
                     escape(reason)
                 );
             }
+            Verdict::Blocked { blocked_by } => {
+                let _ = write!(
+                    rules,
+                    ">\n      <skipped message=\"blocked by {}\"/>\n    </testcase>\n",
+                    escape(&blocked_by.join(", "))
+                );
+            }
             Verdict::AllowedVariant { variant } => {
                 let _ = write!(
                     rules,
@@ -102,14 +120,25 @@ pub fn to_string(report: &RunReport) -> String {
             }
         }
     }
-    let mut suites = vec![(
-        "hubspec.rules".to_string(),
-        report.rules.len(),
-        fail,
-        not_applicable,
-        report.duration,
-        rules,
-    )];
+    // Root causes lead: each is one thing to fix; the rules follow with their verdicts.
+    let mut suites = vec![
+        (
+            "hubspec.root-causes".to_string(),
+            report.root_causes.len(),
+            report.root_causes.len(),
+            0,
+            Default::default(),
+            roots,
+        ),
+        (
+            "hubspec.rules".to_string(),
+            report.rules.len(),
+            counts.fail,
+            counts.not_applicable + counts.blocked,
+            report.duration,
+            rules,
+        ),
+    ];
     if let Some(p) = &report.properties {
         let mut body = format!(
             "    <testcase classname=\"hubspec.properties\" name=\"random histories\" time=\"0\">\n      <system-out>{} cases, {} operations</system-out>\n",
@@ -222,7 +251,16 @@ mod tests {
             .split("</testsuite>")
             .next()
             .unwrap();
-        assert_eq!(rules_suite.matches("<testcase ").count(), 4);
+        assert_eq!(rules_suite.matches("<testcase ").count(), 5);
+        assert!(xml.contains("<skipped message=\"blocked by GRP-ADD-IDEMPOTENT\"/>"));
+        // Root causes lead, one testcase each, named by their summary.
+        assert!(
+            xml.find("hubspec.root-causes") < xml.find("name=\"hubspec.rules\""),
+            "root causes first"
+        );
+        assert!(xml.contains(
+            "<testcase classname=\"hubspec.root-causes\" name=\"GRP-ADD-IDEMPOTENT: duplicate at SendToGroup (3 cases)\""
+        ));
         assert!(xml.contains("<testcase classname=\"hubspec.GRP\" name=\"GRP-ADD-IDEMPOTENT\""));
         assert!(xml.contains("<skipped message=\"not applicable: needs capability rooms\"/>"));
         assert!(xml.contains("<system-out>allowed variant: groups_fanout = once</system-out>"));
@@ -249,7 +287,7 @@ mod tests {
     fn the_counts_add_up_across_suites() {
         let xml = to_string(&sample_report());
         assert!(xml.contains(
-            "<testsuites name=\"hubspec\" tests=\"6\" failures=\"2\" errors=\"0\" skipped=\"1\""
+            "<testsuites name=\"hubspec\" tests=\"8\" failures=\"3\" errors=\"0\" skipped=\"2\""
         ));
         let xml = to_string(&passing_report());
         assert!(xml.contains("tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\""));

@@ -5,6 +5,7 @@ use crate::error::SuiteError;
 use crate::report::{
     Coverage, Finding, MutantReport, PropertyStats, RuleReport, RunReport, Verdict,
 };
+use crate::root_causes::RootCauses;
 use crate::target::Target;
 use crate::{exhaustive, mutants, probes, properties, scenario};
 use futures_util::stream::{self, StreamExt};
@@ -127,7 +128,8 @@ impl Progress for Quiet {
 struct Tally {
     cases: usize,
     duration: Duration,
-    findings: Vec<Finding>,
+    /// Rules whose root causes stopped a case of this rule before it could be judged.
+    blocked_by: BTreeSet<&'static str>,
     not_applicable: Vec<String>,
     variant: Option<String>,
 }
@@ -180,6 +182,7 @@ pub async fn run_suite(
     }
     let mut tally: BTreeMap<&'static str, Tally> =
         rules.iter().map(|r| (r.id, Tally::default())).collect();
+    let mut roots = RootCauses::default();
 
     // Scenarios and probes.
     let mut jobs: Vec<Job> = Vec::new();
@@ -226,14 +229,13 @@ pub async fn run_suite(
         let t = tally.get_mut(rule.id).unwrap();
         t.cases += 1;
         t.duration += elapsed;
-        t.findings.extend(probe_findings);
+        roots.add_case(&probe_findings);
         if let Some(o) = outcome {
-            record_case(&mut tally, &rules, rule, &o);
+            record_case(&mut tally, &mut roots, rule, &o);
         }
     }
 
     // Random histories.
-    let mut unselected: Vec<Finding> = Vec::new();
     let mut prop_stats = None;
     if plan.parts.contains(&Part::Properties) {
         let mut stats = PropertyStats::default();
@@ -251,8 +253,10 @@ pub async fn run_suite(
             stats.cases += run.cases;
             stats.ops += run.ops;
             if let Some(o) = run.failure {
-                unselected.extend(attribute(&mut tally, &rules, &o.findings, None));
-                stats.counterexample = stats.counterexample.or_else(|| o.findings.first().cloned());
+                roots.add_case(&o.findings);
+                stats.counterexample = stats
+                    .counterexample
+                    .or_else(|| crate::root_causes::first_divergence(&o.findings).cloned());
             }
         }
         prop_stats = Some(stats);
@@ -280,7 +284,7 @@ pub async fn run_suite(
             c.walks += run.walks;
             c.ops += run.ops;
             for o in &run.failures {
-                unselected.extend(attribute(&mut tally, &rules, &o.findings, None));
+                roots.add_case(&o.findings);
             }
         }
         coverage = Some(c);
@@ -299,15 +303,20 @@ pub async fn run_suite(
         mutant_reports = Some(reports);
     }
 
-    // The shortest few are evidence enough (a faulty hub can fail every walk).
+    // Root causes blamed on rules outside `--only` still fail the run: the target diverged.
+    let mut unselected: Vec<Finding> = Vec::new();
+    for root in roots.clone().into_sorted() {
+        if !rules.iter().any(|r| r.id == root.rule) {
+            unselected.push(root.finding);
+        }
+    }
     unselected.sort_by_key(|f| f.transcript.lines().count());
-    unselected.dedup();
     unselected.truncate(10);
     let report_rules = rules
         .iter()
         .map(|rule| {
             let t = tally.remove(rule.id).unwrap_or_default();
-            let verdict = if !t.findings.is_empty() {
+            let verdict = if roots.blames(rule.id) {
                 Verdict::Fail
             } else if let Some(variant) = t.variant.clone() {
                 Verdict::AllowedVariant { variant }
@@ -322,11 +331,14 @@ pub async fn run_suite(
                         reasons.join("; ")
                     },
                 }
+            } else if !t.blocked_by.is_empty() {
+                let mut blocked_by: Vec<&'static str> = t.blocked_by.iter().copied().collect();
+                blocked_by.sort_by_key(|id| RULES.iter().position(|r| r.id == *id));
+                Verdict::Blocked { blocked_by }
             } else {
                 Verdict::Pass
             };
-            let mut findings = t.findings;
-            findings.sort_by_key(|f| f.transcript.lines().count());
+            let mut findings = roots.findings_of(rule.id);
             findings.truncate(3);
             RuleReport {
                 id: rule.id.to_string(),
@@ -351,6 +363,7 @@ pub async fn run_suite(
             .collect(),
         started_unix,
         duration: start.elapsed(),
+        root_causes: roots.into_sorted(),
         rules: report_rules,
         coverage,
         properties: prop_stats,
@@ -364,64 +377,29 @@ pub async fn run_suite(
 }
 
 /// A finished scenario of `rule`: a divergence that is wholly an allowed variant marks the
-/// rule with it; any other fails the rule and every selected rule it names. Decided by this
-/// case's own match, never by what an earlier case of the rule showed.
+/// rule with it; otherwise its first divergence is a root cause, and when that root cause is
+/// blamed on another rule, this case of `rule` could not be judged: `rule` is blocked by it.
+/// Decided by this case's own match, never by what an earlier case of the rule showed.
 fn record_case(
     tally: &mut BTreeMap<&'static str, Tally>,
-    rules: &[&'static Rule],
+    roots: &mut RootCauses,
     rule: &'static Rule,
     o: &CaseOutcome,
 ) {
     if o.passed() {
         return;
     }
+    let t = tally.get_mut(rule.id).expect("a tally per selected rule");
     match scenario::matching_variant(rule, o) {
-        Some(v) => tally.get_mut(rule.id).unwrap().variant = Some(v),
+        Some(v) => t.variant = Some(v),
         None => {
-            tally
-                .get_mut(rule.id)
-                .unwrap()
-                .findings
-                .extend(o.findings.iter().cloned());
-            attribute(tally, rules, &o.findings, Some(rule.id));
-        }
-    }
-}
-
-fn tally_key(rules: &[&'static Rule], id: &str) -> Option<&'static str> {
-    rules.iter().find(|r| r.id == id).map(|r| r.id)
-}
-
-/// Every selected rule a finding names fails with that finding (the scenario's own rule
-/// already has it). Returns the findings that name no selected rule at all, so the caller
-/// keeps them rather than dropping a divergence.
-fn attribute(
-    tally: &mut BTreeMap<&'static str, Tally>,
-    rules: &[&'static Rule],
-    findings: &[Finding],
-    own: Option<&str>,
-) -> Vec<Finding> {
-    let mut unselected = Vec::new();
-    for f in findings {
-        let mut named = false;
-        for r in &f.rules {
-            if Some(*r) == own {
-                named = true;
-                continue;
-            }
-            if let Some(id) = tally_key(rules, r) {
-                named = true;
-                let t = tally.get_mut(id).unwrap();
-                if !t.findings.contains(f) {
-                    t.findings.push(f.clone());
+            if let Some(blamed) = roots.add_case(&o.findings) {
+                if blamed != rule.id {
+                    t.blocked_by.insert(blamed);
                 }
             }
         }
-        if !named {
-            unselected.push(f.clone());
-        }
     }
-    unselected
 }
 
 /// Replay one history against a target and return the harness's report.
@@ -485,6 +463,7 @@ mod tests {
             kind: hubspec_harness::DivergenceKind::Duplicate,
             step: 1,
             op: None,
+            op_kind: Some("SendToGroups"),
             expected: String::new(),
             observed: String::new(),
             transcript: observed.to_string(),
@@ -506,12 +485,13 @@ mod tests {
     }
 
     /// A case that is wholly an allowed variant does not excuse a later case of the same rule
-    /// whose divergence is something else: that one fails the rule and the rules it names.
+    /// whose divergence is something else: that one is a root cause blamed on its first rule,
+    /// and only that rule fails (the other rule the divergence names is an echo).
     #[test]
     fn an_allowed_variant_is_decided_per_case() {
         let rule = hubspec_model::rule("SND-GROUPS-FANOUT").unwrap();
         let other = hubspec_model::rule("SND-GROUP").unwrap();
-        let rules = vec![rule, other];
+        let rules = [rule, other];
         let ops = scenarios()
             .into_iter()
             .find(|s| s.rule == rule.id)
@@ -527,18 +507,38 @@ mod tests {
 
         let mut tally: BTreeMap<&'static str, Tally> =
             rules.iter().map(|r| (r.id, Tally::default())).collect();
-        record_case(&mut tally, &rules, rule, &variant);
+        let mut roots = RootCauses::default();
+        record_case(&mut tally, &mut roots, rule, &variant);
         assert_eq!(
             tally[rule.id].variant.as_deref(),
             Some("groups_fanout = once")
         );
-        assert!(tally[rule.id].findings.is_empty());
-        record_case(&mut tally, &rules, rule, &broken);
-        assert_eq!(tally[rule.id].findings.len(), 1, "the rule fails");
+        assert!(!roots.blames(rule.id));
+        record_case(&mut tally, &mut roots, rule, &broken);
+        assert!(roots.blames(rule.id), "the rule fails");
+        assert!(!roots.blames(other.id), "the echo does not");
+        assert!(tally[rule.id].blocked_by.is_empty());
+    }
+
+    /// A scenario whose first divergence is blamed on another rule cannot judge its own rule:
+    /// the rule is blocked by the other, which fails.
+    #[test]
+    fn a_case_stopped_by_another_rules_root_cause_blocks_its_rule() {
+        let rule = hubspec_model::rule("SND-EXACTLY-ONCE").unwrap();
+        let ops = scenarios()
+            .into_iter()
+            .find(|s| s.rule == rule.id)
+            .unwrap()
+            .ops;
+        let expected = Transcript::run(Spec::default(), &ops).unwrap();
+        let stopped = outcome(expected.clone(), expected, &["GRP-ADD-IDEMPOTENT", rule.id]);
+        let mut tally: BTreeMap<&'static str, Tally> = [(rule.id, Tally::default())].into();
+        let mut roots = RootCauses::default();
+        record_case(&mut tally, &mut roots, rule, &stopped);
         assert_eq!(
-            tally[other.id].findings.len(),
-            1,
-            "and so does the other rule the divergence names"
+            tally[rule.id].blocked_by,
+            BTreeSet::from(["GRP-ADD-IDEMPOTENT"])
         );
+        assert!(roots.blames("GRP-ADD-IDEMPOTENT") && !roots.blames(rule.id));
     }
 }

@@ -184,6 +184,11 @@ fn rule_test(id: &'static str) -> Result<(), Failed> {
         }
         Verdict::NotApplicable { reason } => Err(format!("{id}: no case ran ({reason})").into()),
         Verdict::Fail => Err(failure_message(r).into()),
+        Verdict::Blocked { blocked_by } => Err(format!(
+            "{id}: blocked by {} (their failures are reported under their own IDs)",
+            blocked_by.join(", ")
+        )
+        .into()),
     }
 }
 

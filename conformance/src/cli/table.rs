@@ -48,6 +48,14 @@ pub fn render(report: &RunReport) -> String {
     for spec in &report.specs {
         let _ = writeln!(out, "  spec: {spec}");
     }
+    // Root causes lead: each is one thing to fix; the failures below show their minimal
+    // counterexamples.
+    if !report.root_causes.is_empty() {
+        let _ = writeln!(out, "\nROOT CAUSES");
+        for root in &report.root_causes {
+            let _ = writeln!(out, "  {}", root.summary());
+        }
+    }
     let width = report
         .rules
         .iter()
@@ -66,6 +74,7 @@ pub fn render(report: &RunReport) -> String {
             Verdict::Fail => r.findings.first().map_or(String::new(), |f| {
                 format!("{} at step {} ({})", f.kind.name(), f.step, f.case)
             }),
+            Verdict::Blocked { blocked_by } => format!("by {}", blocked_by.join(", ")),
             Verdict::NotApplicable { reason } => reason.clone(),
             Verdict::AllowedVariant { variant } => variant.clone(),
         };
@@ -144,11 +153,17 @@ pub fn render(report: &RunReport) -> String {
             let _ = writeln!(out, "  {:<34} {how}  [{}]", m.fault, m.breaks.join(", "));
         }
     }
-    let (pass, fail, na, variant) = report.counts();
+    let c = report.counts();
     let _ = writeln!(
         out,
-        "\n{} rules: {pass} pass, {fail} fail, {na} not applicable, {variant} allowed variant; {:.1} s",
+        "\n{} root causes; {} rules: {} pass, {} fail, {} blocked, {} not applicable, {} allowed variant; {:.1} s",
+        report.root_causes.len(),
         report.rules.len(),
+        c.pass,
+        c.fail,
+        c.blocked,
+        c.not_applicable,
+        c.allowed_variant,
         report.duration.as_secs_f64()
     );
     out
