@@ -3,7 +3,8 @@
 //!
 //! Reading and dispatching happen on this task, one record after another, like ASP.NET Core
 //! with `MaximumParallelInvocationsPerClient = 1`; everything written goes through the
-//! connection's [`Transport`] to its writer task, in order.
+//! connection's [`Transport`] (the socket's sending half, defined here next to [`writer`],
+//! which drains it) to its writer task, in order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::dispatch::{self, errors};
 use crate::server::Shared;
-use crate::state::{completion, End, Out, Transport};
+use crate::state::{completion, End};
 
 /// `late-membership`: how long after its Completion a membership change takes effect. Long
 /// enough that a send started right after the Completion misses it even on a loaded machine
@@ -604,6 +605,77 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
         }
     }
     st.settle();
+}
+
+/// What a connection's writer task is asked to do.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// Write one text frame.
+    Text(Utf8Bytes),
+    /// Write a WebSocket close frame and stop.
+    Close,
+    /// Stop without a close frame: the socket is dropped, as ASP.NET Core's WebSocket is
+    /// aborted when the server shuts down.
+    Abort,
+}
+
+/// The sending half of one socket.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    tx: mpsc::UnboundedSender<Out>,
+    /// Messages enqueued and not yet written by the writer task.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Transport {
+    /// A transport and the receiving end its writer task drains.
+    pub(crate) fn new() -> (Transport, mpsc::UnboundedReceiver<Out>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        (
+            Transport {
+                tx,
+                queued: queued.clone(),
+            },
+            rx,
+            queued,
+        )
+    }
+
+    /// Enqueues `out`; returns the number of messages now waiting.
+    pub(crate) fn send(&self, out: Out) -> usize {
+        let n = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.tx.send(out).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        n
+    }
+
+    /// Enqueues one framed record.
+    pub(crate) fn send_text(&self, text: impl Into<Utf8Bytes>) -> usize {
+        self.send(Out::Text(text.into()))
+    }
+
+    /// Enqueues a hub `Close` message and then the WebSocket close frame.
+    pub(crate) fn close(&self, error: Option<String>, allow_reconnect: bool) {
+        let close = HubMessage::Close {
+            error,
+            allow_reconnect,
+        };
+        self.send_text(close.to_wire());
+        self.send(Out::Close);
+    }
+
+    /// Stops the socket's writer where this lands in its queue: no hub Close, no close frame,
+    /// and text fed in the same batch is not flushed (an abort is not a graceful end).
+    pub(crate) fn abort(&self) {
+        self.send(Out::Abort);
+    }
+
+    /// Resolves once the writer task has stopped.
+    pub(crate) async fn closed(&self) {
+        self.tx.closed().await
+    }
 }
 
 /// Owns the socket's sending half: writes queued frames in order, batching what is already
