@@ -19,6 +19,7 @@ use hubspec_wire::{HubMessage, ProtocolError, RecordReader};
 use tokio::sync::mpsc;
 
 use crate::dispatch::{self, errors};
+use crate::faults::{Fault, WireFaults};
 use crate::server::Shared;
 use crate::state::{completion, End};
 
@@ -70,7 +71,13 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
     let (sink, mut stream) = socket.split();
     let (transport, rx, queued) = Transport::new();
     let config = shared.config.clone();
-    let writer = tokio::spawn(writer(sink, rx, queued, config.keep_alive));
+    let writer = tokio::spawn(writer(
+        sink,
+        rx,
+        queued,
+        config.keep_alive,
+        config.faults.clone(),
+    ));
     let mut reader = RecordReader::with_max_record_size(config.max_message_bytes);
 
     let attached = match mode {
@@ -94,7 +101,9 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
                     // Under the lock that registers the connection: `{}` is the first thing
                     // the client reads, and once it has it, the connection is in the model
                     // (with its rooms) for every send that follows.
-                    transport.send_text(HandshakeResponse::success().to_json() + "\u{1e}");
+                    let wire = WireFaults(&config.faults);
+                    transport
+                        .send_text(wire.handshake_success(HandshakeResponse::success().to_json()));
                     let connected = st.connect(
                         user,
                         public_id.clone(),
@@ -435,6 +444,8 @@ fn handle(
             arguments,
             ..
         } => {
+            let wire = WireFaults(&shared.config.faults);
+            let unknown = !dispatch::method_names().any(|m| m.eq_ignore_ascii_case(&target));
             let performed = match dispatch::bind(&target, &arguments) {
                 Ok(call) => st.invoke(conn, call, &target),
                 Err(error) => crate::state::Performed {
@@ -446,7 +457,7 @@ fn handle(
                 tracing::debug!(%conn, %target, %error, "invocation failed");
             }
             // Without an invocationId the caller wants no answer, errors included.
-            if let Some(id) = invocation_id {
+            if let Some(id) = invocation_id.filter(|_| wire.answers(&target, unknown)) {
                 st.push(conn, &completion(&id, &performed.completion), None);
                 st.settle();
             }
@@ -480,6 +491,9 @@ fn handle(
         HubMessage::Completion { .. }
         | HubMessage::StreamItem { .. }
         | HubMessage::CancelInvocation { .. } => None,
+        HubMessage::Ping if WireFaults(&shared.config.faults).ping_closes() => Some(
+            Exit::ProtocolError(errors::connection_error("Unexpected Ping message.")),
+        ),
         HubMessage::Ping | HubMessage::Ack { .. } | HubMessage::Sequence { .. } => None,
         HubMessage::Close { error, .. } => {
             tracing::info!(%conn, error = error.as_deref().unwrap_or(""), "client sent Close");
@@ -505,6 +519,16 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
         return;
     }
     tracing::info!(%conn, ?exit, "socket ended");
+    let graceful = matches!(exit, Exit::HubClose | Exit::ClientClosed);
+    let exit = if stateful && graceful && st.faults().suspends_on_close() {
+        // `graceful-close-resumable`: answered as usual, then suspended as if lost.
+        if let (Exit::HubClose, Some(t)) = (&exit, st.transport_of(conn)) {
+            t.close(None, false);
+        }
+        Exit::Lost
+    } else {
+        exit
+    };
     match exit {
         Exit::HubClose => {
             // ASP.NET Core answers a client's Close with `{"type":7}`: no error (whatever the
@@ -520,7 +544,11 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
             //     exception = null; …}` then `await SendCloseAsync(connection, exception,
             //     connection.AllowReconnect);`
             if let Some(t) = st.end(conn, End::Closed) {
-                t.close(None, false);
+                if WireFaults(&shared.config.faults).answers_close() {
+                    t.close(None, false);
+                } else {
+                    t.send(Out::Close);
+                }
             }
         }
         Exit::ClientClosed => {
@@ -593,7 +621,7 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
                         .entries
                         .get(&conn)
                         .is_some_and(|e| e.generation == generation && !e.has_transport());
-                    if st.epoch == epoch && suspended {
+                    if st.epoch == epoch && suspended && st.faults().expires() {
                         tracing::info!(%conn, "disconnect timeout: connection ends");
                         st.end(conn, End::Expired);
                     }
@@ -686,7 +714,9 @@ async fn writer(
     mut rx: mpsc::UnboundedReceiver<Out>,
     queued: Arc<AtomicUsize>,
     keep_alive: Duration,
+    faults: std::collections::BTreeSet<Fault>,
 ) {
+    let wire = WireFaults(&faults);
     let ping = Utf8Bytes::from(HubMessage::Ping.to_wire());
     let mut started = false;
     loop {
@@ -694,7 +724,7 @@ async fn writer(
             match tokio::time::timeout(keep_alive, rx.recv()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    if sink.send(Message::Text(ping.clone())).await.is_err() {
+                    if sink.send(wire.frame(ping.clone())).await.is_err() {
                         return;
                     }
                     continue;
@@ -716,7 +746,7 @@ async fn writer(
             match out {
                 Out::Text(text) => {
                     started = true;
-                    if sink.feed(Message::Text(text)).await.is_err() {
+                    if sink.feed(wire.frame(text)).await.is_err() {
                         return;
                     }
                 }

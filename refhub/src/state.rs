@@ -31,7 +31,7 @@ use serde_json::Value;
 use crate::config::RefHubConfig;
 use crate::connection::{Out, Transport};
 use crate::dispatch::{errors, Call, Name, Send};
-use crate::faults::FaultState;
+use crate::faults::{Ended, FaultState};
 use crate::rooms::RoomsDb;
 
 /// A live (connected or suspended) connection as the server sees it.
@@ -133,6 +133,16 @@ impl State {
         })
     }
 
+    /// The fault hooks, for the connection tasks.
+    pub(crate) fn faults(&self) -> &FaultState {
+        &self.faults
+    }
+
+    /// A public id for a new connection.
+    pub(crate) fn new_public_id(&mut self) -> String {
+        self.faults.public_id(crate::server::new_id())
+    }
+
     fn next_generation(&mut self) -> u64 {
         self.next_generation += 1;
         self.next_generation
@@ -192,6 +202,7 @@ impl State {
             None => text.unwrap_or_else(|| Utf8Bytes::from(message.to_wire())),
         };
         if let Some(transport) = &entry.transport {
+            let text = self.faults.rewrite_record(message, text);
             if transport.send_text(text) > limit_queue {
                 self.overflowed.push((
                     to,
@@ -248,6 +259,12 @@ impl State {
     /// model refuses on its own and matches with no connection inside a list.
     fn target_arg(&self, id: Option<&str>) -> Target {
         id.map_or(Target::Null, |s| self.target(s))
+    }
+
+    /// The target of a membership change by id.
+    fn member_target(&self, id: Option<&str>) -> Target {
+        self.faults
+            .rewrite_member_target(&self.hub, id, self.target_arg(id))
     }
 
     fn targets(&self, ids: &[Option<String>]) -> Vec<Target> {
@@ -311,7 +328,15 @@ impl State {
             .hub
             .conn(id)
             .is_some_and(|c| c.status == Status::Suspended);
-        self.faults.on_end(&self.hub, id);
+        let lost_on_core = !suspended && how == End::Lost && self.spec.profile == Profile::Core;
+        self.faults.on_end(
+            &self.hub,
+            Ended {
+                id,
+                public_id: &entry.public_id,
+                lost_on_core,
+            },
+        );
         let op = if suspended || how == End::Expired {
             Op::Expire { conn: id }
         } else if how == End::Lost && self.spec.profile == Profile::Core {
@@ -325,6 +350,11 @@ impl State {
             self.tokens.remove(token);
         }
         entry.transport
+    }
+
+    /// The socket of a connection, if it has one.
+    pub(crate) fn transport_of(&self, id: ConnId) -> Option<Transport> {
+        self.entries.get(&id).and_then(|e| e.transport.clone())
     }
 
     /// The socket of a stateful connection was lost: the connection is suspended and keeps
@@ -354,7 +384,9 @@ impl State {
         let entry = self.entries.get_mut(&id)?;
         let buffer = entry.buffer.as_mut()?;
         let (sequence, records) = self.faults.replay(buffer);
-        transport.send_text(sequence.to_wire());
+        if let Some(sequence) = sequence {
+            transport.send_text(sequence.to_wire());
+        }
         for record in records {
             transport.send_text(record);
         }
@@ -371,6 +403,26 @@ impl State {
     /// close.
     pub(crate) fn restart(&mut self) -> Vec<Transport> {
         self.faults.on_restart(&self.hub);
+        // `restart-keeps-tokens`: each stateful connection's token stays valid, as a negotiated
+        // connection that has not opened its socket yet.
+        let kept: Vec<(String, Token)> = if self.faults.keeps_tokens_on_restart() {
+            self.entries
+                .iter()
+                .filter(|(_, e)| e.is_stateful())
+                .filter_map(|(id, e)| {
+                    let token = e.token.clone()?;
+                    let negotiated = Token::Negotiated {
+                        public_id: e.public_id.clone(),
+                        stateful: true,
+                        user: self.hub.conn(*id).and_then(|c| c.user.clone()),
+                        at: Instant::now(),
+                    };
+                    Some((token, negotiated))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let transports = self
             .entries
             .drain()
@@ -378,6 +430,7 @@ impl State {
             .collect();
         self.by_public.clear();
         self.tokens.clear();
+        self.tokens.extend(kept);
         self.overflowed.clear();
         self.apply(&Op::Restart);
         if let Err(e) = self.rooms.load_into(&mut self.hub) {
@@ -432,6 +485,8 @@ impl State {
             completion,
             deferred: None,
         };
+        let held = self.faults.release(caller);
+        self.deliver(&held);
         let limit = self.config.max_group_name_bytes;
         if let Some(len) = names_of(&call).map(String::len).find(|len| *len > limit) {
             return done(Err(errors::group_name_too_long(target, len, limit)));
@@ -474,7 +529,6 @@ impl State {
         call: Call,
         target: &str,
     ) -> Result<Option<Op<Text>>, String> {
-        let join = matches!(call, Call::JoinRoom(_));
         let op = match call {
             Call::GetConnectionId => return Ok(None),
             Call::AddToGroup(g) => Op::AddToGroup {
@@ -487,49 +541,59 @@ impl State {
             },
             Call::AddConnectionToGroup(id, g) => Op::AddConnectionToGroup {
                 caller,
-                target: self.target_arg(id.as_deref()),
+                target: self.member_target(id.as_deref()),
                 group: self.fold(g),
             },
             Call::RemoveConnectionFromGroup(id, g) => Op::RemoveConnectionFromGroup {
                 caller,
-                target: self.target_arg(id.as_deref()),
+                target: self.member_target(id.as_deref()),
                 group: self.fold(g),
             },
-            Call::JoinRoom(room) | Call::LeaveRoom(room) => {
-                let room = self.fold(room);
-                let user = self.hub.conn(caller).and_then(|c| c.user.clone());
-                if let (Some(user), Some(room)) = (&user, &room) {
-                    // The SQLite INSERT / DELETE runs here, under the hub-wide lock and on this
-                    // connection's task: the record must be written before the Completion is
-                    // queued (ROOM-RESTORE-ON-CONNECT: a connection made after it must be
-                    // restored), and the Completion is queued under this lock. With
-                    // `--rooms-db FILE` this blocks a worker thread, and every other
-                    // connection waiting for the lock, for one disk write (WAL,
-                    // `synchronous = NORMAL`); in memory it is a table update.
-                    let written = if join {
-                        self.rooms.join(user, room)
-                    } else {
-                        self.rooms.leave(user, room)
-                    };
-                    written.map_err(|e| errors::hub_exception(target, &e.to_string()))?;
-                }
-                if join {
-                    Op::JoinRoom { caller, room }
-                } else {
-                    Op::LeaveRoom { caller, room }
-                }
-            }
+            Call::JoinRoom(room) => Op::JoinRoom {
+                caller,
+                room: self.fold(room),
+            },
+            Call::LeaveRoom(room) => Op::LeaveRoom {
+                caller,
+                room: self.fold(room),
+            },
             Call::Send(send, payload) => Op::Send {
                 caller,
-                selector: self.selector(send),
+                selector: self.selector(caller, send),
                 payload,
             },
         };
+        let op = self.faults.rewrite_op(&self.hub, op);
+        if let Op::JoinRoom {
+            caller,
+            room: Some(room),
+        }
+        | Op::LeaveRoom {
+            caller,
+            room: Some(room),
+        } = &op
+        {
+            if let Some(user) = self.hub.conn(*caller).and_then(|c| c.user.clone()) {
+                // The SQLite INSERT / DELETE runs here, under the hub-wide lock and on this
+                // connection's task: the record must be written before the Completion is
+                // queued (ROOM-RESTORE-ON-CONNECT: a connection made after it must be
+                // restored), and the Completion is queued under this lock. With
+                // `--rooms-db FILE` this blocks a worker thread, and every other connection
+                // waiting for the lock, for one disk write (WAL, `synchronous = NORMAL`); in
+                // memory it is a table update.
+                let written = if matches!(op, Op::JoinRoom { .. }) {
+                    self.rooms.join(&user, room)
+                } else {
+                    self.rooms.leave(&user, room)
+                };
+                written.map_err(|e| errors::hub_exception(target, &e.to_string()))?;
+            }
+        }
         Ok(Some(op))
     }
 
     /// The selector for a send, as the client named it, then as the faults rewrite it.
-    fn selector(&self, send: Send) -> Selector<Text> {
+    fn selector(&self, caller: ConnId, send: Send) -> Selector<Text> {
         let selector = match send {
             Send::All => Selector::All,
             Send::AllExcept(ids) => Selector::AllExcept(self.targets(&ids)),
@@ -545,7 +609,7 @@ impl State {
             // A null user id matches no connection here (the model's users are strings).
             Send::Users(us) => Selector::Users(us.into_iter().flatten().collect()),
         };
-        self.faults.rewrite_selector(&self.hub, selector)
+        self.faults.rewrite_selector(&self.hub, caller, selector)
     }
 
     /// Applies an invocation's operation and writes its deliveries, with the faults that look
