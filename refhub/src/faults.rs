@@ -400,7 +400,7 @@ pub(crate) struct FaultState {
     emptied: BTreeMap<String, ConnId>,
     /// `ended-member-breaks-group-send`: groups an ended connection was in.
     dead: BTreeSet<String>,
-    /// `closed-id-fails`: the public ids of ended connections.
+    /// `closed-id-fails`, `unknown-id-fails`: the public ids of ended connections.
     closed: BTreeSet<String>,
     /// `ids-reused`: the public id of the last connection that ended, not yet given out again.
     reusable: Option<String>,
@@ -631,7 +631,8 @@ impl FaultState {
         if self.has(Fault::EndedMemberBreaksGroupSend) {
             self.dead.extend(groups);
         }
-        if self.has(Fault::ClosedIdFails) {
+        if self.has(Fault::ClosedIdFails) || self.has(Fault::UnknownIdFails) {
+            // `unknown-id-fails` needs them too, to leave an ended connection's id alone.
             self.closed.insert(ended.public_id.to_owned());
         }
         if self.has(Fault::IdsReused) {
