@@ -3,7 +3,8 @@
 //!
 //! Reading and dispatching happen on this task, one record after another, like ASP.NET Core
 //! with `MaximumParallelInvocationsPerClient = 1`; everything written goes through the
-//! connection's [`Transport`] to its writer task, in order.
+//! connection's [`Transport`] (the socket's sending half, defined here next to [`writer`],
+//! which drains it) to its writer task, in order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,8 +19,9 @@ use hubspec_wire::{HubMessage, ProtocolError, RecordReader};
 use tokio::sync::mpsc;
 
 use crate::dispatch::{self, errors};
+use crate::faults::{Fault, WireFaults};
 use crate::server::Shared;
-use crate::state::{completion, End, Out, Transport};
+use crate::state::{completion, End};
 
 /// `late-membership`: how long after its Completion a membership change takes effect. Long
 /// enough that a send started right after the Completion misses it even on a loaded machine
@@ -69,7 +71,13 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
     let (sink, mut stream) = socket.split();
     let (transport, rx, queued) = Transport::new();
     let config = shared.config.clone();
-    let writer = tokio::spawn(writer(sink, rx, queued, config.keep_alive));
+    let writer = tokio::spawn(writer(
+        sink,
+        rx,
+        queued,
+        config.keep_alive,
+        config.faults.clone(),
+    ));
     let mut reader = RecordReader::with_max_record_size(config.max_message_bytes);
 
     let attached = match mode {
@@ -93,7 +101,9 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
                     // Under the lock that registers the connection: `{}` is the first thing
                     // the client reads, and once it has it, the connection is in the model
                     // (with its rooms) for every send that follows.
-                    transport.send_text(HandshakeResponse::success().to_json() + "\u{1e}");
+                    let wire = WireFaults(&config.faults);
+                    transport
+                        .send_text(wire.handshake_success(HandshakeResponse::success().to_json()));
                     let connected = st.connect(
                         user,
                         public_id.clone(),
@@ -434,6 +444,8 @@ fn handle(
             arguments,
             ..
         } => {
+            let wire = WireFaults(&shared.config.faults);
+            let unknown = !dispatch::method_names().any(|m| m.eq_ignore_ascii_case(&target));
             let performed = match dispatch::bind(&target, &arguments) {
                 Ok(call) => st.invoke(conn, call, &target),
                 Err(error) => crate::state::Performed {
@@ -445,7 +457,7 @@ fn handle(
                 tracing::debug!(%conn, %target, %error, "invocation failed");
             }
             // Without an invocationId the caller wants no answer, errors included.
-            if let Some(id) = invocation_id {
+            if let Some(id) = invocation_id.filter(|_| wire.answers(&target, unknown)) {
                 st.push(conn, &completion(&id, &performed.completion), None);
                 st.settle();
             }
@@ -479,6 +491,9 @@ fn handle(
         HubMessage::Completion { .. }
         | HubMessage::StreamItem { .. }
         | HubMessage::CancelInvocation { .. } => None,
+        HubMessage::Ping if WireFaults(&shared.config.faults).ping_closes() => Some(
+            Exit::ProtocolError(errors::connection_error("Unexpected Ping message.")),
+        ),
         HubMessage::Ping | HubMessage::Ack { .. } | HubMessage::Sequence { .. } => None,
         HubMessage::Close { error, .. } => {
             tracing::info!(%conn, error = error.as_deref().unwrap_or(""), "client sent Close");
@@ -504,6 +519,16 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
         return;
     }
     tracing::info!(%conn, ?exit, "socket ended");
+    let graceful = matches!(exit, Exit::HubClose | Exit::ClientClosed);
+    let exit = if stateful && graceful && st.faults().suspends_on_close() {
+        // `graceful-close-resumable`: answered as usual, then suspended as if lost.
+        if let (Exit::HubClose, Some(t)) = (&exit, st.transport_of(conn)) {
+            t.close(None, false);
+        }
+        Exit::Lost
+    } else {
+        exit
+    };
     match exit {
         Exit::HubClose => {
             // ASP.NET Core answers a client's Close with `{"type":7}`: no error (whatever the
@@ -519,7 +544,11 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
             //     exception = null; …}` then `await SendCloseAsync(connection, exception,
             //     connection.AllowReconnect);`
             if let Some(t) = st.end(conn, End::Closed) {
-                t.close(None, false);
+                if WireFaults(&shared.config.faults).answers_close() {
+                    t.close(None, false);
+                } else {
+                    t.send(Out::Close);
+                }
             }
         }
         Exit::ClientClosed => {
@@ -592,7 +621,7 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
                         .entries
                         .get(&conn)
                         .is_some_and(|e| e.generation == generation && !e.has_transport());
-                    if st.epoch == epoch && suspended {
+                    if st.epoch == epoch && suspended && st.faults().expires() {
                         tracing::info!(%conn, "disconnect timeout: connection ends");
                         st.end(conn, End::Expired);
                     }
@@ -606,6 +635,77 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
     st.settle();
 }
 
+/// What a connection's writer task is asked to do.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// Write one text frame.
+    Text(Utf8Bytes),
+    /// Write a WebSocket close frame and stop.
+    Close,
+    /// Stop without a close frame: the socket is dropped, as ASP.NET Core's WebSocket is
+    /// aborted when the server shuts down.
+    Abort,
+}
+
+/// The sending half of one socket.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    tx: mpsc::UnboundedSender<Out>,
+    /// Messages enqueued and not yet written by the writer task.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Transport {
+    /// A transport and the receiving end its writer task drains.
+    pub(crate) fn new() -> (Transport, mpsc::UnboundedReceiver<Out>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        (
+            Transport {
+                tx,
+                queued: queued.clone(),
+            },
+            rx,
+            queued,
+        )
+    }
+
+    /// Enqueues `out`; returns the number of messages now waiting.
+    pub(crate) fn send(&self, out: Out) -> usize {
+        let n = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.tx.send(out).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        n
+    }
+
+    /// Enqueues one framed record.
+    pub(crate) fn send_text(&self, text: impl Into<Utf8Bytes>) -> usize {
+        self.send(Out::Text(text.into()))
+    }
+
+    /// Enqueues a hub `Close` message and then the WebSocket close frame.
+    pub(crate) fn close(&self, error: Option<String>, allow_reconnect: bool) {
+        let close = HubMessage::Close {
+            error,
+            allow_reconnect,
+        };
+        self.send_text(close.to_wire());
+        self.send(Out::Close);
+    }
+
+    /// Stops the socket's writer where this lands in its queue: no hub Close, no close frame,
+    /// and text fed in the same batch is not flushed (an abort is not a graceful end).
+    pub(crate) fn abort(&self) {
+        self.send(Out::Abort);
+    }
+
+    /// Resolves once the writer task has stopped.
+    pub(crate) async fn closed(&self) {
+        self.tx.closed().await
+    }
+}
+
 /// Owns the socket's sending half: writes queued frames in order, batching what is already
 /// queued, and a Ping when nothing was written for `keep_alive` (once the handshake answer or
 /// the resume's Sequence went out).
@@ -614,7 +714,9 @@ async fn writer(
     mut rx: mpsc::UnboundedReceiver<Out>,
     queued: Arc<AtomicUsize>,
     keep_alive: Duration,
+    faults: std::collections::BTreeSet<Fault>,
 ) {
+    let wire = WireFaults(&faults);
     let ping = Utf8Bytes::from(HubMessage::Ping.to_wire());
     let mut started = false;
     loop {
@@ -622,7 +724,7 @@ async fn writer(
             match tokio::time::timeout(keep_alive, rx.recv()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    if sink.send(Message::Text(ping.clone())).await.is_err() {
+                    if sink.send(wire.frame(ping.clone())).await.is_err() {
                         return;
                     }
                     continue;
@@ -644,7 +746,7 @@ async fn writer(
             match out {
                 Out::Text(text) => {
                     started = true;
-                    if sink.feed(Message::Text(text)).await.is_err() {
+                    if sink.feed(wire.frame(text)).await.is_err() {
                         return;
                     }
                 }

@@ -5,9 +5,23 @@
 //! some client receives or when. A fault is written as a change to the operations refhub gives
 //! the model (a different selector, an extra remove, a late apply) or to the wire (a replay
 //! buffer dropped), never as a second implementation of group semantics.
+//!
+//! **Every** fault's behaviour lives in this file: [`FaultState`]'s hooks are what the rest of
+//! refhub calls, and each is a no-op for the correct hub. A hook returns operations for the
+//! model to apply, or rewrites a selector, a list of deliveries or what goes on the wire; none
+//! decides who is in a group or who receives a send.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use hubspec_model::{
+    ConnId, Delivery, GroupsFanout, Hub, Op, Selector, Spec, Status, Target, Text,
+};
+use hubspec_wire::{HubMessage, MessageBuffer, NegotiateResponse};
+
+use crate::dispatch::{Call, Name};
 
 /// One injectable bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,11 +56,87 @@ pub enum Fault {
     UserSendMissesOne,
     /// A membership change takes effect a short moment after its Completion was written.
     LateMembership,
+    /// A send to a group nobody has joined fails (the hub expects groups to be created first).
+    UnjoinedGroupSendFails,
+    /// A group that empties remembers its last member, who is back in it when the group is joined again.
+    EmptiedGroupKeepsMember,
+    /// Removing a live connection from a group it is not in fails.
+    RemoveNonmemberFails,
+    /// Adding to or removing from the group named `""` is refused, as if the name were null.
+    EmptyNameRefused,
+    /// A null group or room name is taken as the empty name instead of being refused.
+    NullNameAccepted,
+    /// A null connection id given on its own is a silent no-op instead of an error.
+    NullConnectionIdIgnored,
+    /// Adding a connection to a group takes it out of every other group.
+    OneGroupPerConnection,
+    /// Adding or removing a connection id that no connection ever had fails.
+    UnknownIdFails,
+    /// Adding or removing the id of a connection that has ended fails.
+    ClosedIdFails,
+    /// `AddConnectionToGroup` for another connection completes but adds nothing.
+    AddByIdIgnored,
+    /// A connection that ends stays in its groups as a dead member, and a send to such a group fails.
+    EndedMemberBreaksGroupSend,
+    /// A new connection gets the id of the last connection that ended.
+    IdsReused,
+    /// Without stateful reconnect, a connection whose transport was lost comes back in its groups on its user's next connection.
+    CoreDropRejoins,
+    /// Adds and removes by id of a suspended connection are ignored.
+    SuspendedIgnoresMembership,
+    /// A suspended connection never expires: the disconnect timeout does nothing.
+    ExpireNever,
+    /// A stateful connection the client closed gracefully is only suspended and can be resumed.
+    GracefulCloseResumable,
+    /// `SendToAll` does not reach the caller.
+    SendAllSkipsCaller,
+    /// `SendToOthers` also reaches the caller.
+    OthersIncludesCaller,
+    /// `SendToCaller` reaches every connection of the caller's user.
+    CallerMeansUser,
+    /// `SendToConnection` to an id that is not live fails instead of reaching nobody.
+    ConnectionSendToUnknownFails,
+    /// `SendToConnections` delivers one copy per time an id is listed.
+    ConnectionsDuplicates,
+    /// `SendToGroup` skips the caller, as `SendToOthersInGroup` does.
+    GroupSendSkipsCaller,
+    /// `SendToGroups` skips null and empty names instead of failing at them.
+    GroupsEmptyNameSkipped,
+    /// A message to a connection is held back and written after the next one to it (or before the connection's next invocation is handled).
+    FifoSwapped,
+    /// The tokens of stateful connections survive a restart, so a socket at an old token is accepted.
+    RestartKeepsTokens,
+    /// `LeaveRoom` removes the caller from the room but keeps the record.
+    LeaveRoomKeepsRecord,
+    /// A new connection with a user is restored to every user's rooms.
+    RoomsAnyUser,
+    /// `JoinRoom` and `LeaveRoom` from a connection without a user act as a plain add or remove.
+    RoomsWithoutUser,
+    /// The negotiate response has no `connectionToken`.
+    NegotiateMissingToken,
+    /// The handshake answer `{}` is written without its record separator.
+    HandshakeWithoutSeparator,
+    /// Every frame is written as a binary WebSocket frame.
+    BinaryFrames,
+    /// `Receive` records are written without their closing brace.
+    ReceiveNotJson,
+    /// Every Completion is written twice.
+    CompletionTwice,
+    /// An invocation of an unknown method gets no Completion.
+    UnknownMethodIgnored,
+    /// A client Ping is taken for a protocol error and closes the connection.
+    PingClosesConnection,
+    /// A client Close is answered with the close frame alone, no Close message.
+    CloseWithoutMessage,
+    /// A resume replays without writing a Sequence first.
+    SequenceMissingOnResume,
+    /// `GetConnectionId` is never answered.
+    GetConnectionIdHangs,
 }
 
 impl Fault {
     /// Every fault, in a stable order.
-    pub const ALL: [Fault; 14] = [
+    pub const ALL: [Fault; 52] = [
         Fault::StickyGroups,
         Fault::NoRejoinOnResume,
         Fault::OthersInGroupIncludesCaller,
@@ -61,6 +151,44 @@ impl Fault {
         Fault::GroupsFanoutOpposite,
         Fault::UserSendMissesOne,
         Fault::LateMembership,
+        Fault::UnjoinedGroupSendFails,
+        Fault::EmptiedGroupKeepsMember,
+        Fault::RemoveNonmemberFails,
+        Fault::EmptyNameRefused,
+        Fault::NullNameAccepted,
+        Fault::NullConnectionIdIgnored,
+        Fault::OneGroupPerConnection,
+        Fault::UnknownIdFails,
+        Fault::ClosedIdFails,
+        Fault::AddByIdIgnored,
+        Fault::EndedMemberBreaksGroupSend,
+        Fault::IdsReused,
+        Fault::CoreDropRejoins,
+        Fault::SuspendedIgnoresMembership,
+        Fault::ExpireNever,
+        Fault::GracefulCloseResumable,
+        Fault::SendAllSkipsCaller,
+        Fault::OthersIncludesCaller,
+        Fault::CallerMeansUser,
+        Fault::ConnectionSendToUnknownFails,
+        Fault::ConnectionsDuplicates,
+        Fault::GroupSendSkipsCaller,
+        Fault::GroupsEmptyNameSkipped,
+        Fault::FifoSwapped,
+        Fault::RestartKeepsTokens,
+        Fault::LeaveRoomKeepsRecord,
+        Fault::RoomsAnyUser,
+        Fault::RoomsWithoutUser,
+        Fault::NegotiateMissingToken,
+        Fault::HandshakeWithoutSeparator,
+        Fault::BinaryFrames,
+        Fault::ReceiveNotJson,
+        Fault::CompletionTwice,
+        Fault::UnknownMethodIgnored,
+        Fault::PingClosesConnection,
+        Fault::CloseWithoutMessage,
+        Fault::SequenceMissingOnResume,
+        Fault::GetConnectionIdHangs,
     ];
 
     /// The fault's name on the command line (`--fault NAME`).
@@ -80,6 +208,44 @@ impl Fault {
             Fault::GroupsFanoutOpposite => "groups-fanout-opposite",
             Fault::UserSendMissesOne => "user-send-misses-one",
             Fault::LateMembership => "late-membership",
+            Fault::UnjoinedGroupSendFails => "unjoined-group-send-fails",
+            Fault::EmptiedGroupKeepsMember => "emptied-group-keeps-member",
+            Fault::RemoveNonmemberFails => "remove-nonmember-fails",
+            Fault::EmptyNameRefused => "empty-name-refused",
+            Fault::NullNameAccepted => "null-name-accepted",
+            Fault::NullConnectionIdIgnored => "null-connection-id-ignored",
+            Fault::OneGroupPerConnection => "one-group-per-connection",
+            Fault::UnknownIdFails => "unknown-id-fails",
+            Fault::ClosedIdFails => "closed-id-fails",
+            Fault::AddByIdIgnored => "add-by-id-ignored",
+            Fault::EndedMemberBreaksGroupSend => "ended-member-breaks-group-send",
+            Fault::IdsReused => "ids-reused",
+            Fault::CoreDropRejoins => "core-drop-rejoins",
+            Fault::SuspendedIgnoresMembership => "suspended-ignores-membership",
+            Fault::ExpireNever => "expire-never",
+            Fault::GracefulCloseResumable => "graceful-close-resumable",
+            Fault::SendAllSkipsCaller => "send-all-skips-caller",
+            Fault::OthersIncludesCaller => "others-includes-caller",
+            Fault::CallerMeansUser => "caller-means-user",
+            Fault::ConnectionSendToUnknownFails => "connection-send-to-unknown-fails",
+            Fault::ConnectionsDuplicates => "connections-duplicates",
+            Fault::GroupSendSkipsCaller => "group-send-skips-caller",
+            Fault::GroupsEmptyNameSkipped => "groups-empty-name-skipped",
+            Fault::FifoSwapped => "fifo-swapped",
+            Fault::RestartKeepsTokens => "restart-keeps-tokens",
+            Fault::LeaveRoomKeepsRecord => "leave-room-keeps-record",
+            Fault::RoomsAnyUser => "rooms-any-user",
+            Fault::RoomsWithoutUser => "rooms-without-user",
+            Fault::NegotiateMissingToken => "negotiate-missing-token",
+            Fault::HandshakeWithoutSeparator => "handshake-without-separator",
+            Fault::BinaryFrames => "binary-frames",
+            Fault::ReceiveNotJson => "receive-not-json",
+            Fault::CompletionTwice => "completion-twice",
+            Fault::UnknownMethodIgnored => "unknown-method-ignored",
+            Fault::PingClosesConnection => "ping-closes-connection",
+            Fault::CloseWithoutMessage => "close-without-message",
+            Fault::SequenceMissingOnResume => "sequence-missing-on-resume",
+            Fault::GetConnectionIdHangs => "get-connection-id-hangs",
         }
     }
 
@@ -114,6 +280,44 @@ impl Fault {
             Fault::LateMembership => {
                 "a membership change takes effect shortly after its Completion is written"
             }
+            Fault::UnjoinedGroupSendFails => "SendToGroup to a group with no members fails instead of reaching nobody",
+            Fault::EmptiedGroupKeepsMember => "a group that emptied keeps its last member, who is back when someone joins it again",
+            Fault::RemoveNonmemberFails => "removing a connection from a group it is not in fails",
+            Fault::EmptyNameRefused => "add and remove refuse the empty group name",
+            Fault::NullNameAccepted => "a null group name is taken as the empty name instead of being refused",
+            Fault::NullConnectionIdIgnored => "a null connection id on its own is ignored instead of refused",
+            Fault::OneGroupPerConnection => "joining a group leaves every other group",
+            Fault::UnknownIdFails => "adding or removing an id no connection has fails",
+            Fault::ClosedIdFails => "adding or removing the id of an ended connection fails",
+            Fault::AddByIdIgnored => "AddConnectionToGroup of another connection completes and adds nothing",
+            Fault::EndedMemberBreaksGroupSend => "an ended connection stays in its groups and a send to them fails",
+            Fault::IdsReused => "a new connection gets the id of the last connection that ended",
+            Fault::CoreDropRejoins => "under core, a user's next connection after a lost transport is back in the lost one's groups",
+            Fault::SuspendedIgnoresMembership => "adds and removes by id of a suspended connection are ignored",
+            Fault::ExpireNever => "a suspended connection never expires",
+            Fault::GracefulCloseResumable => "a gracefully closed stateful connection is suspended and can be resumed",
+            Fault::SendAllSkipsCaller => "SendToAll does not reach the caller",
+            Fault::OthersIncludesCaller => "SendToOthers also reaches the caller",
+            Fault::CallerMeansUser => "SendToCaller reaches every connection of the caller's user",
+            Fault::ConnectionSendToUnknownFails => "SendToConnection to an id that is not live fails",
+            Fault::ConnectionsDuplicates => "SendToConnections delivers once per listing of an id",
+            Fault::GroupSendSkipsCaller => "SendToGroup skips the caller",
+            Fault::GroupsEmptyNameSkipped => "SendToGroups skips null and empty names instead of failing",
+            Fault::FifoSwapped => "two messages in a row to one connection arrive swapped",
+            Fault::RestartKeepsTokens => "stateful connection tokens survive a restart and are accepted again",
+            Fault::LeaveRoomKeepsRecord => "LeaveRoom keeps the room record",
+            Fault::RoomsAnyUser => "a new connection is restored to every user's rooms",
+            Fault::RoomsWithoutUser => "rooms calls without a user act as AddToGroup/RemoveFromGroup",
+            Fault::NegotiateMissingToken => "the negotiate response lacks connectionToken",
+            Fault::HandshakeWithoutSeparator => "the handshake answer {} has no record separator",
+            Fault::BinaryFrames => "messages travel in binary WebSocket frames",
+            Fault::ReceiveNotJson => "Receive records are not valid JSON",
+            Fault::CompletionTwice => "every Completion is written twice",
+            Fault::UnknownMethodIgnored => "an unknown method gets no Completion",
+            Fault::PingClosesConnection => "a client Ping closes the connection",
+            Fault::CloseWithoutMessage => "a client Close is answered without a Close message",
+            Fault::SequenceMissingOnResume => "a resume replays without a Sequence first",
+            Fault::GetConnectionIdHangs => "GetConnectionId never completes",
         }
     }
 
@@ -134,8 +338,659 @@ impl Fault {
             Fault::GroupsFanoutOpposite => &["SND-GROUPS-FANOUT"],
             Fault::UserSendMissesOne => &["SND-USER", "SND-USERS"],
             Fault::LateMembership => &["GRP-EFFECT-BEFORE-COMPLETION"],
+            Fault::UnjoinedGroupSendFails => &["GRP-CREATE-ON-ADD", "SND-GROUP"],
+            Fault::EmptiedGroupKeepsMember => &["GRP-DELETE-ON-EMPTY"],
+            Fault::RemoveNonmemberFails => &["GRP-REMOVE-NONMEMBER"],
+            Fault::EmptyNameRefused => &["GRP-EMPTY-NAME"],
+            Fault::NullNameAccepted => &["GRP-NULL-NAME"],
+            Fault::NullConnectionIdIgnored => &["GRP-NULL-CONNECTION-ID"],
+            Fault::OneGroupPerConnection => &["GRP-MULTI-MEMBERSHIP"],
+            Fault::UnknownIdFails => &["GRP-UNKNOWN-ID"],
+            Fault::ClosedIdFails => &["GRP-CLOSED-ID"],
+            Fault::AddByIdIgnored => &["GRP-ADD-BY-ID"],
+            Fault::EndedMemberBreaksGroupSend => &["CON-DISCONNECT-LEAVES-GROUPS", "SND-GROUP"],
+            Fault::IdsReused => &["CON-IDS-UNIQUE"],
+            Fault::CoreDropRejoins => &["REC-CORE-DROP-ENDS", "REC-RECONNECT-IS-NEW"],
+            Fault::SuspendedIgnoresMembership => &["REC-SUSPENDED-KEEPS-GROUPS"],
+            Fault::ExpireNever => &["REC-EXPIRE-ENDS"],
+            Fault::GracefulCloseResumable => &["REC-GRACEFUL-NO-RESUME"],
+            Fault::SendAllSkipsCaller => &["SND-ALL"],
+            Fault::OthersIncludesCaller => &["SND-OTHERS"],
+            Fault::CallerMeansUser => &["SND-CALLER"],
+            Fault::ConnectionSendToUnknownFails => &["SND-CONNECTION"],
+            Fault::ConnectionsDuplicates => &["SND-CONNECTIONS"],
+            Fault::GroupSendSkipsCaller => &["SND-GROUP"],
+            Fault::GroupsEmptyNameSkipped => &["SND-GROUPS-EMPTY-NAME"],
+            Fault::FifoSwapped => &["SND-FIFO"],
+            Fault::RestartKeepsTokens => &["RST-NO-RESUME"],
+            Fault::LeaveRoomKeepsRecord => &["ROOM-LEAVE-DELETES"],
+            Fault::RoomsAnyUser => &["ROOM-PER-USER"],
+            Fault::RoomsWithoutUser => &["ROOM-NEEDS-USER"],
+            Fault::NegotiateMissingToken => &["PRO-NEGOTIATE"],
+            Fault::HandshakeWithoutSeparator => &["PRO-HANDSHAKE"],
+            Fault::BinaryFrames => &["PRO-TEXT-FRAMES"],
+            Fault::ReceiveNotJson => &["PRO-WELL-FORMED"],
+            Fault::CompletionTwice => &["PRO-COMPLETION"],
+            Fault::UnknownMethodIgnored => &["PRO-UNKNOWN-METHOD"],
+            Fault::PingClosesConnection => &["PRO-PING"],
+            Fault::CloseWithoutMessage => &["PRO-CLOSE"],
+            Fault::SequenceMissingOnResume => &["PRO-SEQUENCE"],
+            Fault::GetConnectionIdHangs => &["PRO-RESPONSIVE"],
         }
     }
+}
+
+/// The faults a hub runs with, and the bookkeeping some of them need (empty when no fault is
+/// on). Its hooks are called by `state`; each does nothing unless its fault is on.
+#[derive(Default)]
+pub(crate) struct FaultState {
+    on: BTreeSet<Fault>,
+    /// `sticky-groups`: user → groups their ended connections were in.
+    sticky: BTreeMap<String, BTreeSet<String>>,
+    /// `core-drop-rejoins`: user → groups their connections lost under `core` were in.
+    dropped: BTreeMap<String, BTreeSet<String>>,
+    /// `memberships-survive-restart`: user → groups their connections were in at a restart.
+    survived: BTreeMap<String, BTreeSet<String>>,
+    /// `double-add-delivers-twice`: (connection, group) added while already a member. An entry
+    /// counts only while the connection is still in the group ([`FaultState::doubled`]
+    /// checks), so a leave the bookkeeping did not see (a removal another fault makes) cannot
+    /// leave it doubled after a later single add.
+    doubled: BTreeSet<(ConnId, String)>,
+    /// `emptied-group-keeps-member`: group → the member whose removal emptied it.
+    emptied: BTreeMap<String, ConnId>,
+    /// `ended-member-breaks-group-send`: groups an ended connection was in.
+    dead: BTreeSet<String>,
+    /// `closed-id-fails`, `unknown-id-fails`: the public ids of ended connections.
+    closed: BTreeSet<String>,
+    /// `ids-reused`: the public id of the last connection that ended, not yet given out again.
+    reusable: Option<String>,
+    /// `fifo-swapped`: the delivery held back for each connection.
+    held: BTreeMap<ConnId, Delivery<Text>>,
+}
+
+/// What an invocation's membership change was before the model applied it.
+pub(crate) struct Before {
+    /// (connection, group, add?) the operation is about, when it names a connection id.
+    about: Option<(ConnId, String, bool)>,
+    /// Whether that connection was in that group.
+    was_member: bool,
+    /// Whether that group had no member.
+    group_was_empty: bool,
+}
+
+/// How a connection ended, as far as the faults care.
+pub(crate) struct Ended<'a> {
+    pub(crate) id: ConnId,
+    pub(crate) public_id: &'a str,
+    /// Its transport was lost under profile `core` (the model's `Drop` ends it).
+    pub(crate) lost_on_core: bool,
+}
+
+impl FaultState {
+    /// The bookkeeping for a hub with the faults `on`.
+    pub(crate) fn new(on: BTreeSet<Fault>) -> FaultState {
+        FaultState {
+            on,
+            ..FaultState::default()
+        }
+    }
+
+    fn has(&self, fault: Fault) -> bool {
+        self.on.contains(&fault)
+    }
+
+    /// The spec operations are judged by: `groups-fanout-opposite` flips the fan-out.
+    pub(crate) fn spec(&self, mut spec: Spec) -> Spec {
+        if self.has(Fault::GroupsFanoutOpposite) {
+            spec.groups_fanout = match spec.groups_fanout {
+                GroupsFanout::PerGroup => GroupsFanout::Once,
+                GroupsFanout::Once => GroupsFanout::PerGroup,
+            };
+        }
+        spec
+    }
+
+    /// A group or room name as the client sent it, as refhub uses it: `case-insensitive-groups`
+    /// folds it to lower case, `null-name-accepted` takes null for `""`.
+    pub(crate) fn fold(&self, name: Name) -> Name {
+        let name = match name {
+            None if self.has(Fault::NullNameAccepted) => Some(String::new()),
+            name => name,
+        };
+        if self.has(Fault::CaseInsensitiveGroups) {
+            name.map(|n| n.to_lowercase())
+        } else {
+            name
+        }
+    }
+
+    /// A new connection's public id: `fresh`, or with `ids-reused` the last ended one's.
+    pub(crate) fn public_id(&mut self, fresh: String) -> String {
+        match self.reusable.take() {
+            Some(id) if self.has(Fault::IdsReused) => id,
+            _ => fresh,
+        }
+    }
+
+    /// The target of `AddConnectionToGroup` / `RemoveConnectionFromGroup` for the client's id
+    /// argument `id`, which refhub resolved to `target`.
+    pub(crate) fn rewrite_member_target(
+        &self,
+        hub: &Hub,
+        id: Option<&str>,
+        target: Target,
+    ) -> Target {
+        match (id, target) {
+            (None, Target::Null) if self.has(Fault::NullConnectionIdIgnored) => Target::Unknown,
+            (Some(id), Target::Unknown) if self.closed.contains(id) => {
+                if self.has(Fault::ClosedIdFails) {
+                    Target::Null
+                } else {
+                    target
+                }
+            }
+            (Some(_), Target::Unknown) if self.has(Fault::UnknownIdFails) => Target::Null,
+            (_, Target::Id(t))
+                if self.has(Fault::SuspendedIgnoresMembership)
+                    && hub.conn(t).is_some_and(|c| c.status == Status::Suspended) =>
+            {
+                Target::Unknown
+            }
+            _ => target,
+        }
+    }
+
+    /// The operation an invocation gives the model (before its rooms record is written).
+    pub(crate) fn rewrite_op(&self, hub: &Hub, op: Op<Text>) -> Op<Text> {
+        let member =
+            |c: ConnId, g: &Option<String>| g.as_deref().is_some_and(|g| is_member(hub, c, g));
+        let no_user = |c: ConnId| hub.conn(c).is_some_and(|c| c.user.is_none());
+        match op {
+            Op::AddToGroup {
+                caller,
+                group: Some(g),
+            } if g.is_empty() && self.has(Fault::EmptyNameRefused) => Op::AddToGroup {
+                caller,
+                group: None,
+            },
+            Op::RemoveFromGroup {
+                caller,
+                group: Some(g),
+            } if g.is_empty() && self.has(Fault::EmptyNameRefused) => Op::RemoveFromGroup {
+                caller,
+                group: None,
+            },
+            Op::RemoveFromGroup { caller, group }
+                if self.has(Fault::RemoveNonmemberFails) && !member(caller, &group) =>
+            {
+                Op::RemoveFromGroup {
+                    caller,
+                    group: None,
+                }
+            }
+            Op::RemoveConnectionFromGroup {
+                caller,
+                target: Target::Id(t),
+                group,
+            } if self.has(Fault::RemoveNonmemberFails)
+                && hub.conn(t).is_some()
+                && !member(t, &group) =>
+            {
+                Op::RemoveConnectionFromGroup {
+                    caller,
+                    target: Target::Id(t),
+                    group: None,
+                }
+            }
+            Op::AddConnectionToGroup {
+                caller,
+                target: Target::Id(t),
+                group,
+            } if t != caller && self.has(Fault::AddByIdIgnored) => Op::AddConnectionToGroup {
+                caller,
+                target: Target::Unknown,
+                group,
+            },
+            Op::JoinRoom { caller, room }
+                if no_user(caller) && self.has(Fault::RoomsWithoutUser) =>
+            {
+                Op::AddToGroup {
+                    caller,
+                    group: room,
+                }
+            }
+            Op::LeaveRoom { caller, room }
+                if (no_user(caller) && self.has(Fault::RoomsWithoutUser))
+                    || self.has(Fault::LeaveRoomKeepsRecord) =>
+            {
+                Op::RemoveFromGroup {
+                    caller,
+                    group: room,
+                }
+            }
+            op => op,
+        }
+    }
+
+    /// Operations to apply right after the model connected `id` (already in its rooms):
+    /// `rooms-not-restored` takes it out of them; `sticky-groups`, `core-drop-rejoins` and
+    /// `memberships-survive-restart` put it in its user's old groups, `rooms-any-user` in
+    /// every other user's rooms.
+    pub(crate) fn on_connect(&self, hub: &Hub, id: ConnId) -> Vec<Op<Text>> {
+        let mut ops = Vec::new();
+        if self.has(Fault::RoomsNotRestored) {
+            ops.extend(
+                groups_of(hub, id)
+                    .into_iter()
+                    .map(|group| Op::RemoveFromGroup {
+                        caller: id,
+                        group: Some(group),
+                    }),
+            );
+        }
+        let Some(user) = hub.conn(id).and_then(|c| c.user.as_ref()) else {
+            return ops;
+        };
+        let mut extra: BTreeSet<String> = BTreeSet::new();
+        if self.has(Fault::StickyGroups) {
+            extra.extend(self.sticky.get(user).into_iter().flatten().cloned());
+        }
+        if self.has(Fault::CoreDropRejoins) {
+            extra.extend(self.dropped.get(user).into_iter().flatten().cloned());
+        }
+        if self.has(Fault::MembershipsSurviveRestart) {
+            extra.extend(self.survived.get(user).into_iter().flatten().cloned());
+        }
+        if self.has(Fault::RoomsAnyUser) {
+            for records in hub.rooms.iter().filter(|r| &r.user != user) {
+                extra.extend(records.rooms.iter().cloned());
+            }
+        }
+        ops.extend(extra.into_iter().map(|group| Op::AddToGroup {
+            caller: id,
+            group: Some(group),
+        }));
+        ops
+    }
+
+    /// Called before the model ends a connection: what some faults remember of it.
+    pub(crate) fn on_end(&mut self, hub: &Hub, ended: Ended<'_>) {
+        let id = ended.id;
+        let user = hub.conn(id).and_then(|c| c.user.clone());
+        let groups = groups_of(hub, id);
+        if let Some(user) = user {
+            if self.has(Fault::StickyGroups) {
+                let sticky = self.sticky.entry(user.clone()).or_default();
+                sticky.extend(groups.iter().cloned());
+            }
+            if self.has(Fault::CoreDropRejoins) && ended.lost_on_core {
+                let dropped = self.dropped.entry(user).or_default();
+                dropped.extend(groups.iter().cloned());
+            }
+        }
+        if self.has(Fault::EndedMemberBreaksGroupSend) {
+            self.dead.extend(groups);
+        }
+        if self.has(Fault::ClosedIdFails) || self.has(Fault::UnknownIdFails) {
+            // `unknown-id-fails` needs them too, to leave an ended connection's id alone.
+            self.closed.insert(ended.public_id.to_owned());
+        }
+        if self.has(Fault::IdsReused) {
+            self.reusable = Some(ended.public_id.to_owned());
+        }
+        self.doubled.retain(|(c, _)| *c != id);
+        self.held.remove(&id);
+    }
+
+    /// `graceful-close-resumable`: whether a stateful connection the client closed is only
+    /// suspended.
+    pub(crate) fn suspends_on_close(&self) -> bool {
+        self.has(Fault::GracefulCloseResumable)
+    }
+
+    /// Whether the disconnect timeout ends a suspended connection (`expire-never`: no).
+    pub(crate) fn expires(&self) -> bool {
+        !self.has(Fault::ExpireNever)
+    }
+
+    /// Whether the tokens of stateful connections survive a restart (`restart-keeps-tokens`).
+    pub(crate) fn keeps_tokens_on_restart(&self) -> bool {
+        self.has(Fault::RestartKeepsTokens)
+    }
+
+    /// The `Sequence` and the records a resume writes: the replay buffer's; with
+    /// `buffer-lost-on-resume` nothing (the buffer is acked away and the Sequence names the
+    /// next message); with `sequence-missing-on-resume` no Sequence.
+    pub(crate) fn replay(&self, buffer: &mut MessageBuffer) -> (Option<HubMessage>, Vec<String>) {
+        if self.has(Fault::BufferLostOnResume) {
+            let next = buffer.total_sent();
+            buffer.on_ack(next);
+            let _ = buffer.resend();
+            let sequence = HubMessage::Sequence {
+                sequence_id: next + 1,
+            };
+            return (Some(sequence), Vec::new());
+        }
+        let (sequence, records) = buffer.resend();
+        let sequence = (!self.has(Fault::SequenceMissingOnResume)).then_some(sequence);
+        (sequence, records)
+    }
+
+    /// Operations to apply once the model resumed `id`: `no-rejoin-on-resume` removes it from
+    /// every group.
+    pub(crate) fn on_resume(&self, hub: &Hub, id: ConnId) -> Vec<Op<Text>> {
+        if !self.has(Fault::NoRejoinOnResume) {
+            return Vec::new();
+        }
+        groups_of(hub, id)
+            .into_iter()
+            .map(|group| Op::RemoveFromGroup {
+                caller: id,
+                group: Some(group),
+            })
+            .collect()
+    }
+
+    /// Called before the model's `Restart`: `memberships-survive-restart` remembers each
+    /// user's groups.
+    pub(crate) fn on_restart(&mut self, hub: &Hub) {
+        if self.has(Fault::MembershipsSurviveRestart) {
+            for c in &hub.conns {
+                if let Some(user) = &c.user {
+                    self.survived
+                        .entry(user.clone())
+                        .or_default()
+                        .extend(c.groups.iter().cloned());
+                }
+            }
+        }
+        self.doubled.clear();
+        self.held.clear();
+    }
+
+    /// `late-membership`: whether the operation of `call` is applied only after its Completion
+    /// (a membership change the model would perform).
+    pub(crate) fn defers(&self, hub: &Hub, call: &Call, op: &Op<Text>) -> bool {
+        if !self.has(Fault::LateMembership) || !call.is_membership() {
+            return false;
+        }
+        match op {
+            Op::AddToGroup { group, .. }
+            | Op::RemoveFromGroup { group, .. }
+            | Op::AddConnectionToGroup { group, .. }
+            | Op::RemoveConnectionFromGroup { group, .. } => group.is_some(),
+            Op::JoinRoom { caller, room } | Op::LeaveRoom { caller, room } => {
+                room.is_some() && hub.conn(*caller).is_some_and(|c| c.user.is_some())
+            }
+            _ => false,
+        }
+    }
+
+    /// The selector a send from `caller` is given to the model with: the client's, or the
+    /// faulty one. A selector made to fail names a null group or id, which the model refuses.
+    pub(crate) fn rewrite_selector(
+        &self,
+        hub: &Hub,
+        caller: ConnId,
+        selector: Selector<Text>,
+    ) -> Selector<Text> {
+        let empty = |g: &str| hub.members(&g.to_owned()).next().is_none();
+        match selector {
+            Selector::All if self.has(Fault::SendAllSkipsCaller) => Selector::Others,
+            Selector::Others if self.has(Fault::OthersIncludesCaller) => Selector::All,
+            Selector::Caller if self.has(Fault::CallerMeansUser) => {
+                match hub.conn(caller).and_then(|c| c.user.clone()) {
+                    Some(user) => Selector::User(user),
+                    None => Selector::Caller,
+                }
+            }
+            Selector::Connection(Target::Unknown)
+                if self.has(Fault::ConnectionSendToUnknownFails) =>
+            {
+                Selector::Connection(Target::Null)
+            }
+            Selector::Connection(Target::Null) if self.has(Fault::NullConnectionIdIgnored) => {
+                Selector::Connection(Target::Unknown)
+            }
+            Selector::Group(Some(g)) if self.has(Fault::UnjoinedGroupSendFails) && empty(&g) => {
+                Selector::Group(None)
+            }
+            Selector::Group(Some(g))
+                if self.has(Fault::EndedMemberBreaksGroupSend) && self.dead.contains(&g) =>
+            {
+                Selector::Group(None)
+            }
+            Selector::Group(g) if self.has(Fault::GroupSendSkipsCaller) => {
+                Selector::OthersInGroup(g)
+            }
+            Selector::Groups(gs) if self.has(Fault::GroupsEmptyNameSkipped) => Selector::Groups(
+                gs.into_iter()
+                    .filter(|g| g.as_deref().is_some_and(|g| !g.is_empty()))
+                    .collect(),
+            ),
+            Selector::AllExcept(_) if self.has(Fault::AllExceptIgnoresList) => Selector::All,
+            Selector::GroupExcept(g, _) if self.has(Fault::GroupExceptIgnoresList) => {
+                Selector::Group(g)
+            }
+            Selector::OthersInGroup(g) if self.has(Fault::OthersInGroupIncludesCaller) => {
+                Selector::Group(g)
+            }
+            Selector::User(u) if self.has(Fault::UserSendMissesOne) => users_but_newest(hub, &[u]),
+            Selector::Users(us) if self.has(Fault::UserSendMissesOne) => users_but_newest(hub, &us),
+            other => other,
+        }
+    }
+
+    /// Notes what an invocation's operation is about before the model applies it.
+    pub(crate) fn before_invocation(&self, hub: &Hub, op: &Op<Text>) -> Before {
+        let about: Option<(ConnId, String, bool)> =
+            op.membership_change().and_then(|c| match c.target {
+                Target::Id(t) => Some((t, c.group.clone(), c.add)),
+                _ => None,
+            });
+        let was_member = about
+            .as_ref()
+            .is_some_and(|(c, g, _)| is_member(hub, *c, g));
+        let group_was_empty = about
+            .as_ref()
+            .is_some_and(|(_, g, _)| hub.members(g).next().is_none());
+        Before {
+            about,
+            was_member,
+            group_was_empty,
+        }
+    }
+
+    /// Deliveries held back for `caller` (`fifo-swapped`), written before its next
+    /// invocation is handled.
+    pub(crate) fn release(&mut self, caller: ConnId) -> Vec<Delivery<Text>> {
+        self.held.remove(&caller).into_iter().collect()
+    }
+
+    /// The deliveries to write for an invocation the model has applied:
+    /// `double-add-delivers-twice` and `connections-duplicates` copy some, `fifo-swapped`
+    /// holds one back or writes it after the next.
+    pub(crate) fn rewrite_deliveries(
+        &mut self,
+        hub: &Hub,
+        op: &Op<Text>,
+        before: &Before,
+        deliveries: Vec<Delivery<Text>>,
+    ) -> Vec<Delivery<Text>> {
+        let mut deliveries = deliveries;
+        if self.has(Fault::DoubleAddDeliversTwice) {
+            if let Some((c, g, add)) = &before.about {
+                // Only an add to a group the connection is already in doubles; a first add
+                // (or a remove) leaves it single, whatever an earlier membership did.
+                if *add && before.was_member {
+                    self.doubled.insert((*c, g.clone()));
+                } else {
+                    self.doubled.remove(&(*c, g.clone()));
+                }
+            }
+            if let Op::Send { selector, .. } = op {
+                deliveries = self.doubled(hub, selector, deliveries);
+            }
+        }
+        if let Op::Send {
+            selector: Selector::Connections(ids),
+            ..
+        } = op
+        {
+            if self.has(Fault::ConnectionsDuplicates) {
+                deliveries = deliveries
+                    .into_iter()
+                    .flat_map(|d| {
+                        let n = ids.iter().filter(|t| **t == Target::Id(d.to)).count();
+                        std::iter::repeat_n(d, n.max(1))
+                    })
+                    .collect();
+            }
+        }
+        if self.has(Fault::FifoSwapped) {
+            let mut out = Vec::with_capacity(deliveries.len());
+            for d in deliveries {
+                if d.mode != hubspec_model::Mode::Now {
+                    out.push(d);
+                } else if let Some(held) = self.held.remove(&d.to) {
+                    out.push(d);
+                    out.push(held);
+                } else {
+                    self.held.insert(d.to, d);
+                }
+            }
+            deliveries = out;
+        }
+        deliveries
+    }
+
+    /// Operations to apply after an invocation's deliveries are written: `remove-drops-group`
+    /// removes every other member of the group a member was removed from;
+    /// `one-group-per-connection` takes a connection added to a group out of its others;
+    /// `emptied-group-keeps-member` puts back the member that emptied a group re-created now.
+    pub(crate) fn after_invocation(&mut self, hub: &Hub, before: &Before) -> Vec<Op<Text>> {
+        let Some((c, g, add)) = &before.about else {
+            return Vec::new();
+        };
+        let mut ops = Vec::new();
+        if !add && before.was_member && self.has(Fault::RemoveDropsGroup) {
+            ops.extend(hub.members(g).map(|other| Op::RemoveConnectionFromGroup {
+                caller: *c,
+                target: Target::Id(other),
+                group: Some(g.clone()),
+            }));
+        }
+        if *add && !before.was_member && self.has(Fault::OneGroupPerConnection) {
+            ops.extend(
+                groups_of(hub, *c)
+                    .into_iter()
+                    .filter(|other| other != g)
+                    .map(|other| Op::RemoveConnectionFromGroup {
+                        caller: *c,
+                        target: Target::Id(*c),
+                        group: Some(other),
+                    }),
+            );
+        }
+        if self.has(Fault::EmptiedGroupKeepsMember) {
+            if !add && before.was_member && hub.members(g).next().is_none() {
+                self.emptied.insert(g.clone(), *c);
+            } else if *add && before.group_was_empty && is_member(hub, *c, g) {
+                if let Some(old) = self.emptied.remove(g) {
+                    if old != *c && hub.conn(old).is_some() {
+                        ops.push(Op::AddConnectionToGroup {
+                            caller: *c,
+                            target: Target::Id(old),
+                            group: Some(g.clone()),
+                        });
+                    }
+                }
+            }
+        }
+        ops
+    }
+
+    /// The text of one hub message as written to a socket: `receive-not-json` cuts a
+    /// `Receive`'s closing brace, `completion-twice` writes a Completion twice.
+    pub(crate) fn rewrite_record(&self, message: &HubMessage, text: Utf8Bytes) -> Utf8Bytes {
+        match message {
+            HubMessage::Invocation { target, .. }
+                if target == "Receive" && self.has(Fault::ReceiveNotJson) =>
+            {
+                let record = text.as_str();
+                let cut = record.trim_end_matches('\u{1e}');
+                let cut = cut.strip_suffix('}').unwrap_or(cut);
+                Utf8Bytes::from(format!("{cut}\u{1e}"))
+            }
+            HubMessage::Completion { .. } if self.has(Fault::CompletionTwice) => {
+                Utf8Bytes::from(format!("{0}{0}", text.as_str()))
+            }
+            _ => text,
+        }
+    }
+
+    /// `double-add-delivers-twice`: a second copy for each recipient that was added twice to a
+    /// group the selector names and is still in it. Only deliveries the model made are copied,
+    /// so the fault never reaches a connection the send does not (another session's above all).
+    fn doubled(
+        &self,
+        hub: &Hub,
+        selector: &Selector<Text>,
+        deliveries: Vec<Delivery<Text>>,
+    ) -> Vec<Delivery<Text>> {
+        let groups: Vec<&String> = selector.group_names().collect();
+        if groups.is_empty() {
+            return deliveries;
+        }
+        let mut out = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            let twice = groups
+                .iter()
+                .any(|g| self.doubled.contains(&(d.to, (*g).clone())) && is_member(hub, d.to, g));
+            if twice {
+                out.push(d.clone());
+            }
+            out.push(d);
+        }
+        out
+    }
+}
+
+/// The groups `id` is in.
+fn groups_of(hub: &Hub, id: ConnId) -> Vec<String> {
+    hub.conn(id)
+        .map(|c| c.groups.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn is_member(hub: &Hub, id: ConnId, group: &str) -> bool {
+    hub.conn(id)
+        .is_some_and(|c| c.groups.iter().any(|g| g == group))
+}
+
+/// `user-send-misses-one`: the users' connections, each user's newest left out.
+fn users_but_newest(hub: &Hub, users: &[String]) -> Selector<Text> {
+    let mut newest: BTreeMap<&str, ConnId> = BTreeMap::new();
+    for c in &hub.conns {
+        if let Some(u) = c.user.as_deref() {
+            if users.iter().any(|x| x == u) {
+                newest.insert(u, c.id);
+            }
+        }
+    }
+    let skip: BTreeSet<ConnId> = newest.into_values().collect();
+    Selector::Connections(
+        hub.conns
+            .iter()
+            .filter(|c| {
+                c.user
+                    .as_deref()
+                    .is_some_and(|u| users.iter().any(|x| x == u))
+            })
+            .filter(|c| !skip.contains(&c.id))
+            .map(|c| Target::Id(c.id))
+            .collect(),
+    )
 }
 
 impl fmt::Display for Fault {
@@ -176,6 +1031,27 @@ mod tests {
         assert!("no-such-fault".parse::<Fault>().is_err());
     }
 
+    /// Every rule refhub can break (all but those stated for `classic` alone, a profile refhub
+    /// does not serve) has a fault that breaks it, so the suite can be shown to catch each.
+    #[test]
+    fn every_rule_refhub_serves_has_a_fault() {
+        let named: BTreeSet<&str> = Fault::ALL
+            .iter()
+            .flat_map(|f| f.breaks().iter().copied())
+            .collect();
+        let served = [
+            hubspec_model::Profile::Core,
+            hubspec_model::Profile::CoreStateful,
+        ];
+        let missing: Vec<&str> = hubspec_model::RULES
+            .iter()
+            .filter(|r| served.iter().any(|p| r.applies_to(*p)))
+            .map(|r| r.id)
+            .filter(|id| !named.contains(id))
+            .collect();
+        assert!(missing.is_empty(), "rules no fault breaks: {missing:?}");
+    }
+
     #[test]
     fn every_fault_breaks_only_rules_that_exist() {
         for f in Fault::ALL {
@@ -187,5 +1063,62 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+/// The faults of the wire that need no hub state, read from the configuration's fault set by
+/// `connection` and `server`.
+#[derive(Clone, Copy)]
+pub(crate) struct WireFaults<'a>(pub(crate) &'a BTreeSet<Fault>);
+
+impl WireFaults<'_> {
+    fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+
+    /// The frame a record (or a batch of them) travels in: text, or with `binary-frames`
+    /// binary.
+    pub(crate) fn frame(&self, text: Utf8Bytes) -> Message {
+        if self.has(Fault::BinaryFrames) {
+            Message::Binary(axum::body::Bytes::copy_from_slice(text.as_bytes()))
+        } else {
+            Message::Text(text)
+        }
+    }
+
+    /// The successful handshake answer: `{}` and the separator, without it under
+    /// `handshake-without-separator`.
+    pub(crate) fn handshake_success(&self, answer: String) -> String {
+        if self.has(Fault::HandshakeWithoutSeparator) {
+            answer
+        } else {
+            answer + "\u{1e}"
+        }
+    }
+
+    /// A negotiate response as sent: `negotiate-missing-token` drops the token.
+    pub(crate) fn negotiate(&self, response: &mut NegotiateResponse) {
+        if self.has(Fault::NegotiateMissingToken) {
+            response.connection_token = None;
+        }
+    }
+
+    /// Whether an invocation of `target` that failed with `error` is answered:
+    /// `unknown-method-ignored` leaves an unknown method unanswered, `get-connection-id-hangs`
+    /// leaves `GetConnectionId` unanswered.
+    pub(crate) fn answers(&self, target: &str, unknown: bool) -> bool {
+        !(unknown && self.has(Fault::UnknownMethodIgnored)
+            || target.eq_ignore_ascii_case("GetConnectionId")
+                && self.has(Fault::GetConnectionIdHangs))
+    }
+
+    /// `ping-closes-connection`: whether a client Ping ends the connection.
+    pub(crate) fn ping_closes(&self) -> bool {
+        self.has(Fault::PingClosesConnection)
+    }
+
+    /// Whether a client Close is answered with a Close message (`close-without-message`: no).
+    pub(crate) fn answers_close(&self) -> bool {
+        !self.has(Fault::CloseWithoutMessage)
     }
 }

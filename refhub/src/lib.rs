@@ -16,14 +16,16 @@
 //! - [`config`]: [`RefHubConfig`], ASP.NET Core's defaults for limits and timeouts.
 //! - `server`: axum routes, negotiate, the WebSocket endpoint (404 / 409 / resume), the
 //!   sweeper of stale negotiations.
-//! - `connection`: one socket: handshake, read loop, writer task, keep-alive, client timeout,
-//!   Acks, and what the socket's end means for the connection (end or suspend).
+//! - `connection`: one socket: handshake, read loop, keep-alive, client timeout, Acks, what the
+//!   socket's end means for the connection (end or suspend), and the sending half
+//!   (`Transport`, `Out`) with the writer task that drains it.
 //! - `dispatch`: the conformance hub's methods bound from an Invocation, and the error texts.
 //! - `state`: the model plus ids, tokens, sockets and replay buffers; contract calls become
 //!   model operations there, and the model's deliveries become frames.
 //! - `rooms`: the rooms records in SQLite.
 //! - [`cli`]: the flags of `hubspec-refhub` and `hubspec serve`, and serving until a signal.
-//! - [`faults`]: the named, off-by-default bugs ([`Fault`]).
+//! - [`faults`]: the named, off-by-default bugs ([`Fault`]) and every hook through which
+//!   they perturb the hub (`FaultState`); nothing outside it tests which fault is on.
 //! - [`error`]: the crate's error type, [`RefHubError`].
 //!
 //! **Architecture invariant:** refhub never decides who is in a group or who receives a
@@ -201,7 +203,7 @@ impl RefHub {
 /// - dotnet/runtime ManagedWebSocket.cs@9cd9166c4c96ca85b1f53d9ff354e60910b544e3
 ///   (`ReceiveAsyncPrivate`): `cancellationToken.Register(static s =>
 ///   ((ManagedWebSocket)s!).Abort(), this)`, so the socket is aborted and cannot send one.
-async fn close_all(transports: Vec<state::Transport>) {
+async fn close_all(transports: Vec<connection::Transport>) {
     for t in &transports {
         t.abort();
     }

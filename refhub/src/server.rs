@@ -88,7 +88,7 @@ async fn negotiate(AxumState(shared): AxumState<Arc<Shared>>, uri: Uri) -> Respo
         Err(error) => return json(StatusCode::OK, NegotiateReply::Error(error).to_json()),
     };
     let stateful = shared.config.profile == Profile::CoreStateful && query.use_stateful_reconnect();
-    let public_id = new_id();
+    let public_id = shared.lock().new_public_id();
     // Version 0 has no token: the WebSocket's `id` is the connection id itself.
     let token = if version > 0 {
         new_id()
@@ -101,6 +101,7 @@ async fn negotiate(AxumState(shared): AxumState<Arc<Shared>>, uri: Uri) -> Respo
         transport: "WebSockets".to_owned(),
         transfer_formats: vec!["Text".to_owned()],
     }];
+    crate::faults::WireFaults(&shared.config.faults).negotiate(&mut response);
     shared.lock().tokens.insert(
         token,
         Token::Negotiated {
@@ -135,7 +136,7 @@ async fn websocket(
         let mut st = shared.lock();
         match query.id() {
             None => Mode::New {
-                public_id: new_id(),
+                public_id: st.new_public_id(),
                 token: None,
                 stateful: false,
                 user,

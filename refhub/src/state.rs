@@ -9,97 +9,30 @@
 //!
 //! Everything here runs under one `std::sync::Mutex`, never held across an `.await`: writes
 //! to sockets only enqueue on each connection's unbounded channel, whose writer task owns the
-//! socket, so a slow or dead socket never blocks the lock or another connection.
+//! socket, so a slow or dead socket never blocks the lock or another connection. The one
+//! blocking call made under the lock is the rooms database write of `JoinRoom` / `LeaveRoom`
+//! (see [`State::build`]).
+//!
+//! Faults are not tested here: every fault-dependent step is a call to a hook of
+//! [`FaultState`](crate::faults::FaultState), which returns operations for the model or rewrites a
+//! selector or deliveries.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use hubspec_model::{
-    ConnId, Delivery, ErrorKind, GroupsFanout, Hub, Mode, Op, OpResult, Outcome, Profile, Selector,
-    Spec, Status, Target, Text,
+    ConnId, Delivery, ErrorKind, Hub, Mode, Op, OpResult, Outcome, Profile, Selector, Spec, Status,
+    Target, Text,
 };
 use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use crate::config::RefHubConfig;
+use crate::connection::{Out, Transport};
 use crate::dispatch::{errors, Call, Name, Send};
-use crate::faults::Fault;
+use crate::faults::{Ended, FaultState};
 use crate::rooms::RoomsDb;
-
-/// What a connection's writer task is asked to do.
-#[derive(Debug)]
-pub(crate) enum Out {
-    /// Write one text frame.
-    Text(Utf8Bytes),
-    /// Write a WebSocket close frame and stop.
-    Close,
-    /// Stop without a close frame: the socket is dropped, as ASP.NET Core's WebSocket is
-    /// aborted when the server shuts down.
-    Abort,
-}
-
-/// The sending half of one socket.
-#[derive(Debug, Clone)]
-pub(crate) struct Transport {
-    tx: mpsc::UnboundedSender<Out>,
-    /// Messages enqueued and not yet written by the writer task.
-    queued: Arc<AtomicUsize>,
-}
-
-impl Transport {
-    /// A transport and the receiving end its writer task drains.
-    pub(crate) fn new() -> (Transport, mpsc::UnboundedReceiver<Out>, Arc<AtomicUsize>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        (
-            Transport {
-                tx,
-                queued: queued.clone(),
-            },
-            rx,
-            queued,
-        )
-    }
-
-    /// Enqueues `out`; returns the number of messages now waiting.
-    pub(crate) fn send(&self, out: Out) -> usize {
-        let n = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.tx.send(out).is_err() {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-        }
-        n
-    }
-
-    /// Enqueues one framed record.
-    pub(crate) fn send_text(&self, text: impl Into<Utf8Bytes>) -> usize {
-        self.send(Out::Text(text.into()))
-    }
-
-    /// Enqueues a hub `Close` message and then the WebSocket close frame.
-    pub(crate) fn close(&self, error: Option<String>, allow_reconnect: bool) {
-        let close = HubMessage::Close {
-            error,
-            allow_reconnect,
-        };
-        self.send_text(close.to_wire());
-        self.send(Out::Close);
-    }
-
-    /// Stops the socket's writer where this lands in its queue: no hub Close, no close frame,
-    /// and text fed in the same batch is not flushed (an abort is not a graceful end).
-    pub(crate) fn abort(&self) {
-        self.send(Out::Abort);
-    }
-
-    /// Resolves once the writer task has stopped.
-    pub(crate) async fn closed(&self) {
-        self.tx.closed().await
-    }
-}
 
 /// A live (connected or suspended) connection as the server sees it.
 pub(crate) struct Entry {
@@ -162,20 +95,6 @@ pub(crate) struct Performed {
     pub(crate) deferred: Option<Op<Text>>,
 }
 
-/// Bookkeeping some faults need; empty when no fault is on.
-#[derive(Default)]
-struct FaultState {
-    /// `sticky-groups`: user → groups their ended connections were in.
-    sticky: BTreeMap<String, BTreeSet<String>>,
-    /// `memberships-survive-restart`: user → groups their connections were in at a restart.
-    survived: BTreeMap<String, BTreeSet<String>>,
-    /// `double-add-delivers-twice`: (connection, group) added while already a member. An entry
-    /// counts only while the connection is still in the group ([`State::doubled`] checks),
-    /// so a leave the bookkeeping did not see (a removal another fault makes) cannot leave it
-    /// doubled after a later single add.
-    doubled: BTreeSet<(ConnId, String)>,
-}
-
 /// The hub's whole state.
 pub(crate) struct State {
     pub(crate) config: RefHubConfig,
@@ -201,6 +120,7 @@ impl State {
         rooms.load_into(&mut hub)?;
         Ok(State {
             spec: config.spec(),
+            faults: FaultState::new(config.faults.clone()),
             config,
             hub,
             entries: HashMap::new(),
@@ -209,13 +129,18 @@ impl State {
             rooms,
             epoch: 0,
             next_generation: 0,
-            faults: FaultState::default(),
             overflowed: Vec::new(),
         })
     }
 
-    fn has(&self, fault: Fault) -> bool {
-        self.config.faults.contains(&fault)
+    /// The fault hooks, for the connection tasks.
+    pub(crate) fn faults(&self) -> &FaultState {
+        &self.faults
+    }
+
+    /// A public id for a new connection.
+    pub(crate) fn new_public_id(&mut self) -> String {
+        self.faults.public_id(crate::server::new_id())
     }
 
     fn next_generation(&mut self) -> u64 {
@@ -225,13 +150,7 @@ impl State {
 
     /// The model's answer to `op`, with the spec the op is judged by.
     fn model(&mut self, op: &Op<Text>) -> Option<Outcome<Text>> {
-        let mut spec = self.spec;
-        if self.has(Fault::GroupsFanoutOpposite) {
-            spec.groups_fanout = match spec.groups_fanout {
-                GroupsFanout::PerGroup => GroupsFanout::Once,
-                GroupsFanout::Once => GroupsFanout::PerGroup,
-            };
-        }
+        let spec = self.faults.spec(self.spec);
         match self.hub.apply(&spec, op) {
             Ok(outcome) => Some(outcome),
             Err(e) => {
@@ -283,6 +202,7 @@ impl State {
             None => text.unwrap_or_else(|| Utf8Bytes::from(message.to_wire())),
         };
         if let Some(transport) = &entry.transport {
+            let text = self.faults.rewrite_record(message, text);
             if transport.send_text(text) > limit_queue {
                 self.overflowed.push((
                     to,
@@ -341,6 +261,12 @@ impl State {
         id.map_or(Target::Null, |s| self.target(s))
     }
 
+    /// The target of a membership change by id.
+    fn member_target(&self, id: Option<&str>) -> Target {
+        self.faults
+            .rewrite_member_target(&self.hub, id, self.target_arg(id))
+    }
+
     fn targets(&self, ids: &[Option<String>]) -> Vec<Target> {
         ids.iter()
             .map(|id| self.target_arg(id.as_deref()))
@@ -348,11 +274,7 @@ impl State {
     }
 
     fn fold(&self, name: Name) -> Name {
-        if self.has(Fault::CaseInsensitiveGroups) {
-            name.map(|n| n.to_lowercase())
-        } else {
-            name
-        }
+        self.faults.fold(name)
     }
 
     // ----- connections -----
@@ -385,51 +307,10 @@ impl State {
         if let Some(token) = token {
             self.tokens.insert(token, Token::Live(id));
         }
-        if self.has(Fault::RoomsNotRestored) {
-            let restored: Vec<String> = self.groups_of(id);
-            for group in restored {
-                self.apply(&Op::RemoveFromGroup {
-                    caller: id,
-                    group: Some(group),
-                });
-            }
-        }
-        if let Some(user) = &user {
-            let mut extra: BTreeSet<String> = BTreeSet::new();
-            if self.has(Fault::StickyGroups) {
-                extra.extend(self.faults.sticky.get(user).into_iter().flatten().cloned());
-            }
-            if self.has(Fault::MembershipsSurviveRestart) {
-                extra.extend(
-                    self.faults
-                        .survived
-                        .get(user)
-                        .into_iter()
-                        .flatten()
-                        .cloned(),
-                );
-            }
-            for group in extra {
-                self.apply(&Op::AddToGroup {
-                    caller: id,
-                    group: Some(group),
-                });
-            }
+        for op in self.faults.on_connect(&self.hub, id) {
+            self.apply(&op);
         }
         Some((id, generation))
-    }
-
-    fn groups_of(&self, id: ConnId) -> Vec<String> {
-        self.hub
-            .conn(id)
-            .map(|c| c.groups.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    fn is_member(&self, id: ConnId, group: &str) -> bool {
-        self.hub
-            .conn(id)
-            .is_some_and(|c| c.groups.iter().any(|g| g == group))
     }
 
     /// The entry for `id` if `generation` is still its socket's.
@@ -443,15 +324,19 @@ impl State {
     /// Returns its socket, if it had one, for the caller to close.
     pub(crate) fn end(&mut self, id: ConnId, how: End) -> Option<Transport> {
         let entry = self.entries.remove(&id)?;
-        let conn = self.hub.conn(id);
-        let user = conn.and_then(|c| c.user.clone());
-        let suspended = conn.is_some_and(|c| c.status == Status::Suspended);
-        if self.has(Fault::StickyGroups) {
-            if let Some(user) = user {
-                let groups = self.groups_of(id);
-                self.faults.sticky.entry(user).or_default().extend(groups);
-            }
-        }
+        let suspended = self
+            .hub
+            .conn(id)
+            .is_some_and(|c| c.status == Status::Suspended);
+        let lost_on_core = !suspended && how == End::Lost && self.spec.profile == Profile::Core;
+        self.faults.on_end(
+            &self.hub,
+            Ended {
+                id,
+                public_id: &entry.public_id,
+                lost_on_core,
+            },
+        );
         let op = if suspended || how == End::Expired {
             Op::Expire { conn: id }
         } else if how == End::Lost && self.spec.profile == Profile::Core {
@@ -464,8 +349,12 @@ impl State {
         if let Some(token) = &entry.token {
             self.tokens.remove(token);
         }
-        self.faults.doubled.retain(|(c, _)| *c != id);
         entry.transport
+    }
+
+    /// The socket of a connection, if it has one.
+    pub(crate) fn transport_of(&self, id: ConnId) -> Option<Transport> {
+        self.entries.get(&id).and_then(|e| e.transport.clone())
     }
 
     /// The socket of a stateful connection was lost: the connection is suspended and keeps
@@ -492,35 +381,19 @@ impl State {
             conn: id,
             altered_token: false,
         });
-        let lose = self.has(Fault::BufferLostOnResume);
         let entry = self.entries.get_mut(&id)?;
         let buffer = entry.buffer.as_mut()?;
-        let (sequence, records) = if lose {
-            let next = buffer.total_sent();
-            buffer.on_ack(next);
-            let _ = buffer.resend();
-            (
-                HubMessage::Sequence {
-                    sequence_id: next + 1,
-                },
-                Vec::new(),
-            )
-        } else {
-            buffer.resend()
-        };
-        transport.send_text(sequence.to_wire());
+        let (sequence, records) = self.faults.replay(buffer);
+        if let Some(sequence) = sequence {
+            transport.send_text(sequence.to_wire());
+        }
         for record in records {
             transport.send_text(record);
         }
         entry.transport = Some(transport);
         entry.generation = generation;
-        if self.has(Fault::NoRejoinOnResume) {
-            for group in self.groups_of(id) {
-                self.apply(&Op::RemoveFromGroup {
-                    caller: id,
-                    group: Some(group),
-                });
-            }
+        for op in self.faults.on_resume(&self.hub, id) {
+            self.apply(&op);
         }
         Some(generation)
     }
@@ -529,17 +402,27 @@ impl State {
     /// die, and the rooms records are reloaded from the database. Returns the sockets to
     /// close.
     pub(crate) fn restart(&mut self) -> Vec<Transport> {
-        if self.has(Fault::MembershipsSurviveRestart) {
-            for c in &self.hub.conns {
-                if let Some(user) = &c.user {
-                    self.faults
-                        .survived
-                        .entry(user.clone())
-                        .or_default()
-                        .extend(c.groups.iter().cloned());
-                }
-            }
-        }
+        self.faults.on_restart(&self.hub);
+        // `restart-keeps-tokens`: each stateful connection's token stays valid, as a negotiated
+        // connection that has not opened its socket yet.
+        let kept: Vec<(String, Token)> = if self.faults.keeps_tokens_on_restart() {
+            self.entries
+                .iter()
+                .filter(|(_, e)| e.is_stateful())
+                .filter_map(|(id, e)| {
+                    let token = e.token.clone()?;
+                    let negotiated = Token::Negotiated {
+                        public_id: e.public_id.clone(),
+                        stateful: true,
+                        user: self.hub.conn(*id).and_then(|c| c.user.clone()),
+                        at: Instant::now(),
+                    };
+                    Some((token, negotiated))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let transports = self
             .entries
             .drain()
@@ -547,7 +430,7 @@ impl State {
             .collect();
         self.by_public.clear();
         self.tokens.clear();
-        self.faults.doubled.clear();
+        self.tokens.extend(kept);
         self.overflowed.clear();
         self.apply(&Op::Restart);
         if let Err(e) = self.rooms.load_into(&mut self.hub) {
@@ -602,6 +485,8 @@ impl State {
             completion,
             deferred: None,
         };
+        let held = self.faults.release(caller);
+        self.deliver(&held);
         let limit = self.config.max_group_name_bytes;
         if let Some(len) = names_of(&call).map(String::len).find(|len| *len > limit) {
             return done(Err(errors::group_name_too_long(target, len, limit)));
@@ -614,7 +499,7 @@ impl State {
             }
             Err(e) => return done(Err(e)),
         };
-        if self.has(Fault::LateMembership) && call.is_membership() && self.would_succeed(&op) {
+        if self.faults.defers(&self.hub, &call, &op) {
             return Performed {
                 completion: Ok(None),
                 deferred: Some(op),
@@ -636,19 +521,6 @@ impl State {
         }
     }
 
-    fn would_succeed(&self, op: &Op<Text>) -> bool {
-        match op {
-            Op::AddToGroup { group, .. }
-            | Op::RemoveFromGroup { group, .. }
-            | Op::AddConnectionToGroup { group, .. }
-            | Op::RemoveConnectionFromGroup { group, .. } => group.is_some(),
-            Op::JoinRoom { caller, room } | Op::LeaveRoom { caller, room } => {
-                room.is_some() && self.hub.conn(*caller).is_some_and(|c| c.user.is_some())
-            }
-            _ => false,
-        }
-    }
-
     /// The model operation for a call (`None` for `GetConnectionId`), with the send faults
     /// applied to the selector. Rooms calls write the database first.
     fn build(
@@ -657,7 +529,6 @@ impl State {
         call: Call,
         target: &str,
     ) -> Result<Option<Op<Text>>, String> {
-        let join = matches!(call, Call::JoinRoom(_));
         let op = match call {
             Call::GetConnectionId => return Ok(None),
             Call::AddToGroup(g) => Op::AddToGroup {
@@ -670,45 +541,61 @@ impl State {
             },
             Call::AddConnectionToGroup(id, g) => Op::AddConnectionToGroup {
                 caller,
-                target: self.target_arg(id.as_deref()),
+                target: self.member_target(id.as_deref()),
                 group: self.fold(g),
             },
             Call::RemoveConnectionFromGroup(id, g) => Op::RemoveConnectionFromGroup {
                 caller,
-                target: self.target_arg(id.as_deref()),
+                target: self.member_target(id.as_deref()),
                 group: self.fold(g),
             },
-            Call::JoinRoom(room) | Call::LeaveRoom(room) => {
-                let room = self.fold(room);
-                let user = self.hub.conn(caller).and_then(|c| c.user.clone());
-                if let (Some(user), Some(room)) = (&user, &room) {
-                    let written = if join {
-                        self.rooms.join(user, room)
-                    } else {
-                        self.rooms.leave(user, room)
-                    };
-                    written.map_err(|e| errors::hub_exception(target, &e.to_string()))?;
-                }
-                if join {
-                    Op::JoinRoom { caller, room }
-                } else {
-                    Op::LeaveRoom { caller, room }
-                }
-            }
+            Call::JoinRoom(room) => Op::JoinRoom {
+                caller,
+                room: self.fold(room),
+            },
+            Call::LeaveRoom(room) => Op::LeaveRoom {
+                caller,
+                room: self.fold(room),
+            },
             Call::Send(send, payload) => Op::Send {
                 caller,
-                selector: self.selector(send),
+                selector: self.selector(caller, send),
                 payload,
             },
         };
+        let op = self.faults.rewrite_op(&self.hub, op);
+        if let Op::JoinRoom {
+            caller,
+            room: Some(room),
+        }
+        | Op::LeaveRoom {
+            caller,
+            room: Some(room),
+        } = &op
+        {
+            if let Some(user) = self.hub.conn(*caller).and_then(|c| c.user.clone()) {
+                // The SQLite INSERT / DELETE runs here, under the hub-wide lock and on this
+                // connection's task: the record must be written before the Completion is
+                // queued (ROOM-RESTORE-ON-CONNECT: a connection made after it must be
+                // restored), and the Completion is queued under this lock. With
+                // `--rooms-db FILE` this blocks a worker thread, and every other connection
+                // waiting for the lock, for one disk write (WAL, `synchronous = NORMAL`); in
+                // memory it is a table update.
+                let written = if matches!(op, Op::JoinRoom { .. }) {
+                    self.rooms.join(&user, room)
+                } else {
+                    self.rooms.leave(&user, room)
+                };
+                written.map_err(|e| errors::hub_exception(target, &e.to_string()))?;
+            }
+        }
         Ok(Some(op))
     }
 
-    fn selector(&self, send: Send) -> Selector<Text> {
-        let faulty = |f| self.has(f);
-        match send {
+    /// The selector for a send, as the client named it, then as the faults rewrite it.
+    fn selector(&self, caller: ConnId, send: Send) -> Selector<Text> {
+        let selector = match send {
             Send::All => Selector::All,
-            Send::AllExcept(_) if faulty(Fault::AllExceptIgnoresList) => Selector::All,
             Send::AllExcept(ids) => Selector::AllExcept(self.targets(&ids)),
             Send::Others => Selector::Others,
             Send::Caller => Selector::Caller,
@@ -716,114 +603,28 @@ impl State {
             Send::Connections(ids) => Selector::Connections(self.targets(&ids)),
             Send::Group(g) => Selector::Group(self.fold(g)),
             Send::Groups(gs) => Selector::Groups(gs.into_iter().map(|g| self.fold(g)).collect()),
-            Send::GroupExcept(g, _) if faulty(Fault::GroupExceptIgnoresList) => {
-                Selector::Group(self.fold(g))
-            }
             Send::GroupExcept(g, ids) => Selector::GroupExcept(self.fold(g), self.targets(&ids)),
-            Send::OthersInGroup(g) if faulty(Fault::OthersInGroupIncludesCaller) => {
-                Selector::Group(self.fold(g))
-            }
             Send::OthersInGroup(g) => Selector::OthersInGroup(self.fold(g)),
-            Send::User(u) if faulty(Fault::UserSendMissesOne) => self.users_but_newest(&[Some(u)]),
             Send::User(u) => Selector::User(u),
-            Send::Users(us) if faulty(Fault::UserSendMissesOne) => self.users_but_newest(&us),
             // A null user id matches no connection here (the model's users are strings).
             Send::Users(us) => Selector::Users(us.into_iter().flatten().collect()),
-        }
+        };
+        self.faults.rewrite_selector(&self.hub, caller, selector)
     }
 
-    /// `user-send-misses-one`: the users' connections, each user's newest left out.
-    fn users_but_newest(&self, users: &[Option<String>]) -> Selector<Text> {
-        let mut newest: BTreeMap<&str, ConnId> = BTreeMap::new();
-        for c in &self.hub.conns {
-            if let Some(u) = c.user.as_deref() {
-                if users.iter().any(|x| x.as_deref() == Some(u)) {
-                    newest.insert(u, c.id);
-                }
-            }
-        }
-        let skip: BTreeSet<ConnId> = newest.into_values().collect();
-        Selector::Connections(
-            self.hub
-                .conns
-                .iter()
-                .filter(|c| {
-                    c.user
-                        .as_deref()
-                        .is_some_and(|u| users.iter().any(|x| x.as_deref() == Some(u)))
-                })
-                .filter(|c| !skip.contains(&c.id))
-                .map(|c| Target::Id(c.id))
-                .collect(),
-        )
-    }
-
-    /// Applies an invocation's operation, with the faults that need to look at memberships
-    /// before or after it.
+    /// Applies an invocation's operation and writes its deliveries, with the faults that look
+    /// at memberships before or after it.
     fn apply_invocation(&mut self, op: &Op<Text>) -> Option<OpResult> {
-        // (connection, group, add?) a membership op is about, when it names a connection id.
-        let about: Option<(ConnId, String, bool)> =
-            op.membership_change().and_then(|c| match c.target {
-                Target::Id(t) => Some((t, c.group.clone(), c.add)),
-                _ => None,
-            });
-        let was_member = about
-            .as_ref()
-            .is_some_and(|(c, g, _)| self.is_member(*c, g));
-        let mut outcome = self.model(op)?;
-        if self.has(Fault::DoubleAddDeliversTwice) {
-            if let Some((c, g, add)) = &about {
-                // Only an add to a group the connection is already in doubles; a first add
-                // (or a remove) leaves it single, whatever an earlier membership did.
-                if *add && was_member {
-                    self.faults.doubled.insert((*c, g.clone()));
-                } else {
-                    self.faults.doubled.remove(&(*c, g.clone()));
-                }
-            }
-            if let Op::Send { selector, .. } = op {
-                outcome.deliveries = self.doubled(selector, outcome.deliveries);
-            }
-        }
-        self.deliver(&outcome.deliveries);
-        if self.has(Fault::RemoveDropsGroup) {
-            if let (Some((c, g, false)), true) = (&about, was_member) {
-                let others: Vec<ConnId> = self.hub.members(g).collect();
-                for other in others {
-                    self.apply(&Op::RemoveConnectionFromGroup {
-                        caller: *c,
-                        target: Target::Id(other),
-                        group: Some(g.clone()),
-                    });
-                }
-            }
+        let before = self.faults.before_invocation(&self.hub, op);
+        let outcome = self.model(op)?;
+        let deliveries = self
+            .faults
+            .rewrite_deliveries(&self.hub, op, &before, outcome.deliveries);
+        self.deliver(&deliveries);
+        for extra in self.faults.after_invocation(&self.hub, &before) {
+            self.apply(&extra);
         }
         Some(outcome.result)
-    }
-
-    /// `double-add-delivers-twice`: a second copy for each recipient that was added twice to a
-    /// group the selector names and is still in it. Only deliveries the model made are copied,
-    /// so the fault never reaches a connection the send does not (another session's above all).
-    fn doubled(
-        &self,
-        selector: &Selector<Text>,
-        deliveries: Vec<Delivery<Text>>,
-    ) -> Vec<Delivery<Text>> {
-        let groups: Vec<&String> = selector.group_names().collect();
-        if groups.is_empty() {
-            return deliveries;
-        }
-        let mut out = Vec::with_capacity(deliveries.len());
-        for d in deliveries {
-            let twice = groups.iter().any(|g| {
-                self.faults.doubled.contains(&(d.to, (*g).clone())) && self.is_member(d.to, g)
-            });
-            if twice {
-                out.push(d.clone());
-            }
-            out.push(d);
-        }
-        out
     }
 }
 
