@@ -109,3 +109,23 @@ fn every_scenario_transcript_under_the_core_profiles() {
         }
     }
 }
+
+/// The same under `classic`, which the embedded reference hub does not serve: each scenario
+/// whose rule is stated for it, with the scenario's own `verify_rejoin`.
+#[test]
+fn every_scenario_transcript_under_classic() {
+    for s in scenarios() {
+        if !s.rule().applies_to(Profile::Classic) {
+            continue;
+        }
+        for fanout in GroupsFanout::ALL {
+            let spec = Spec::new(Profile::Classic)
+                .with_fanout(fanout)
+                .with_verify_rejoin(s.verify_rejoin);
+            let transcript = Transcript::run(spec, &s.ops)
+                .unwrap_or_else(|e| panic!("{} under {spec}: {e}", s.key()));
+            let name = format!("{}__classic__{fanout}", s.key().replace('/', "__"));
+            insta::assert_snapshot!(name, transcript.to_string());
+        }
+    }
+}
