@@ -110,7 +110,7 @@ fn report_unreviewed(plan: &docs_gen::Plan) {
         eprintln!("{line}");
     }
     eprintln!(
-        "docs: {} rule pages to re-read: {}",
+        "docs: rule pages to re-read ({}): {}",
         plan.unreviewed.len(),
         docs_gen::HOW_TO_REVIEW
     );
