@@ -11,7 +11,7 @@ use hubspec_conformance::expected;
 use hubspec_conformance::report::{RuleReport, RunReport, Verdict};
 use hubspec_conformance::{run_suite, Part, Plan, Progress, Target};
 use hubspec_harness::TargetConfig;
-use hubspec_model::{scenarios, Area, GroupsFanout, Profile, Transcript, RULES};
+use hubspec_model::{scenarios, Area, GroupsFanout, Profile, RULES};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -140,32 +140,7 @@ fn not_applicable(rule: &hubspec_model::Rule, targets: &[TargetConfig]) -> Optio
     Some(reasons.join("; "))
 }
 
-/// The model's transcript of each scenario of `rule` that `target` runs is a reviewed
-/// snapshot: a spec change shows as a diff of these files. Keyed by profile and variant, since
-/// a transcript's first line names both.
-fn assert_snapshots(rule: &hubspec_model::Rule, target: &Target) -> Result<(), Failed> {
-    let spec = target.config.spec();
-    for s in scenarios().iter().filter(|s| s.rule == rule.id) {
-        if hubspec_conformance::scenario::not_applicable(rule, s, target).is_none() {
-            let expected = Transcript::run(spec, &s.ops).map_err(|e| format!("{e}"))?;
-            let name = format!(
-                "{}__{}__{}",
-                s.key().replace('/', "__"),
-                spec.profile,
-                spec.groups_fanout
-            );
-            insta::assert_snapshot!(name, expected.to_string());
-        }
-    }
-    Ok(())
-}
-
 fn rule_test(id: &'static str) -> Result<(), Failed> {
-    let w = world();
-    let rule = hubspec_model::rule(id).unwrap();
-    for t in &w.targets {
-        assert_snapshots(rule, t)?;
-    }
     let report = scenario_report();
     let report = report
         .as_ref()
@@ -437,18 +412,12 @@ fn shutdown(targets: Vec<Target>) {
 }
 
 /// A correct target that declares `groups_fanout = once` (here the embedded hub serving it)
-/// passes every rule, and its transcripts match their own reviewed snapshots.
+/// passes every rule. (The model's transcripts under `once` are reviewed snapshots in
+/// model/tests/snapshots.rs.)
 fn once_variant_test() -> Result<(), Failed> {
     let w = world();
     let targets = variant_targets(GroupsFanout::Once, GroupsFanout::Once);
     let mut problems = Vec::new();
-    for rule in RULES {
-        for t in &targets {
-            if let Err(e) = assert_snapshots(rule, t) {
-                problems.push(format!("{}: {}", rule.id, e.message().unwrap_or("")));
-            }
-        }
-    }
     let plan = Plan {
         parts: [Part::Scenarios].into(),
         ..Plan::from_env()

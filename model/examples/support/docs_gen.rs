@@ -5,6 +5,13 @@
 //! the model (`model/tests/docs.rs`). A page is hand-written prose plus generated blocks between
 //! `<!-- generated:NAME:begin -->` and `<!-- generated:NAME:end -->`; only the blocks are ever
 //! rewritten. Only std and hubspec-model are used.
+//!
+//! The prose cites the example by step number, connection and payload ("step 6", "`c3`",
+//! "`m2`"), and nothing can check such sentences. So the example block ends with a hash of the
+//! example (`<!-- example hash: 1a2b3c4d -->`), and the prose of every page with an example
+//! carries `<!-- prose reviewed: 1a2b3c4d -->`, which a person sets after reading the prose
+//! against that example. A changed scenario changes the hash, and the page is reported until
+//! someone has re-read it: the generator cannot fix that by itself.
 
 use hubspec_model::{
     scenarios, Area, Capability, GroupsFanout, Profile, Rule, Scenario, Spec, Transcript, RULES,
@@ -28,6 +35,38 @@ pub const SUMMARY_END: &str = "<!-- rules-summary:end -->";
 /// What to tell a developer whose check failed.
 pub const HOW_TO_FIX: &str =
     "run `cargo run -p hubspec-model --example docs` and review the diff (hand-written prose of new pages still has to be written)";
+
+/// What to tell a developer whose pages' examples changed under their prose.
+pub const HOW_TO_REVIEW: &str = "the example of each page listed changed since its prose was last \
+     reviewed (or the page has no review marker). Read the page's hand-written prose against the \
+     example as it is now (step numbers, connections, payloads, which profile shows what), fix \
+     what no longer matches, then set the page's `<!-- prose reviewed: HASH -->` line (under the \
+     header block) to the hash shown, which is also the page's `<!-- example hash: HASH -->` \
+     line. Run `cargo run -p hubspec-model --example docs` first if the example block itself is \
+     out of date.";
+
+/// The review marker a page's hand-written prose carries, around the hash.
+pub const REVIEWED_PREFIX: &str = "<!-- prose reviewed: ";
+/// The line that ends a generated example block, around the hash.
+pub const HASH_PREFIX: &str = "<!-- example hash: ";
+/// Closes both markers.
+pub const MARKER_SUFFIX: &str = " -->";
+
+/// 32-bit FNV-1a of `text`'s UTF-8 bytes: short, and the same on every platform and Rust
+/// version (std's `DefaultHasher` promises neither).
+pub fn fnv1a32(text: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in text.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// The hash of an example block's text (without its hash line), as 8 hex digits.
+pub fn example_hash(example: &str) -> String {
+    format!("{:08x}", fnv1a32(example))
+}
 
 fn begin(name: &str) -> String {
     format!("<!-- generated:{name}:begin -->")
@@ -364,7 +403,69 @@ fn block(rule: &Rule, name: &str, all: &[Scenario]) -> Result<String, String> {
     if !c.ends_with('\n') {
         c.push('\n');
     }
+    if name == "example" && has_example(rule, all) {
+        let hash = example_hash(&c);
+        let _ = writeln!(c, "\n{HASH_PREFIX}{hash}{MARKER_SUFFIX}");
+    }
     Ok(c)
+}
+
+/// Whether the rule's page shows transcripts generated from scenarios (`PRO-` rules have none:
+/// their pages show hand-written frames).
+pub fn has_example(rule: &Rule, all: &[Scenario]) -> bool {
+    all.iter().any(|s| s.rule == rule.id)
+}
+
+/// The hash the page's prose must have been reviewed against: the example block's as the model
+/// produces it now. `None` for a rule without scenarios.
+pub fn wanted_review(rule: &Rule, all: &[Scenario]) -> Result<Option<String>, String> {
+    if !has_example(rule, all) {
+        return Ok(None);
+    }
+    let mut c = example(rule, all)?;
+    if !c.ends_with('\n') {
+        c.push('\n');
+    }
+    Ok(Some(example_hash(&c)))
+}
+
+/// `text` without its generated blocks: the hand-written part of a page.
+pub fn prose(text: &str) -> String {
+    let mut out = text.to_string();
+    for name in BLOCKS {
+        let (b, e) = (begin(name), end(name));
+        if let (Some(i), Some(j)) = (out.find(&b), out.find(&e)) {
+            if i < j {
+                out.replace_range(i..j + e.len(), "");
+            }
+        }
+    }
+    out
+}
+
+/// The hashes named by the page's `<!-- prose reviewed: HASH -->` lines, outside the
+/// generated blocks.
+pub fn reviewed_markers(text: &str) -> Vec<String> {
+    let prose = prose(text);
+    let mut found = Vec::new();
+    let mut rest = prose.as_str();
+    while let Some(i) = rest.find(REVIEWED_PREFIX) {
+        rest = &rest[i + REVIEWED_PREFIX.len()..];
+        let hash = rest.split(MARKER_SUFFIX).next().unwrap_or("").trim();
+        found.push(hash.to_string());
+    }
+    found
+}
+
+/// A page whose prose was not reviewed against its example as the model produces it now.
+#[derive(Debug)]
+pub struct Unreviewed {
+    /// The page.
+    pub path: PathBuf,
+    /// What its marker says, if it has exactly one.
+    pub marker: Option<String>,
+    /// The example's hash now.
+    pub hash: String,
 }
 
 /// The rules index: one line per rule, grouped by area.
@@ -413,10 +514,12 @@ pub struct Plan {
     pub changes: Vec<Planned>,
     /// Problems a developer must resolve by hand (pages for no rule, broken markers).
     pub problems: Vec<String>,
+    /// Pages to re-read: their example changed since their prose was reviewed.
+    pub unreviewed: Vec<Unreviewed>,
 }
 
 impl Plan {
-    /// One line per file that is out of date and per problem: what `--check` prints.
+    /// One line per file that is out of date and per problem: what `--check` prints first.
     pub fn report(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for c in &self.changes {
@@ -431,9 +534,33 @@ impl Plan {
         lines
     }
 
-    /// Whether the book is in step with the model.
-    pub fn is_clean(&self) -> bool {
+    /// One line per page to re-read, naming it and the hash its marker must get.
+    pub fn review_report(&self) -> Vec<String> {
+        self.unreviewed
+            .iter()
+            .map(|u| {
+                let was = match &u.marker {
+                    Some(m) => format!("its prose was reviewed against example {m}"),
+                    None => "it has no single `<!-- prose reviewed: HASH -->` line".to_string(),
+                };
+                format!(
+                    "{}: re-read the prose: the example is now {}, {was}",
+                    u.path.display(),
+                    u.hash
+                )
+            })
+            .collect()
+    }
+
+    /// Whether the generated parts are in step with the model and nothing else is broken,
+    /// whether or not every page's prose has been reviewed.
+    pub fn is_generated_clean(&self) -> bool {
         self.changes.is_empty() && self.problems.is_empty()
+    }
+
+    /// Whether the book is in step with the model, prose reviews included.
+    pub fn is_clean(&self) -> bool {
+        self.is_generated_clean() && self.unreviewed.is_empty()
     }
 
     /// Writes every change. Problems are left for the caller to report.
@@ -472,6 +599,32 @@ pub fn plan(docs_src: &Path) -> Plan {
                     path.display(),
                     rule.id
                 ));
+            }
+        }
+        if let Some(cur) = &current {
+            let markers = reviewed_markers(cur);
+            match wanted_review(rule, &all) {
+                Ok(Some(hash)) => {
+                    let marker = match markers.as_slice() {
+                        [one] => Some(one.clone()),
+                        _ => None,
+                    };
+                    if marker.as_deref() != Some(hash.as_str()) {
+                        plan.unreviewed.push(Unreviewed {
+                            path: path.clone(),
+                            marker,
+                            hash,
+                        });
+                    }
+                }
+                Ok(None) if !markers.is_empty() => plan.problems.push(format!(
+                    "{}: has a `<!-- prose reviewed: … -->` line but no generated example to \
+                     review against (remove the line)",
+                    path.display()
+                )),
+                Ok(None) => {}
+                // Reported below, by `update_page`.
+                Err(_) => {}
             }
         }
         match update_page(rule, &base, &all) {
