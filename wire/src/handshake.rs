@@ -16,6 +16,9 @@ pub const JSON_PROTOCOL: &str = "json";
 /// The highest JSON protocol version: 2 adds stateful reconnect (Ack and Sequence).
 pub const JSON_PROTOCOL_VERSION: i32 = 2;
 
+/// The MessagePack hub protocol's name, as the client writes it.
+pub const MESSAGEPACK_PROTOCOL: &str = crate::msgpack::MESSAGEPACK_PROTOCOL;
+
 /// The first version that supports stateful reconnect. A client sends it only when negotiate
 /// said `useStatefulReconnect`; a server turns the feature off for a lower version.
 pub const STATEFUL_RECONNECT_VERSION: i32 = 2;
@@ -25,6 +28,51 @@ pub const HANDSHAKE_CANCELED: &str = "Handshake was canceled.";
 
 /// The server's answer when the handshake cannot be parsed (without `EnableDetailedErrors`).
 pub const HANDSHAKE_FAILED: &str = "An unexpected error occurred during connection handshake.";
+
+/// A hub protocol an ASP.NET Core server can offer. Both are at version 2 (stateful
+/// reconnect) and accept every lower version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HubProtocol {
+    /// `json`: text records ending in 0x1E, sent as WebSocket text frames.
+    Json,
+    /// `messagepack`: length-prefixed MessagePack arrays, sent as WebSocket binary frames.
+    MessagePack,
+}
+
+impl HubProtocol {
+    /// Both protocols, JSON first (the order ASP.NET Core registers them).
+    pub const ALL: [HubProtocol; 2] = [HubProtocol::Json, HubProtocol::MessagePack];
+
+    /// The name in the handshake (`json`, `messagepack`), also .NET's name in its errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            HubProtocol::Json => JSON_PROTOCOL,
+            HubProtocol::MessagePack => MESSAGEPACK_PROTOCOL,
+        }
+    }
+
+    /// The highest version the protocol speaks (`IsVersionSupported(v)` is `v <= version`).
+    pub fn version(self) -> i32 {
+        match self {
+            HubProtocol::Json => JSON_PROTOCOL_VERSION,
+            HubProtocol::MessagePack => crate::msgpack::MESSAGEPACK_PROTOCOL_VERSION,
+        }
+    }
+
+    /// Whether messages travel in binary WebSocket frames (`TransferFormat.Binary`); the
+    /// handshake itself is JSON text either way.
+    pub fn is_binary(self) -> bool {
+        matches!(self, HubProtocol::MessagePack)
+    }
+
+    /// The protocol with this name, compared case-insensitively as
+    /// `DefaultHubProtocolResolver` does.
+    pub fn from_name(name: &str) -> Option<HubProtocol> {
+        HubProtocol::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(name))
+    }
+}
 
 /// The client's handshake request, `{"protocol":"json","version":1}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +88,22 @@ impl HandshakeRequest {
     pub fn json(version: i32) -> Self {
         HandshakeRequest {
             protocol: JSON_PROTOCOL.to_owned(),
+            version,
+        }
+    }
+
+    /// A request for the MessagePack protocol at `version` (1, or 2 for stateful reconnect).
+    pub fn messagepack(version: i32) -> Self {
+        HandshakeRequest {
+            protocol: MESSAGEPACK_PROTOCOL.to_owned(),
+            version,
+        }
+    }
+
+    /// A request for `protocol` at `version`.
+    pub fn for_protocol(protocol: HubProtocol, version: i32) -> Self {
+        HandshakeRequest {
+            protocol: protocol.name().to_owned(),
             version,
         }
     }
@@ -76,13 +140,20 @@ impl HandshakeRequest {
     /// The protocol name is matched case-insensitively (`DefaultHubProtocolResolver`), and
     /// `JsonHubProtocol.IsVersionSupported(v)` is `v <= 2`, so versions 0 and below pass too.
     pub fn check_json(&self) -> std::result::Result<(), String> {
-        if !self.protocol.eq_ignore_ascii_case(JSON_PROTOCOL) {
-            return Err(protocol_not_supported(&self.protocol));
+        self.check(&[HubProtocol::Json]).map(|_| ())
+    }
+
+    /// What an ASP.NET Core server that offers `offered` answers: the protocol the connection
+    /// will speak, or the exact error text to put in the [`HandshakeResponse`]. The name is
+    /// matched case-insensitively; the version error names the resolved protocol.
+    pub fn check(&self, offered: &[HubProtocol]) -> std::result::Result<HubProtocol, String> {
+        let protocol = HubProtocol::from_name(&self.protocol)
+            .filter(|p| offered.contains(p))
+            .ok_or_else(|| protocol_not_supported(&self.protocol))?;
+        if self.version > protocol.version() {
+            return Err(version_not_supported(protocol.name(), self.version));
         }
-        if self.version > JSON_PROTOCOL_VERSION {
-            return Err(version_not_supported(JSON_PROTOCOL, self.version));
-        }
-        Ok(())
+        Ok(protocol)
     }
 }
 
@@ -251,6 +322,50 @@ mod tests {
         assert_eq!(
             upper3.check_json(),
             Err("The server does not support version 3 of the 'json' protocol.".to_string())
+        );
+    }
+
+    #[test]
+    fn a_server_offering_both_protocols_resolves_either_by_name() {
+        let both = HubProtocol::ALL;
+        assert_eq!(
+            HandshakeRequest::messagepack(1).to_json(),
+            r#"{"protocol":"messagepack","version":1}"#
+        );
+        assert_eq!(
+            HandshakeRequest::parse(r#"{"protocol":"messagepack","version":1}"#),
+            Ok(HandshakeRequest::messagepack(1))
+        );
+        assert_eq!(
+            HandshakeRequest::messagepack(2).check(&both),
+            Ok(HubProtocol::MessagePack)
+        );
+        assert_eq!(
+            HandshakeRequest::json(1).check(&both),
+            Ok(HubProtocol::Json)
+        );
+        let upper = HandshakeRequest {
+            protocol: "MessagePack".into(),
+            version: 1,
+        };
+        assert_eq!(upper.check(&both), Ok(HubProtocol::MessagePack));
+        let upper3 = HandshakeRequest {
+            protocol: "MessagePack".into(),
+            version: 3,
+        };
+        assert_eq!(
+            upper3.check(&both),
+            Err("The server does not support version 3 of the 'messagepack' protocol.".into())
+        );
+        assert_eq!(
+            HandshakeRequest::messagepack(1).check(&[HubProtocol::Json]),
+            Err("The protocol 'messagepack' is not supported.".into())
+        );
+        assert!(HubProtocol::MessagePack.is_binary());
+        assert!(!HubProtocol::Json.is_binary());
+        assert_eq!(
+            HandshakeRequest::for_protocol(HubProtocol::MessagePack, 2),
+            HandshakeRequest::messagepack(2)
         );
     }
 
