@@ -386,26 +386,34 @@ fn read_i64(rd: &mut &[u8], field: &'static str) -> Result<i64> {
     decode::read_int::<i64, _>(rd).map_err(|_: NumValueReadError<_>| reading_failed(field, "Int64"))
 }
 
-/// `MessagePackReader.ReadString`: nil is `None`; only the str formats are strings.
+/// `MessagePackReader.ReadString` for the field `field`: nil is `None`; only the str formats are
+/// strings.
 fn read_string(rd: &mut &[u8], field: &str) -> Result<Option<String>> {
-    let failed = || reading_failed(field, "String");
-    let marker = decode::read_marker(rd).map_err(|_| failed())?;
-    let length = match marker {
+    read_str(rd).map_err(|()| reading_failed(field, "String"))
+}
+
+/// [`read_string`] for a field whose name is only built on failure (`headers[i].Key`).
+fn read_string_with(rd: &mut &[u8], field: impl FnOnce() -> String) -> Result<Option<String>> {
+    read_str(rd).map_err(|()| reading_failed(field(), "String"))
+}
+
+fn read_str(rd: &mut &[u8]) -> std::result::Result<Option<String>, ()> {
+    let length = match decode::read_marker(rd).map_err(|_| ())? {
         Marker::Null => return Ok(None),
         Marker::FixStr(n) => usize::from(n),
-        Marker::Str8 => usize::from(take(rd, 1).ok_or_else(failed)?[0]),
+        Marker::Str8 => usize::from(take(rd, 1).ok_or(())?[0]),
         Marker::Str16 => {
-            let bytes = take(rd, 2).ok_or_else(failed)?;
+            let bytes = take(rd, 2).ok_or(())?;
             usize::from(u16::from_be_bytes([bytes[0], bytes[1]]))
         }
         Marker::Str32 => {
-            let bytes = take(rd, 4).ok_or_else(failed)?;
+            let bytes = take(rd, 4).ok_or(())?;
             let n = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-            usize::try_from(n).map_err(|_| failed())?
+            usize::try_from(n).map_err(|_| ())?
         }
-        _ => return Err(failed()),
+        _ => return Err(()),
     };
-    let bytes = take(rd, length).ok_or_else(failed)?;
+    let bytes = take(rd, length).ok_or(())?;
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
@@ -428,9 +436,9 @@ fn read_headers(rd: &mut &[u8]) -> Result<Headers> {
         .map_err(|_: ValueReadError<_>| ProtocolError::ReadingMapLength("headers"))?;
     let mut headers = Headers::new();
     for i in 0..count {
-        let key = required(read_string(rd, &format!("headers[{i}].Key"))?)
+        let key = required(read_string_with(rd, || format!("headers[{i}].Key"))?)
             .ok_or(ProtocolError::NullOrEmptyHeaderKey)?;
-        let value = required(read_string(rd, &format!("headers[{i}].Value"))?)
+        let value = required(read_string_with(rd, || format!("headers[{i}].Value"))?)
             .ok_or(ProtocolError::NullOrEmptyHeaderValue)?;
         if headers.contains_key(&key) {
             return Err(ProtocolError::DuplicateHeader(key));
