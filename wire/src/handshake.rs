@@ -9,6 +9,7 @@ use serde_json::Map;
 
 use crate::error::{ProtocolError, Result};
 use crate::json;
+use crate::protocol::HubProtocol;
 
 /// The JSON hub protocol's name.
 pub const JSON_PROTOCOL: &str = "json";
@@ -28,51 +29,6 @@ pub const HANDSHAKE_CANCELED: &str = "Handshake was canceled.";
 
 /// The server's answer when the handshake cannot be parsed (without `EnableDetailedErrors`).
 pub const HANDSHAKE_FAILED: &str = "An unexpected error occurred during connection handshake.";
-
-/// A hub protocol an ASP.NET Core server can offer. Both are at version 2 (stateful
-/// reconnect) and accept every lower version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HubProtocol {
-    /// `json`: text records ending in 0x1E, sent as WebSocket text frames.
-    Json,
-    /// `messagepack`: length-prefixed MessagePack arrays, sent as WebSocket binary frames.
-    MessagePack,
-}
-
-impl HubProtocol {
-    /// Both protocols, JSON first (the order ASP.NET Core registers them).
-    pub const ALL: [HubProtocol; 2] = [HubProtocol::Json, HubProtocol::MessagePack];
-
-    /// The name in the handshake (`json`, `messagepack`), also .NET's name in its errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            HubProtocol::Json => JSON_PROTOCOL,
-            HubProtocol::MessagePack => MESSAGEPACK_PROTOCOL,
-        }
-    }
-
-    /// The highest version the protocol speaks (`IsVersionSupported(v)` is `v <= version`).
-    pub fn version(self) -> i32 {
-        match self {
-            HubProtocol::Json => JSON_PROTOCOL_VERSION,
-            HubProtocol::MessagePack => crate::msgpack::MESSAGEPACK_PROTOCOL_VERSION,
-        }
-    }
-
-    /// Whether messages travel in binary WebSocket frames (`TransferFormat.Binary`); the
-    /// handshake itself is JSON text either way.
-    pub fn is_binary(self) -> bool {
-        matches!(self, HubProtocol::MessagePack)
-    }
-
-    /// The protocol with this name, compared case-insensitively as
-    /// `DefaultHubProtocolResolver` does.
-    pub fn from_name(name: &str) -> Option<HubProtocol> {
-        HubProtocol::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(name))
-    }
-}
 
 /// The client's handshake request, `{"protocol":"json","version":1}`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,6 +15,9 @@
 //! - [`msgpack`]: the same [`HubMessage`] in `MessagePackHubProtocol`'s binary form
 //!   ([`HubMessage::parse_msgpack`], [`HubMessage::to_msgpack_wire`]), the VarInt length prefix
 //!   and [`FrameReader`], which turns binary frames into messages with the receive size limit.
+//! - [`protocol`]: [`HubProtocol`] (`json` or `messagepack`) encodes and parses a
+//!   [`HubMessage`] in either, and [`MessageReader`] cuts either's stream, so one code path
+//!   serves both after the handshake.
 //! - [`negotiate`]: the `POST …/negotiate` response body and the query strings of the negotiate
 //!   and WebSocket requests.
 //! - [`reconnect`]: [`MessageBuffer`], stateful reconnect's numbering, Ack/Sequence handling,
@@ -28,12 +31,14 @@ mod json;
 pub mod message;
 pub mod msgpack;
 pub mod negotiate;
+pub mod protocol;
 pub mod reconnect;
 
 pub use error::{ProtocolError, Result};
 pub use framing::{encode, RecordReader, RECORD_SEPARATOR};
-pub use handshake::{HandshakeRequest, HandshakeResponse, HubProtocol};
+pub use handshake::{HandshakeRequest, HandshakeResponse};
 pub use message::{CompletionResult, Headers, HubMessage};
 pub use msgpack::FrameReader;
 pub use negotiate::{AvailableTransport, NegotiateReply, NegotiateResponse};
+pub use protocol::{HubProtocol, MessageReader};
 pub use reconnect::MessageBuffer;
