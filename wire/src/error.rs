@@ -78,7 +78,8 @@ pub enum ProtocolError {
     #[error("Detected a connection attempt to an ASP.NET SignalR Server. This client only supports connecting to an ASP.NET Core SignalR Server. See https://aka.ms/signalr-core-differences for details.")]
     ClassicServer,
     /// A record (without its separator) does not fit in the receive limit. .NET requires the
-    /// record *and* its 0x1E to fit in `MaximumReceiveMessageSize` bytes.
+    /// record *and* its 0x1E to fit in `MaximumReceiveMessageSize` bytes; for MessagePack, the
+    /// length prefix and the message.
     #[error("The maximum message size of {limit}B was exceeded. The message size can be configured in AddHubOptions.")]
     RecordTooLarge {
         /// The configured limit in bytes.
@@ -87,6 +88,70 @@ pub enum ProtocolError {
     /// A complete record is not valid UTF-8.
     #[error("The record is not valid UTF-8.")]
     InvalidUtf8,
+    /// MessagePack framing: a length prefix that has no end within 5 bytes or encodes more than
+    /// `i32::MAX` (`BinaryMessageParser`, a `FormatException` in .NET).
+    #[error("Messages over 2GB in size are not supported.")]
+    MessageOver2Gb,
+    /// MessagePack: the message is not a MessagePack array (or is empty). .NET fails here with
+    /// MessagePack-CSharp's own exception; this text is ours.
+    #[error("The message is not a MessagePack array.")]
+    NotAMessagePackArray,
+    /// MessagePack: a field is absent (the payload ended) or has the wrong MessagePack type;
+    /// `as_type` is .NET's type name (`String`, `Int32`, `Int64`, `Boolean`).
+    #[error("Reading '{field}' as {as_type} failed.")]
+    ReadingFailed {
+        /// .NET's name for the field, e.g. `target` or `headers[0].Key`.
+        field: String,
+        /// The .NET type it was read as.
+        as_type: &'static str,
+    },
+    /// MessagePack: `headers` is absent or not a map.
+    #[error("Reading map length for '{0}' failed.")]
+    ReadingMapLength(&'static str),
+    /// MessagePack: `arguments` or `streamIds` is absent or not an array.
+    #[error("Reading array length for '{0}' failed.")]
+    ReadingArrayLength(&'static str),
+    /// MessagePack: a Completion's result kind is not 1 (error), 2 (void) or 3 (result).
+    #[error("Invalid invocation result kind.")]
+    InvalidResultKind,
+    /// MessagePack: a header key is nil or empty.
+    #[error("Null or empty key in header.")]
+    NullOrEmptyHeaderKey,
+    /// MessagePack: a header value is nil or empty.
+    #[error("Null or empty value in header.")]
+    NullOrEmptyHeaderValue,
+    /// MessagePack: the same header key twice (.NET's `Dictionary.Add` refuses it).
+    #[error("An item with the same key has already been added. Key: {0}")]
+    DuplicateHeader(String),
+    /// MessagePack: an Invocation's or StreamInvocation's target is nil or empty; the field
+    /// is the message kind (`Invocation`, `StreamInvocation`).
+    #[error("Null or empty target for {0} message.")]
+    NullOrEmptyTarget(&'static str),
+    /// MessagePack: a message kind that needs an invocation id has a nil or empty one.
+    #[error("Null or empty invocation ID for {0} message.")]
+    NullOrEmptyInvocationId(&'static str),
+    /// MessagePack: a stream id is nil or empty.
+    #[error("Null or empty value in streamIds received.")]
+    NullOrEmptyStreamId,
+    /// MessagePack: a StreamItem's `item` or a Completion's result (`argument`) is absent or
+    /// not a readable MessagePack value. .NET names the binder's type; without a binder every
+    /// payload is read as `Object`.
+    #[error("Deserializing object of the `Object` type for '{0}' failed.")]
+    DeserializingFailed(&'static str),
+    /// MessagePack: an Invocation or StreamInvocation whose arguments cannot be read. .NET does
+    /// not close the connection for this: it turns the message into an
+    /// `InvocationBindingFailureMessage` and answers a blocking invocation with a Completion
+    /// error. `detail` is .NET's text (`Reading array length for 'arguments' failed.` or
+    /// `Error binding arguments. …`).
+    #[error("{detail}")]
+    InvocationBindingFailure {
+        /// The invocation id, if the invocation is blocking.
+        invocation_id: Option<String>,
+        /// The target that was called.
+        target: String,
+        /// .NET's message.
+        detail: String,
+    },
     /// A `Sequence` asks to rewind past the next message id this side expects.
     #[error("Sequence ID greater than amount of messages we've received.")]
     SequenceIdTooLarge {

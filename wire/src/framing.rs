@@ -128,6 +128,14 @@ impl RecordReader {
     pub fn pending_len(&self) -> usize {
         self.buffer.len()
     }
+
+    /// Takes every byte received but not yet returned, leaving the reader empty. After a
+    /// MessagePack handshake record, the rest of the frame already belongs to the binary
+    /// protocol: hand it to a [`crate::FrameReader`].
+    pub fn take_remaining(&mut self) -> Vec<u8> {
+        self.scanned = 0;
+        std::mem::take(&mut self.buffer)
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +179,16 @@ mod tests {
         );
         assert_eq!(reader.pending_len(), 4);
         assert_eq!(reader.feed("pe\":7}\u{1e}").unwrap(), vec![r#"{"type":7}"#]);
+    }
+
+    #[test]
+    fn bytes_after_the_handshake_record_can_be_taken_for_the_binary_protocol() {
+        let mut reader = RecordReader::new();
+        reader.push(b"{}\x1e\x02\x91\x06");
+        assert_eq!(reader.next_record(), Ok(Some("{}".to_string())));
+        assert_eq!(reader.take_remaining(), vec![0x02, 0x91, 0x06]);
+        assert_eq!(reader.pending_len(), 0);
+        assert_eq!(reader.next_record(), Ok(None));
     }
 
     #[test]

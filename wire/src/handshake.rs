@@ -9,12 +9,16 @@ use serde_json::Map;
 
 use crate::error::{ProtocolError, Result};
 use crate::json;
+use crate::protocol::HubProtocol;
 
 /// The JSON hub protocol's name.
 pub const JSON_PROTOCOL: &str = "json";
 
 /// The highest JSON protocol version: 2 adds stateful reconnect (Ack and Sequence).
 pub const JSON_PROTOCOL_VERSION: i32 = 2;
+
+/// The MessagePack hub protocol's name, as the client writes it.
+pub const MESSAGEPACK_PROTOCOL: &str = crate::msgpack::MESSAGEPACK_PROTOCOL;
 
 /// The first version that supports stateful reconnect. A client sends it only when negotiate
 /// said `useStatefulReconnect`; a server turns the feature off for a lower version.
@@ -40,6 +44,22 @@ impl HandshakeRequest {
     pub fn json(version: i32) -> Self {
         HandshakeRequest {
             protocol: JSON_PROTOCOL.to_owned(),
+            version,
+        }
+    }
+
+    /// A request for the MessagePack protocol at `version` (1, or 2 for stateful reconnect).
+    pub fn messagepack(version: i32) -> Self {
+        HandshakeRequest {
+            protocol: MESSAGEPACK_PROTOCOL.to_owned(),
+            version,
+        }
+    }
+
+    /// A request for `protocol` at `version`.
+    pub fn for_protocol(protocol: HubProtocol, version: i32) -> Self {
+        HandshakeRequest {
+            protocol: protocol.name().to_owned(),
             version,
         }
     }
@@ -76,13 +96,20 @@ impl HandshakeRequest {
     /// The protocol name is matched case-insensitively (`DefaultHubProtocolResolver`), and
     /// `JsonHubProtocol.IsVersionSupported(v)` is `v <= 2`, so versions 0 and below pass too.
     pub fn check_json(&self) -> std::result::Result<(), String> {
-        if !self.protocol.eq_ignore_ascii_case(JSON_PROTOCOL) {
-            return Err(protocol_not_supported(&self.protocol));
+        self.check(&[HubProtocol::Json]).map(|_| ())
+    }
+
+    /// What an ASP.NET Core server that offers `offered` answers: the protocol the connection
+    /// will speak, or the exact error text to put in the [`HandshakeResponse`]. The name is
+    /// matched case-insensitively; the version error names the resolved protocol.
+    pub fn check(&self, offered: &[HubProtocol]) -> std::result::Result<HubProtocol, String> {
+        let protocol = HubProtocol::from_name(&self.protocol)
+            .filter(|p| offered.contains(p))
+            .ok_or_else(|| protocol_not_supported(&self.protocol))?;
+        if self.version > protocol.version() {
+            return Err(version_not_supported(protocol.name(), self.version));
         }
-        if self.version > JSON_PROTOCOL_VERSION {
-            return Err(version_not_supported(JSON_PROTOCOL, self.version));
-        }
-        Ok(())
+        Ok(protocol)
     }
 }
 
@@ -251,6 +278,50 @@ mod tests {
         assert_eq!(
             upper3.check_json(),
             Err("The server does not support version 3 of the 'json' protocol.".to_string())
+        );
+    }
+
+    #[test]
+    fn a_server_offering_both_protocols_resolves_either_by_name() {
+        let both = HubProtocol::ALL;
+        assert_eq!(
+            HandshakeRequest::messagepack(1).to_json(),
+            r#"{"protocol":"messagepack","version":1}"#
+        );
+        assert_eq!(
+            HandshakeRequest::parse(r#"{"protocol":"messagepack","version":1}"#),
+            Ok(HandshakeRequest::messagepack(1))
+        );
+        assert_eq!(
+            HandshakeRequest::messagepack(2).check(&both),
+            Ok(HubProtocol::MessagePack)
+        );
+        assert_eq!(
+            HandshakeRequest::json(1).check(&both),
+            Ok(HubProtocol::Json)
+        );
+        let upper = HandshakeRequest {
+            protocol: "MessagePack".into(),
+            version: 1,
+        };
+        assert_eq!(upper.check(&both), Ok(HubProtocol::MessagePack));
+        let upper3 = HandshakeRequest {
+            protocol: "MessagePack".into(),
+            version: 3,
+        };
+        assert_eq!(
+            upper3.check(&both),
+            Err("The server does not support version 3 of the 'messagepack' protocol.".into())
+        );
+        assert_eq!(
+            HandshakeRequest::messagepack(1).check(&[HubProtocol::Json]),
+            Err("The protocol 'messagepack' is not supported.".into())
+        );
+        assert!(HubProtocol::MessagePack.is_binary());
+        assert!(!HubProtocol::Json.is_binary());
+        assert_eq!(
+            HandshakeRequest::for_protocol(HubProtocol::MessagePack, 2),
+            HandshakeRequest::messagepack(2)
         );
     }
 

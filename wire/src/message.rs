@@ -1,4 +1,5 @@
-//! Hub messages of the JSON hub protocol (`type` 1 to 9) and their exact JSON form.
+//! Hub messages (`type` 1 to 9), shared by both hub protocols, and their exact JSON form. Their
+//! MessagePack form is in [`crate::msgpack`].
 //!
 //! Writing follows `JsonHubProtocol.WriteMessageCore` property by property: `type` first, then
 //! `headers` (only when non-empty, only on invocation-type messages), then the message's own
@@ -35,7 +36,9 @@ pub enum CompletionResult {
     Error(String),
 }
 
-/// One message of the JSON hub protocol.
+/// One hub message, whichever protocol carries it ([`HubMessage::parse`] and
+/// [`HubMessage::to_json`] for JSON, [`HubMessage::parse_msgpack`] and
+/// [`HubMessage::to_msgpack`] for MessagePack).
 #[derive(Debug, Clone, PartialEq)]
 pub enum HubMessage {
     /// `type` 1. Without `invocation_id` the call is non-blocking and gets no Completion.
@@ -110,8 +113,8 @@ pub enum HubMessage {
         sequence_id: i64,
     },
     /// A `type` this protocol version does not know. .NET drops such messages ("future
-    /// protocol changes can add message types"); writing one gives `{"type":N}`, which .NET
-    /// itself never sends.
+    /// protocol changes can add message types"); writing one gives `{"type":N}` (`[N]` in
+    /// MessagePack), which .NET itself never sends.
     Unknown(i32),
 }
 
