@@ -27,6 +27,10 @@
 //!   without a socket;
 //! - `state`: what the connection knows, shared by the API and the reader task;
 //! - this file: the API ([`ClientOptions`], [`Client`]) and the writing tasks.
+//!
+//! This file is one file at about 700 lines (a tenth of them unit tests) because what is
+//! left is one job: the calls a session makes on a connection and the two tasks that write
+//! on its behalf (pinger, acker), which share the socket's sending half with those calls.
 
 mod dial;
 mod inbound;
