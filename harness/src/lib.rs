@@ -51,7 +51,7 @@ pub mod reading;
 pub mod restart;
 pub mod session;
 
-pub use client::{Client, ClientOptions, Completion, RawFrame, Received};
+pub use client::{Client, ClientOptions, Completion, Deadline, RawFrame, Received};
 pub use config::{TargetConfig, Timeouts};
 pub use divergence::{replay_command, shell_quote, target_flags, Divergence, DivergenceKind};
 pub use error::{ClientError, HarnessError};

@@ -152,6 +152,8 @@ pub(super) enum ResumePhase {
     Resumed,
 }
 
+/// Everything one connection knows, behind the client's one mutex: written by the reader
+/// task (records, the socket's end) and by the API (pending invocations, resume, close).
 pub(super) struct Shared {
     label: String,
     frames: VecDeque<RawFrame>,
@@ -174,6 +176,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// The state of a connection about to dial, with the caps of `opts`.
     pub(super) fn new(opts: &ClientOptions) -> Self {
         Shared {
             label: opts.label.clone(),
@@ -196,6 +199,7 @@ impl Shared {
         }
     }
 
+    /// Keeps one frame in the bounded log (the oldest goes first), cut at 2 KiB.
     pub(super) fn log(&mut self, dir: Direction, kind: FrameKind, text: &str) {
         let mut text = text.replace('\u{1e}', "\\x1e");
         if text.len() > FRAME_TEXT_MAX {
@@ -217,10 +221,12 @@ impl Shared {
         });
     }
 
+    /// The frame log, oldest first.
     pub(super) fn frames(&self) -> Vec<RawFrame> {
         self.frames.iter().cloned().collect()
     }
 
+    /// Records a finding; past [`FINDINGS_MAX`] it is only counted.
     pub(super) fn find(&mut self, rule: &'static str, detail: impl Into<String>) {
         if self.findings.len() < FINDINGS_MAX {
             self.findings.push(Finding {
@@ -259,6 +265,8 @@ impl Shared {
         }
     }
 
+    /// Remembers an answered (or abandoned) invocation id, so that a second Completion for
+    /// it reads as a duplicate, not as one for an invocation never made.
     pub(super) fn remember_completed(&mut self, id: String) {
         if self.completed.len() >= COMPLETED_MAX {
             self.completed.pop_front();
@@ -266,6 +274,7 @@ impl Shared {
         self.completed.push_back(id);
     }
 
+    /// Whether `id` was answered (or abandoned) recently.
     pub(super) fn was_completed(&self, id: &str) -> bool {
         self.completed.iter().any(|c| c == id)
     }
@@ -312,6 +321,7 @@ impl Shared {
     }
 }
 
+/// Locks the shared state.
 pub(super) fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     // A panic while holding the lock is a bug of ours; the data is still usable for a report.
     shared.lock().unwrap_or_else(|e| e.into_inner())
