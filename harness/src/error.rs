@@ -119,7 +119,8 @@ pub enum HarnessError {
     /// Restarting the target failed.
     #[error("restart failed: {0}")]
     Restart(String),
-    /// A client error outside a session (e.g. in a benchmark).
+    /// A client error that stops the run rather than becoming a divergence: outside a session
+    /// (a benchmark), or inside one when the session has no client for an op's caller.
     #[error(transparent)]
     Client(#[from] ClientError),
 }
