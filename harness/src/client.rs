@@ -20,21 +20,36 @@
 //! and so is every buffer: the record reader holds at most [`ClientOptions::max_record_bytes`]
 //! (a server streaming text without a record separator is a `PRO-WELL-FORMED` finding and the
 //! reading stops), the queue of received messages [`ClientOptions::queue_capacity`].
+//!
+//! The code is split by the data that flows:
+//! - [`dial`]: bytes to a socket (negotiate, TLS, WebSocket, handshake);
+//! - [`inbound`]: frames → records → Completions, the receive queue and findings, callable
+//!   without a socket;
+//! - `state`: what the connection knows, shared by the API and the reader task;
+//! - this file: the API ([`ClientOptions`], [`Client`]) and the writing tasks.
+//!
+//! This file is one file at about 700 lines (a tenth of them unit tests) because what is
+//! left is one job: the calls a session makes on a connection and the two tasks that write
+//! on its behalf (pinger, acker), which share the socket's sending half with those calls.
+
+mod dial;
+mod inbound;
+mod state;
+
+pub use dial::load_ca_file;
+pub use state::{Direction, Finding, FrameKind, RawFrame, Received};
 
 use crate::error::ClientError;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use hubspec_wire::handshake::{HandshakeRequest, HandshakeResponse};
 use hubspec_wire::negotiate::{append_query_param, connect_url, negotiate_url};
 use hubspec_wire::reconnect::ACK_INTERVAL;
-use hubspec_wire::{
-    CompletionResult, HubMessage, MessageBuffer, NegotiateReply, NegotiateResponse, ProtocolError,
-    RecordReader,
-};
+use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, NegotiateResponse, RecordReader};
+use inbound::Reader;
 use serde_json::Value;
-use std::collections::{HashMap, VecDeque};
+use state::{lock, ResumePhase, Shared, Transport};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,7 +57,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, timeout_at, Instant};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
@@ -52,103 +67,41 @@ pub type Completion = CompletionResult;
 type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type WsSink = SplitSink<WsStream, Message>;
 
-/// The longest text kept per logged frame; the rest is cut (and says so).
-const FRAME_TEXT_MAX: usize = 2048;
-/// The most findings one connection keeps; later ones are counted only.
-const FINDINGS_MAX: usize = 64;
-/// How many answered invocation ids are remembered to tell a duplicate Completion from one
-/// for an invocation never made.
-const COMPLETED_MAX: usize = 4096;
-/// The largest negotiate body read.
-const NEGOTIATE_BODY_MAX: usize = 1 << 20;
 /// The default cap on one record (and on the bytes buffered while waiting for its separator):
 /// 32 times ASP.NET Core's default maximum message size, far above anything the contract's
 /// messages need.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
-/// Which way a frame went.
+/// A point to wait until, with the bound it was set from. A timeout reports the bound, not
+/// the time left: once the deadline has passed the time left is zero, and "timed out after
+/// 0 ms" says nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// From the server.
-    In,
-    /// To the server.
-    Out,
+pub struct Deadline {
+    /// When the wait ends.
+    pub at: Instant,
+    /// How long the wait was allowed, as reported by a timeout.
+    pub bound: Duration,
 }
 
-/// What kind of WebSocket frame (or transport event) a [`RawFrame`] records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameKind {
-    /// A text frame.
-    Text,
-    /// A binary frame (shown as lossy UTF-8).
-    Binary,
-    /// A WebSocket close frame.
-    Close,
-    /// A WebSocket-level ping.
-    Ping,
-    /// A WebSocket-level pong.
-    Pong,
-    /// The transport ended or failed; the text says how.
-    Event,
-}
-
-/// One frame as it crossed the wire, for reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RawFrame {
-    /// The connection, as the session names it (`c1`, …).
-    pub conn: String,
-    /// In or out.
-    pub dir: Direction,
-    /// The frame kind.
-    pub kind: FrameKind,
-    /// The payload as text, record separators shown as `\x1e`, cut at 2 KiB.
-    pub text: String,
-}
-
-impl fmt::Display for RawFrame {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let arrow = match self.dir {
-            Direction::In => "<-",
-            Direction::Out => "->",
-        };
-        let kind = match self.kind {
-            FrameKind::Text => "text",
-            FrameKind::Binary => "BINARY",
-            FrameKind::Close => "close",
-            FrameKind::Ping => "ws-ping",
-            FrameKind::Pong => "ws-pong",
-            FrameKind::Event => "event",
-        };
-        write!(f, "{} {arrow} {kind} {}", self.conn, self.text)
-    }
-}
-
-/// A server-to-client invocation (`Receive(payload)` for the conformance hub).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Received {
-    /// The client method the server called.
-    pub target: String,
-    /// Its arguments.
-    pub arguments: Vec<Value>,
-}
-
-impl Received {
-    /// The payload, if this is the contract's `Receive` with one string argument.
-    pub fn payload(&self) -> Option<&str> {
-        match (self.target.as_str(), self.arguments.as_slice()) {
-            ("Receive", [Value::String(p)]) => Some(p),
-            _ => None,
+impl Deadline {
+    /// The deadline `bound` from now. Share one among several waits (a barrier over every
+    /// connection) and each timeout reports the configured bound.
+    pub fn after(bound: Duration) -> Self {
+        Deadline {
+            at: Instant::now() + bound,
+            bound,
         }
     }
 }
 
-/// A protocol problem the reader noticed on its own, with the rule it breaks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    /// The `PRO-` rule ID.
-    pub rule: &'static str,
-    /// What happened, with the offending text.
-    pub detail: String,
+impl From<Instant> for Deadline {
+    /// A bare instant: the bound is what is left of it now, when the wait starts.
+    fn from(at: Instant) -> Self {
+        Deadline {
+            at,
+            bound: at.saturating_duration_since(Instant::now()),
+        }
+    }
 }
 
 /// How to reach the hub and how long to wait.
@@ -215,94 +168,15 @@ impl ClientOptions {
     }
 }
 
-/// Whether the transport is up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Transport {
-    Open,
-    /// Dropped on purpose; [`Client::resume`] may bring it back.
-    Suspended,
-    /// Ended; the detail says how.
-    Closed(String),
-}
-
-struct Shared {
-    label: String,
-    frames: VecDeque<RawFrame>,
-    frame_cap: usize,
-    pending: HashMap<String, oneshot::Sender<Completion>>,
-    /// Ids answered (or given up on) recently: a second Completion for one is a duplicate.
-    completed: VecDeque<String>,
-    received: VecDeque<Received>,
-    received_cap: usize,
-    max_record_bytes: usize,
-    findings: Vec<Finding>,
-    findings_dropped: usize,
-    transport: Transport,
-    /// The server's Close message, if it sent one: (error, allowReconnect).
-    server_close: Option<(Option<String>, bool)>,
-    closing_by_us: bool,
-    buffer: Option<MessageBuffer>,
-    /// After a resume: the next hub message must be a Sequence.
-    expect_sequence: bool,
-    sequence_seen: bool,
-    /// We sent a Ping and have received nothing since.
-    ping_unanswered: bool,
-    /// The record reader hit the cap and reading stopped.
-    reader_failed: bool,
-}
-
-impl Shared {
-    fn log(&mut self, dir: Direction, kind: FrameKind, text: &str) {
-        let mut text = text.replace('\u{1e}', "\\x1e");
-        if text.len() > FRAME_TEXT_MAX {
-            let mut cut = FRAME_TEXT_MAX;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push_str("…(cut)");
-        }
-        if self.frames.len() >= self.frame_cap {
-            self.frames.pop_front();
-        }
-        self.frames.push_back(RawFrame {
-            conn: self.label.clone(),
-            dir,
-            kind,
-            text,
-        });
-    }
-
-    fn find(&mut self, rule: &'static str, detail: impl Into<String>) {
-        if self.findings.len() < FINDINGS_MAX {
-            self.findings.push(Finding {
-                rule,
-                detail: detail.into(),
-            });
-        } else {
-            self.findings_dropped += 1;
-        }
-    }
-
-    /// The error of a closed connection: a reader stopped at the record cap is the target's
-    /// `PRO-WELL-FORMED` fault, any other end is `Closed`.
-    fn closed_error(&self) -> Option<ClientError> {
-        match &self.transport {
-            Transport::Closed(detail) if self.reader_failed => {
-                Some(ClientError::protocol("PRO-WELL-FORMED", detail.clone()))
-            }
-            Transport::Closed(detail) => Some(ClientError::Closed {
-                detail: detail.clone(),
-            }),
-            _ => None,
-        }
-    }
-
-    fn remember_completed(&mut self, id: String) {
-        if self.completed.len() >= COMPLETED_MAX {
-            self.completed.pop_front();
-        }
-        self.completed.push_back(id);
+/// The HTTP(S) form of a hub URL (negotiate is plain HTTP; the WebSocket URL is derived from it).
+fn http_form(url: &Url) -> String {
+    let s = url.as_str();
+    if let Some(rest) = s.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else if let Some(rest) = s.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else {
+        s.to_string()
     }
 }
 
@@ -329,23 +203,6 @@ impl fmt::Debug for Client {
     }
 }
 
-fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
-    // A panic while holding the lock is a bug of ours; the data is still usable for a report.
-    shared.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The HTTP(S) form of a hub URL (negotiate is plain HTTP; the WebSocket URL is derived from it).
-fn http_form(url: &Url) -> String {
-    let s = url.as_str();
-    if let Some(rest) = s.strip_prefix("ws://") {
-        format!("http://{rest}")
-    } else if let Some(rest) = s.strip_prefix("wss://") {
-        format!("https://{rest}")
-    } else {
-        s.to_string()
-    }
-}
-
 impl Client {
     /// Negotiate (unless skipped), connect, handshake, send the first Ping and start the tasks.
     pub async fn connect(opts: ClientOptions) -> Result<Client, ClientError> {
@@ -356,29 +213,10 @@ impl Client {
     pub async fn connect_with_frames(
         opts: ClientOptions,
     ) -> Result<Client, (ClientError, Vec<RawFrame>)> {
-        let shared = Arc::new(Mutex::new(Shared {
-            label: opts.label.clone(),
-            frames: VecDeque::new(),
-            frame_cap: opts.frame_log_capacity.max(8),
-            pending: HashMap::new(),
-            completed: VecDeque::new(),
-            received: VecDeque::new(),
-            received_cap: opts.queue_capacity.max(16),
-            max_record_bytes: opts.max_record_bytes,
-            findings: Vec::new(),
-            findings_dropped: 0,
-            transport: Transport::Open,
-            server_close: None,
-            closing_by_us: false,
-            buffer: None,
-            expect_sequence: false,
-            sequence_seen: false,
-            ping_unanswered: false,
-            reader_failed: false,
-        }));
+        let shared = Arc::new(Mutex::new(Shared::new(&opts)));
         match Self::connect_on(opts, shared.clone()).await {
             Ok(client) => Ok(client),
-            Err(e) => Err((e, lock(&shared).frames.iter().cloned().collect())),
+            Err(e) => Err((e, lock(&shared).frames())),
         }
     }
 
@@ -395,7 +233,7 @@ impl Client {
         let mut token = None;
         if !opts.skip_negotiation {
             let url = negotiate_url(&base, 1, opts.stateful);
-            let response = negotiate(&url, &opts, &shared).await?;
+            let response = dial::negotiate(&url, &opts, &shared).await?;
             stateful = opts.stateful && response.use_stateful_reconnect;
             token = Some(
                 response
@@ -412,83 +250,10 @@ impl Client {
             negotiated = Some(response);
         }
         let ws_url = connect_url(&base, token.as_deref());
-        let ws = open_websocket(&ws_url, &opts, &shared).await?;
+        let ws = dial::open_websocket(&ws_url, &opts, &shared).await?;
         let (mut sink, mut stream) = ws.split();
 
-        // Handshake: the first record each way.
-        let version = if stateful { 2 } else { 1 };
-        let request = hubspec_wire::framing::encode(&HandshakeRequest::json(version).to_json());
-        lock(&shared).log(Direction::Out, FrameKind::Text, &request);
-        timeout(opts.connect_timeout, sink.send(Message::text(request)))
-            .await
-            .map_err(|_| {
-                ClientError::timeout("the handshake request to be written", opts.connect_timeout)
-            })?
-            .map_err(|e| ClientError::Closed {
-                detail: format!("writing the handshake failed: {e}"),
-            })?;
-        let mut reader = RecordReader::with_max_record_size(opts.max_record_bytes);
-        let deadline = Instant::now() + opts.connect_timeout;
-        let handshake = loop {
-            match reader.next_record() {
-                Ok(Some(record)) => break record,
-                Ok(None) => {}
-                Err(e) => return Err(ClientError::protocol("PRO-HANDSHAKE", e.to_string())),
-            }
-            let frame = timeout_at(deadline, stream.next()).await.map_err(|_| {
-                ClientError::timeout("the handshake response", opts.connect_timeout)
-            })?;
-            match frame {
-                Some(Ok(Message::Text(t))) => {
-                    lock(&shared).log(Direction::In, FrameKind::Text, t.as_str());
-                    reader.push(t.as_bytes());
-                }
-                Some(Ok(Message::Binary(b))) => {
-                    let mut s = lock(&shared);
-                    s.log(
-                        Direction::In,
-                        FrameKind::Binary,
-                        &String::from_utf8_lossy(&b),
-                    );
-                    s.find(
-                        "PRO-TEXT-FRAMES",
-                        "the handshake response came in a binary frame",
-                    );
-                    reader.push(&b);
-                }
-                Some(Ok(other)) => log_control(&shared, &other),
-                Some(Err(e)) => {
-                    return Err(ClientError::protocol(
-                        "PRO-HANDSHAKE",
-                        format!("the connection failed before the handshake response: {e}"),
-                    ))
-                }
-                None => {
-                    return Err(ClientError::protocol(
-                        "PRO-HANDSHAKE",
-                        "the server closed the connection before answering the handshake",
-                    ))
-                }
-            }
-        };
-        match HandshakeResponse::parse(&handshake) {
-            Ok(r) if r.is_success() => {}
-            Ok(r) => {
-                return Err(ClientError::protocol(
-                    "PRO-HANDSHAKE",
-                    format!(
-                        "the server refused the handshake: {}",
-                        r.error.unwrap_or_default()
-                    ),
-                ))
-            }
-            Err(e) => {
-                return Err(ClientError::protocol(
-                    "PRO-HANDSHAKE",
-                    format!("bad handshake response {handshake:?}: {e}"),
-                ))
-            }
-        }
+        let reader = dial::handshake(&mut sink, &mut stream, stateful, &opts, &shared).await?;
         if stateful {
             lock(&shared).buffer = Some(MessageBuffer::default());
         }
@@ -511,8 +276,12 @@ impl Client {
 
     fn start_tasks(&mut self, stream: SplitStream<WsStream>, reader: RecordReader) {
         let (shared, notify) = (self.shared.clone(), self.notify.clone());
-        self.tasks
-            .push(tokio::spawn(read_loop(stream, reader, shared, notify)));
+        self.tasks.push(tokio::spawn(inbound::read_loop(
+            stream,
+            Reader::new(reader),
+            shared,
+            notify,
+        )));
         let (shared, sink, interval) = (
             self.shared.clone(),
             self.sink.clone(),
@@ -556,16 +325,6 @@ impl Client {
     /// Whether stateful reconnect is in use (asked for, granted, handshake version 2).
     pub fn is_stateful(&self) -> bool {
         self.stateful
-    }
-
-    /// The WebSocket URL (with `?id=token` when negotiated): a resume connects here again.
-    pub fn ws_url(&self) -> &str {
-        &self.ws_url
-    }
-
-    /// The label used in frame logs.
-    pub fn label(&self) -> &str {
-        &self.opts.label
     }
 
     async fn send_wire(&self, text: String, is_ping: bool) -> Result<(), ClientError> {
@@ -645,8 +404,11 @@ impl Client {
         ClientError::Closed { detail }
     }
 
-    /// The next received invocation, waiting until `deadline`.
-    pub async fn recv_until(&self, deadline: Instant) -> Result<Received, ClientError> {
+    /// The next received invocation, waiting until `deadline` (a [`Deadline`], or a bare
+    /// [`Instant`] whose bound is what is left of it now). A timeout reports the deadline's
+    /// bound.
+    pub async fn recv_until(&self, deadline: impl Into<Deadline>) -> Result<Received, ClientError> {
+        let deadline = deadline.into();
         loop {
             let notified = self.notify.notified();
             {
@@ -658,10 +420,10 @@ impl Client {
                     return Err(e);
                 }
             }
-            if timeout_at(deadline, notified).await.is_err() {
+            if timeout_at(deadline.at, notified).await.is_err() {
                 return Err(ClientError::timeout(
                     "a message from the server",
-                    deadline.saturating_duration_since(Instant::now()),
+                    deadline.bound,
                 ));
             }
         }
@@ -674,34 +436,17 @@ impl Client {
 
     /// The frame log, oldest first.
     pub fn frames(&self) -> Vec<RawFrame> {
-        lock(&self.shared).frames.iter().cloned().collect()
+        lock(&self.shared).frames()
     }
 
     /// The findings so far, emptying the list.
     pub fn take_findings(&self) -> Vec<Finding> {
-        let mut s = lock(&self.shared);
-        let mut out: Vec<Finding> = s.findings.drain(..).collect();
-        if s.findings_dropped > 0 {
-            out.push(Finding {
-                rule: "PRO-WELL-FORMED",
-                detail: format!("… and {} more findings", s.findings_dropped),
-            });
-            s.findings_dropped = 0;
-        }
-        out
+        lock(&self.shared).take_findings()
     }
 
     /// Whether the transport is up.
     pub fn is_open(&self) -> bool {
         lock(&self.shared).transport == Transport::Open
-    }
-
-    /// How the connection ended, if it has.
-    pub fn closed_reason(&self) -> Option<String> {
-        match &lock(&self.shared).transport {
-            Transport::Closed(d) => Some(d.clone()),
-            _ => None,
-        }
     }
 
     /// The server's Close message (error, allowReconnect), if one arrived.
@@ -736,21 +481,14 @@ impl Client {
     /// buffer. A refused resume is [`ClientError::Status`] (404 for an ended connection).
     pub async fn resume(&mut self) -> Result<(), ClientError> {
         if self.negotiated.is_none() {
-            return Err(ClientError::Closed {
-                detail: "no connection token to resume (negotiation was skipped)".into(),
-            });
+            return Err(ClientError::NoConnectionToken);
         }
-        let ws = open_websocket(&self.ws_url, &self.opts, &self.shared).await?;
+        let ws = dial::open_websocket(&self.ws_url, &self.opts, &self.shared).await?;
         let (sink, stream) = ws.split();
         *self.sink.lock().await = Some(sink);
         let resend = {
             let mut s = lock(&self.shared);
-            s.transport = Transport::Open;
-            s.server_close = None;
-            s.closing_by_us = false;
-            s.reader_failed = false;
-            s.sequence_seen = false;
-            s.expect_sequence = s.buffer.is_some();
+            s.resumed();
             s.buffer.as_mut().map(|b| b.resend())
         };
         self.start_tasks(
@@ -767,7 +505,7 @@ impl Client {
                 let notified = self.notify.notified();
                 {
                     let s = lock(&self.shared);
-                    if s.sequence_seen {
+                    if s.resume == ResumePhase::Resumed {
                         break;
                     }
                     if let Transport::Closed(d) = &s.transport {
@@ -792,7 +530,7 @@ impl Client {
             error: None,
             allow_reconnect: false,
         };
-        lock(&self.shared).closing_by_us = true;
+        lock(&self.shared).closing_by_us();
         let sent = self.send_wire(close.to_wire(), false).await;
         let deadline = Instant::now() + self.opts.invocation_timeout;
         let result = match sent {
@@ -851,21 +589,7 @@ impl Drop for Client {
     }
 }
 
-fn log_control(shared: &Mutex<Shared>, message: &Message) {
-    let (kind, text) = match message {
-        Message::Ping(p) => (FrameKind::Ping, String::from_utf8_lossy(p).into_owned()),
-        Message::Pong(p) => (FrameKind::Pong, String::from_utf8_lossy(p).into_owned()),
-        Message::Close(f) => (
-            FrameKind::Close,
-            f.as_ref()
-                .map(|f| format!("{} {}", u16::from(f.code), f.reason))
-                .unwrap_or_default(),
-        ),
-        _ => return,
-    };
-    lock(shared).log(Direction::In, kind, &text);
-}
-
+/// Writes one text frame, within `bound` for the lock and for the write.
 async fn send_on(
     sink: &tokio::sync::Mutex<Option<WsSink>>,
     shared: &Mutex<Shared>,
@@ -887,7 +611,7 @@ async fn send_on(
         let mut s = lock(shared);
         s.log(Direction::Out, FrameKind::Text, &text);
         if is_ping {
-            s.ping_unanswered = true;
+            s.ping_sent();
         }
     }
     match timeout(bound, sink.send(Message::text(text))).await {
@@ -902,433 +626,76 @@ async fn send_on(
     }
 }
 
-async fn read_loop(
-    mut stream: SplitStream<WsStream>,
-    mut reader: RecordReader,
-    shared: Arc<Mutex<Shared>>,
-    notify: Arc<Notify>,
-) {
-    // Records that came with the handshake response are handled first.
-    let mut overflow = drain_records(&mut reader, &shared, &notify);
-    let mut ending = String::from("the server closed the socket");
-    while let Some(item) = stream.next().await {
-        if overflow {
-            break;
-        }
-        match item {
-            Ok(Message::Text(t)) => {
-                {
-                    let mut s = lock(&shared);
-                    s.log(Direction::In, FrameKind::Text, t.as_str());
-                    s.ping_unanswered = false;
-                }
-                reader.push(t.as_bytes());
-                overflow = drain_records(&mut reader, &shared, &notify);
-            }
-            Ok(Message::Binary(b)) => {
-                {
-                    let mut s = lock(&shared);
-                    let text = String::from_utf8_lossy(&b).into_owned();
-                    s.log(Direction::In, FrameKind::Binary, &text);
-                    s.ping_unanswered = false;
-                    s.find(
-                        "PRO-TEXT-FRAMES",
-                        format!("JSON hub protocol data in a binary frame: {text:?}"),
-                    );
-                }
-                reader.push(&b);
-                overflow = drain_records(&mut reader, &shared, &notify);
-            }
-            Ok(Message::Close(f)) => {
-                log_control(&shared, &Message::Close(f.clone()));
-                ending = match f {
-                    Some(f) => format!(
-                        "the server closed the socket (close frame {} {:?})",
-                        u16::from(f.code),
-                        f.reason.as_str()
-                    ),
-                    None => "the server closed the socket (close frame)".into(),
-                };
-            }
-            Ok(other) => log_control(&shared, &other),
-            Err(e) => {
-                ending = match e {
-                    tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-                        ending
-                    }
-                    e => format!("the socket failed: {e}"),
-                };
-                break;
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client with no socket and no tasks: its queue is filled by hand.
+    fn detached() -> Client {
+        let opts = ClientOptions::new("http://127.0.0.1:1/hub".parse().unwrap());
+        Client {
+            shared: Arc::new(Mutex::new(Shared::new(&opts))),
+            notify: Arc::new(Notify::new()),
+            sink: Arc::new(tokio::sync::Mutex::new(None)),
+            tasks: Vec::new(),
+            next_id: AtomicU64::new(1),
+            ws_url: "ws://127.0.0.1:1/hub".into(),
+            negotiated: None,
+            stateful: false,
+            opts,
         }
     }
-    let mut s = lock(&shared);
-    if overflow {
-        // The reader is failed (its buffer is at the cap): stop reading, as .NET closes the
-        // connection; the finding says why.
-        ending = format!(
-            "the harness stopped reading: more than {} bytes without a record separator",
-            s.max_record_bytes
-        );
-        s.closing_by_us = true;
-        s.reader_failed = true;
-    }
-    s.log(Direction::In, FrameKind::Event, &ending);
-    if s.transport == Transport::Open {
-        if !s.closing_by_us {
-            let timeout_close = s
-                .server_close
-                .as_ref()
-                .and_then(|(e, _)| e.as_deref())
-                .is_some_and(|e| {
-                    let e = e.to_ascii_lowercase();
-                    e.contains("timeout") || e.contains("timed out")
-                });
-            if s.ping_unanswered || timeout_close {
-                s.find(
-                    "PRO-PING",
-                    "the server closed the connection although the client kept pinging (it closed right after a Ping, or for a timeout)",
-                );
-            }
-            if s.server_close.is_none() {
-                s.find("PRO-CLOSE", format!("{ending} without a Close message"));
-            }
-        }
-        let detail = match &s.server_close {
-            _ if overflow => ending,
-            Some((Some(e), _)) => format!("{ending} after a Close with error {e:?}"),
-            Some((None, _)) => format!("{ending} after a Close"),
-            None => format!("{ending} without a Close message"),
+
+    #[tokio::test]
+    async fn a_receive_timeout_reports_the_bound_waited_not_the_time_left() {
+        let client = detached();
+        let bound = Duration::from_millis(80);
+        let started = Instant::now();
+        let err = client.recv_until(started + bound).await.unwrap_err();
+        let ClientError::Timeout { after, .. } = &err else {
+            panic!("{err}");
         };
-        s.transport = Transport::Closed(detail);
-        s.pending.clear();
-    }
-    drop(s);
-    notify.notify_one();
-}
+        // A bare instant's bound is what was left of it when the wait began.
+        assert!(*after > bound / 2 && *after <= bound, "{err}");
+        assert!(Instant::now() >= started + bound);
 
-/// Handles every complete record; returns `true` when the reader failed for good (a record
-/// over the cap, or bytes that never reach a separator): the connection must stop reading.
-fn drain_records(reader: &mut RecordReader, shared: &Mutex<Shared>, notify: &Notify) -> bool {
-    loop {
-        match reader.next_record() {
-            Ok(Some(record)) => handle_record(&record, shared, notify),
-            Ok(None) => return false,
-            Err(ProtocolError::InvalidUtf8) => {
-                lock(shared).find("PRO-WELL-FORMED", "a record is not valid UTF-8");
-            }
-            Err(ProtocolError::RecordTooLarge { limit }) => {
-                let mut s = lock(shared);
-                s.find(
-                    "PRO-WELL-FORMED",
-                    format!(
-                        "more than {limit} bytes without a record separator (an unterminated or oversized record); the harness stopped reading"
-                    ),
-                );
-                drop(s);
-                notify.notify_one();
-                return true;
-            }
-            Err(e) => {
-                lock(shared).find("PRO-WELL-FORMED", e.to_string());
-                return false;
-            }
-        }
+        let err = client.recv_until(Deadline::after(bound)).await.unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::timeout("a message from the server", bound)
+        );
+        assert_eq!(
+            err.to_string(),
+            "timed out after 80 ms waiting for a message from the server"
+        );
     }
-}
 
-fn handle_record(record: &str, shared: &Mutex<Shared>, notify: &Notify) {
-    let mut s = lock(shared);
-    let message = match HubMessage::parse(record) {
-        Ok(m) => m,
-        Err(e) => {
-            s.find(
-                "PRO-WELL-FORMED",
-                format!("a record that is not a hub message ({e}): {record:?}"),
-            );
-            return;
-        }
-    };
-    if s.expect_sequence && !matches!(message, HubMessage::Ping) {
-        s.expect_sequence = false;
-        if !matches!(message, HubMessage::Sequence { .. }) {
-            s.find(
-                "PRO-SEQUENCE",
-                format!("the first message after the resume is not a Sequence: {record:?}"),
-            );
-        }
-    }
-    if let Some(buffer) = s.buffer.as_mut() {
-        let was_sequence = matches!(message, HubMessage::Sequence { .. });
-        match buffer.receive(&message) {
-            Ok(true) => {}
-            Ok(false) => {
-                if was_sequence {
-                    s.sequence_seen = true;
-                    drop(s);
-                    notify.notify_one();
-                }
-                return;
-            }
-            Err(e) => {
-                s.find("PRO-SEQUENCE", format!("{e}: {record:?}"));
-                return;
-            }
-        }
-    }
-    match message {
-        HubMessage::Completion {
-            invocation_id,
-            result,
-            ..
-        } => match s.pending.remove(&invocation_id) {
-            Some(tx) => {
-                s.remember_completed(invocation_id);
-                let _ = tx.send(result);
-            }
-            None if s.completed.contains(&invocation_id) => {
-                s.find(
-                    "PRO-COMPLETION",
-                    format!("a second Completion for invocation {invocation_id}: {record:?}"),
-                );
-            }
-            None => {
-                s.find(
-                    "PRO-COMPLETION",
-                    format!("a Completion for invocation {invocation_id}, which was never made: {record:?}"),
-                );
-            }
-        },
-        HubMessage::Invocation {
-            target, arguments, ..
-        } => {
-            if s.received.len() >= s.received_cap {
-                let cap = s.received_cap;
-                s.find(
-                    "PRO-RESPONSIVE",
-                    format!(
-                        "more than {cap} messages queued without being read; dropped {record:?}"
-                    ),
-                );
-            } else {
-                s.received.push_back(Received { target, arguments });
-                drop(s);
-                notify.notify_one();
-            }
-        }
-        HubMessage::Close {
-            error,
-            allow_reconnect,
-        } => {
-            s.server_close = Some((error, allow_reconnect));
-        }
-        // Pings need no answer (HubProtocol.md; our pinger keeps the connection alive); Ack
-        // and Sequence are the buffer's; unknown types are ignored as .NET ignores them
-        // ("future protocol changes can add message types").
-        _ => {}
-    }
-}
-
-/// The certificates in a PEM file, for [`ClientOptions::ca_file`]; the error says what is wrong.
-pub fn load_ca_file(
-    path: &Path,
-) -> Result<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>, String> {
-    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{} is not valid PEM: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
-    }
-    Ok(certs)
-}
-
-/// The TLS client configuration: the webpki roots plus the certificates of `ca_file`.
-fn tls_config(ca_file: Option<&Path>) -> Result<Arc<tokio_rustls::rustls::ClientConfig>, String> {
-    use tokio_rustls::rustls;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        for cert in load_ca_file(path)? {
-            roots
-                .add(cert)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-async fn open_websocket(
-    url: &str,
-    opts: &ClientOptions,
-    shared: &Mutex<Shared>,
-) -> Result<WsStream, ClientError> {
-    let bound = opts.connect_timeout;
-    let connector = if url.starts_with("wss:") {
-        let config =
-            tls_config(opts.ca_file.as_deref()).map_err(|detail| ClientError::Connect {
-                url: url.to_string(),
-                detail,
-            })?;
-        Some(tokio_tungstenite::Connector::Rustls(config))
-    } else {
-        None
-    };
-    lock(shared).log(
-        Direction::Out,
-        FrameKind::Event,
-        &format!("GET {url} (WebSocket upgrade)"),
-    );
-    match timeout(
-        bound,
-        tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector),
-    )
-    .await
-    {
-        Err(_) => Err(ClientError::timeout(
-            format!("the WebSocket connection to {url}"),
-            bound,
-        )),
-        Ok(Ok((ws, _response))) => Ok(ws),
-        Ok(Err(tungstenite::Error::Http(response))) => {
-            let status = response.status().as_u16();
-            let body = response
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(&b[..b.len().min(512)]).into_owned())
-                .unwrap_or_default();
-            lock(shared).log(
-                Direction::In,
-                FrameKind::Event,
-                &format!("HTTP {status} {body}"),
-            );
-            Err(ClientError::Status {
-                url: url.to_string(),
-                status,
-                body,
-            })
-        }
-        Ok(Err(e)) => Err(ClientError::Connect {
-            url: url.to_string(),
-            detail: e.to_string(),
-        }),
-    }
-}
-
-/// `POST {url}/negotiate?negotiateVersion=1[&useStatefulReconnect=true]` over HTTP/1.1 (TLS
-/// for https, with the webpki roots and the certificates of `ca_file`).
-async fn negotiate(
-    url: &str,
-    opts: &ClientOptions,
-    shared: &Mutex<Shared>,
-) -> Result<NegotiateResponse, ClientError> {
-    let bound = opts.connect_timeout;
-    lock(shared).log(Direction::Out, FrameKind::Event, &format!("POST {url}"));
-    let (status, body) = timeout(bound, http_post(url, opts.ca_file.as_deref()))
-        .await
-        .map_err(|_| ClientError::timeout(format!("the negotiate response from {url}"), bound))??;
-    lock(shared).log(
-        Direction::In,
-        FrameKind::Event,
-        &format!("HTTP {status} {body}"),
-    );
-    if status != 200 {
-        return Err(ClientError::Status {
-            url: url.to_string(),
-            status,
-            body,
+    #[tokio::test]
+    async fn a_queued_message_is_returned_before_the_deadline() {
+        let client = detached();
+        lock(&client.shared).received.push_back(Received {
+            target: "Receive".into(),
+            arguments: vec![Value::String("m1".into())],
         });
+        let r = client
+            .recv_until(Deadline::after(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(r.payload(), Some("m1"));
     }
-    match NegotiateReply::parse(&body) {
-        Ok(NegotiateReply::Negotiated(r)) if r.url.is_some() => Err(ClientError::protocol(
-            "PRO-NEGOTIATE",
-            format!(
-                "negotiate redirects to {:?}; redirects are not supported",
-                r.url
-            ),
-        )),
-        Ok(NegotiateReply::Negotiated(r)) => Ok(r),
-        Ok(NegotiateReply::Error(e)) => Err(ClientError::protocol(
-            "PRO-NEGOTIATE",
-            format!("negotiate answered an error: {e}"),
-        )),
-        Err(e) => Err(ClientError::protocol(
-            "PRO-NEGOTIATE",
-            format!("bad negotiate response ({e}): {body:?}"),
-        )),
-    }
-}
 
-async fn http_post(url: &str, ca_file: Option<&Path>) -> Result<(u16, String), ClientError> {
-    use http_body_util::{BodyExt, Empty, Limited};
-    use hyper::body::Bytes;
-    let connect_err = |detail: String| ClientError::Connect {
-        url: url.to_string(),
-        detail,
-    };
-    let parsed = Url::parse(url).map_err(|e| connect_err(e.to_string()))?;
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| connect_err("no host".into()))?
-        .to_string();
-    let port = parsed
-        .port_or_known_default()
-        .ok_or_else(|| connect_err("no port".into()))?;
-    let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| connect_err(e.to_string()))?;
-    let _ = tcp.set_nodelay(true);
-    let path = &parsed[url::Position::BeforePath..];
-    let request = http::Request::post(path)
-        .header(http::header::HOST, format!("{host}:{port}"))
-        .header(http::header::CONTENT_LENGTH, "0")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| connect_err(e.to_string()))?;
-    async fn send<T>(io: T, request: http::Request<Empty<Bytes>>) -> Result<(u16, String), String>
-    where
-        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-                .await
-                .map_err(|e| e.to_string())?;
-        let driver = tokio::spawn(conn);
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let body = Limited::new(response.into_body(), NEGOTIATE_BODY_MAX)
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        driver.abort();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    #[tokio::test]
+    async fn a_resume_without_a_connection_token_is_its_own_error() {
+        let mut client = detached();
+        assert_eq!(client.resume().await, Err(ClientError::NoConnectionToken));
+        assert_eq!(ClientError::NoConnectionToken.rule(), None);
     }
-    let result = if parsed.scheme() == "https" {
-        use tokio_rustls::rustls;
-        let config = tls_config(ca_file).map_err(connect_err)?;
-        let name = rustls::pki_types::ServerName::try_from(host.clone())
-            .map_err(|e| connect_err(e.to_string()))?;
-        let tls = tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .map_err(|e| connect_err(format!("TLS: {e}")))?;
-        send(tls, request).await
-    } else {
-        send(tcp, request).await
-    };
-    result.map_err(connect_err)
+
+    #[test]
+    fn ws_and_wss_urls_negotiate_over_http_and_https() {
+        let form = |u: &str| http_form(&Url::parse(u).unwrap());
+        assert_eq!(form("ws://h:1/hub"), "http://h:1/hub");
+        assert_eq!(form("wss://h/hub"), "https://h/hub");
+        assert_eq!(form("https://[::1]:5001/hub"), "https://[::1]:5001/hub");
+    }
 }

@@ -26,6 +26,11 @@ pub enum ClientError {
         /// How it was closed, with the server's Close error if it sent one.
         detail: String,
     },
+    /// A resume was asked of a connection that has no connection token to resume at: its
+    /// negotiation was skipped (`skip_negotiation`). Our configuration, not the target's
+    /// fault, so it breaks no rule; the connection is simply gone.
+    #[error("connection closed: no connection token to resume (negotiation was skipped)")]
+    NoConnectionToken,
     /// TCP, TLS or WebSocket connection failed before any HTTP answer.
     #[error("could not connect to {url}: {detail}")]
     Connect {
@@ -64,6 +69,7 @@ impl ClientError {
             ClientError::Connect { .. } => Some("PRO-RESPONSIVE"),
             ClientError::Status { .. } => Some("PRO-NEGOTIATE"),
             ClientError::Protocol { rule, .. } => Some(rule),
+            ClientError::NoConnectionToken => None,
         }
     }
 
@@ -113,7 +119,8 @@ pub enum HarnessError {
     /// Restarting the target failed.
     #[error("restart failed: {0}")]
     Restart(String),
-    /// A client error outside a session (e.g. in a benchmark).
+    /// A client error that stops the run rather than becoming a divergence: outside a session
+    /// (a benchmark), or inside one when the session has no client for an op's caller.
     #[error(transparent)]
     Client(#[from] ClientError),
 }

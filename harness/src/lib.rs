@@ -25,7 +25,12 @@
 //!
 //! Module map:
 //! - [`client`]: one SignalR connection (negotiate, WebSocket, handshake, invocations,
-//!   pings, Close, stateful reconnect, abrupt drop), with a bounded log of raw frames.
+//!   pings, Close, stateful reconnect, abrupt drop), with a bounded log of raw frames. Split
+//!   by the data that flows: `client/dial.rs` (bytes to a socket: negotiate, TLS built once
+//!   per CA file, WebSocket, handshake), `client/inbound.rs` (frames → records → Completions,
+//!   the receive queue and `PRO-` findings, unit-tested without a socket), `client/state.rs`
+//!   (what the API and the reader share, with the `Ending` and `ResumePhase` state
+//!   machines), and `client.rs` itself (the API).
 //! - [`config`]: [`TargetConfig`], from TOML and `HUBSPEC_*` variables, validated.
 //! - [`session`]: [`Session`] runs ops, flushes every connection with a barrier after each,
 //!   attributes every message to the op that sent it and compares with the model. Inside it,
@@ -50,7 +55,7 @@ pub mod reading;
 pub mod restart;
 pub mod session;
 
-pub use client::{Client, ClientOptions, Completion, RawFrame, Received};
+pub use client::{Client, ClientOptions, Completion, Deadline, RawFrame, Received};
 pub use config::{TargetConfig, Timeouts};
 pub use divergence::{shell_quote, target_flags, Divergence, DivergenceKind};
 pub use error::{ClientError, HarnessError};

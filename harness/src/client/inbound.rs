@@ -1,0 +1,617 @@
+//! Frames → records → state: what the reader task does with each WebSocket message.
+//!
+//! Text and binary frames go through a [`RecordReader`]; each complete record is routed by
+//! [`handle_record`]: a Completion to the waiting [`super::Client::invoke`], a `Receive`
+//! invocation to the arrival-ordered queue, Close, Ack and Sequence to the connection's
+//! state. What breaks the protocol becomes a [`super::Finding`] with a `PRO-` rule; the
+//! reader never answers the server and never fails.
+//!
+//! Everything but [`read_loop`] is synchronous and works on a `&mut Shared`, so the unit
+//! tests below feed it records and messages without a socket.
+//!
+//! One file at about 600 lines because more than half of it is those tests, kept next to
+//! the routing they pin; the code itself is under 300 lines.
+
+use super::state::{lock, Direction, Ending, FrameKind, Received, ResumePhase, Shared, Transport};
+use super::WsStream;
+use futures_util::stream::SplitStream;
+use futures_util::StreamExt;
+use hubspec_wire::{HubMessage, ProtocolError, RecordReader};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+/// What the reader must do after one frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Flow {
+    /// A waiter may be able to go on (a message queued, a Sequence accepted).
+    pub(super) wake: bool,
+    /// Stop reading: the record reader is at its cap, or the socket failed.
+    pub(super) stop: bool,
+}
+
+/// The reading half's own state: the record reader and how the socket has ended so far.
+pub(super) struct Reader {
+    records: RecordReader,
+    /// How the socket ended, as far as the frames tell (a close frame, an error).
+    ending: String,
+    /// The record reader hit its cap: the reading stopped for good.
+    overflow: bool,
+}
+
+impl Reader {
+    /// A reader that goes on from `records` (which may hold records that came with the
+    /// handshake response).
+    pub(super) fn new(records: RecordReader) -> Self {
+        Reader {
+            records,
+            ending: "the server closed the socket".into(),
+            overflow: false,
+        }
+    }
+
+    /// Handles the records already buffered (those that came with the handshake response).
+    pub(super) fn start(&mut self, s: &mut Shared) -> Flow {
+        self.drain(s)
+    }
+
+    /// One item from the WebSocket stream.
+    pub(super) fn frame(
+        &mut self,
+        s: &mut Shared,
+        item: Result<Message, tungstenite::Error>,
+    ) -> Flow {
+        match item {
+            Ok(Message::Text(t)) => {
+                s.log(Direction::In, FrameKind::Text, t.as_str());
+                s.heard();
+                self.records.push(t.as_bytes());
+                self.drain(s)
+            }
+            Ok(Message::Binary(b)) => {
+                let text = String::from_utf8_lossy(&b).into_owned();
+                s.log(Direction::In, FrameKind::Binary, &text);
+                s.heard();
+                s.find(
+                    "PRO-TEXT-FRAMES",
+                    format!("JSON hub protocol data in a binary frame: {text:?}"),
+                );
+                self.records.push(&b);
+                self.drain(s)
+            }
+            Ok(Message::Close(f)) => {
+                self.ending = match &f {
+                    Some(f) => format!(
+                        "the server closed the socket (close frame {} {:?})",
+                        u16::from(f.code),
+                        f.reason.as_str()
+                    ),
+                    None => "the server closed the socket (close frame)".into(),
+                };
+                log_control(s, &Message::Close(f));
+                Flow::default()
+            }
+            Ok(other) => {
+                log_control(s, &other);
+                Flow::default()
+            }
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => Flow {
+                wake: false,
+                stop: true,
+            },
+            Err(e) => {
+                self.ending = format!("the socket failed: {e}");
+                Flow {
+                    wake: false,
+                    stop: true,
+                }
+            }
+        }
+    }
+
+    /// Handles every complete record. A record over the cap (or bytes that never reach a
+    /// separator) stops the reading for good, as .NET closes the connection.
+    fn drain(&mut self, s: &mut Shared) -> Flow {
+        let mut flow = Flow::default();
+        loop {
+            match self.records.next_record() {
+                Ok(Some(record)) => flow.wake |= handle_record(s, &record),
+                Ok(None) => return flow,
+                Err(ProtocolError::InvalidUtf8) => {
+                    s.find("PRO-WELL-FORMED", "a record is not valid UTF-8");
+                }
+                Err(ProtocolError::RecordTooLarge { limit }) => {
+                    s.find(
+                        "PRO-WELL-FORMED",
+                        format!(
+                            "more than {limit} bytes without a record separator (an unterminated or oversized record); the harness stopped reading"
+                        ),
+                    );
+                    self.overflow = true;
+                    return Flow {
+                        wake: true,
+                        stop: true,
+                    };
+                }
+                Err(e) => {
+                    s.find("PRO-WELL-FORMED", e.to_string());
+                    return flow;
+                }
+            }
+        }
+    }
+
+    /// The socket ended (or the reading stopped): what the end means, as findings and as the
+    /// connection's closed detail. An end we did not ask for without a Close message is
+    /// `PRO-CLOSE`; one right after our unanswered Ping, or for a timeout, is `PRO-PING`.
+    pub(super) fn finish(self, s: &mut Shared) {
+        let mut ending = self.ending;
+        if self.overflow {
+            ending = format!(
+                "the harness stopped reading: more than {} bytes without a record separator",
+                s.max_record_bytes
+            );
+            s.ending = Ending::ReaderFailed;
+        }
+        s.log(Direction::In, FrameKind::Event, &ending);
+        if s.transport != Transport::Open {
+            // Dropped or shut down by us: the end is already accounted for.
+            return;
+        }
+        if let Ending::NotYet { ping_unanswered } = s.ending {
+            let timeout_close = s
+                .server_close
+                .as_ref()
+                .and_then(|(e, _)| e.as_deref())
+                .is_some_and(|e| {
+                    let e = e.to_ascii_lowercase();
+                    e.contains("timeout") || e.contains("timed out")
+                });
+            if ping_unanswered || timeout_close {
+                s.find(
+                    "PRO-PING",
+                    "the server closed the connection although the client kept pinging (it closed right after a Ping, or for a timeout)",
+                );
+            }
+            if s.server_close.is_none() {
+                s.find("PRO-CLOSE", format!("{ending} without a Close message"));
+            }
+        }
+        let detail = match &s.server_close {
+            _ if self.overflow => ending,
+            Some((Some(e), _)) => format!("{ending} after a Close with error {e:?}"),
+            Some((None, _)) => format!("{ending} after a Close"),
+            None => format!("{ending} without a Close message"),
+        };
+        s.transport = Transport::Closed(detail);
+        s.pending.clear();
+    }
+}
+
+/// The reader task: every frame through [`Reader::frame`] until the socket ends or the
+/// reading must stop, then [`Reader::finish`].
+pub(super) async fn read_loop(
+    mut stream: SplitStream<WsStream>,
+    mut reader: Reader,
+    shared: Arc<Mutex<Shared>>,
+    notify: Arc<Notify>,
+) {
+    let mut flow = reader.start(&mut lock(&shared));
+    while !flow.stop {
+        if flow.wake {
+            notify.notify_one();
+        }
+        let Some(item) = stream.next().await else {
+            break;
+        };
+        flow = reader.frame(&mut lock(&shared), item);
+    }
+    reader.finish(&mut lock(&shared));
+    notify.notify_one();
+}
+
+/// Logs a WebSocket control frame (ping, pong, close); other messages are not control frames.
+pub(super) fn log_control(s: &mut Shared, message: &Message) {
+    let (kind, text) = match message {
+        Message::Ping(p) => (FrameKind::Ping, String::from_utf8_lossy(p).into_owned()),
+        Message::Pong(p) => (FrameKind::Pong, String::from_utf8_lossy(p).into_owned()),
+        Message::Close(f) => (
+            FrameKind::Close,
+            f.as_ref()
+                .map(|f| format!("{} {}", u16::from(f.code), f.reason))
+                .unwrap_or_default(),
+        ),
+        _ => return,
+    };
+    s.log(Direction::In, kind, &text);
+}
+
+/// Routes one record; returns whether a waiter should wake (a message was queued or the
+/// server's Sequence was accepted).
+pub(super) fn handle_record(s: &mut Shared, record: &str) -> bool {
+    let message = match HubMessage::parse(record) {
+        Ok(m) => m,
+        Err(e) => {
+            s.find(
+                "PRO-WELL-FORMED",
+                format!("a record that is not a hub message ({e}): {record:?}"),
+            );
+            return false;
+        }
+    };
+    let is_sequence = matches!(message, HubMessage::Sequence { .. });
+    if s.resume == ResumePhase::AwaitingFirst && !matches!(message, HubMessage::Ping) {
+        s.resume = ResumePhase::AwaitingSequence;
+        if !is_sequence {
+            s.find(
+                "PRO-SEQUENCE",
+                format!("the first message after the resume is not a Sequence: {record:?}"),
+            );
+        }
+    }
+    if let Some(buffer) = s.buffer.as_mut() {
+        match buffer.receive(&message) {
+            Ok(true) => {}
+            Ok(false) => {
+                // Ack, Sequence, or a replay already seen: the buffer's, not the application's.
+                if is_sequence && s.resume == ResumePhase::AwaitingSequence {
+                    s.resume = ResumePhase::Resumed;
+                    return true;
+                }
+                return false;
+            }
+            Err(e) => {
+                s.find("PRO-SEQUENCE", format!("{e}: {record:?}"));
+                return false;
+            }
+        }
+    }
+    match message {
+        HubMessage::Completion {
+            invocation_id,
+            result,
+            ..
+        } => match s.pending.remove(&invocation_id) {
+            Some(tx) => {
+                s.remember_completed(invocation_id);
+                // The invoker may have given up in the meantime; then nobody needs it.
+                let _ = tx.send(result);
+            }
+            None if s.was_completed(&invocation_id) => {
+                s.find(
+                    "PRO-COMPLETION",
+                    format!("a second Completion for invocation {invocation_id}: {record:?}"),
+                );
+            }
+            None => {
+                s.find(
+                    "PRO-COMPLETION",
+                    format!("a Completion for invocation {invocation_id}, which was never made: {record:?}"),
+                );
+            }
+        },
+        HubMessage::Invocation {
+            target, arguments, ..
+        } => {
+            if s.received.len() >= s.received_cap {
+                let cap = s.received_cap;
+                s.find(
+                    "PRO-RESPONSIVE",
+                    format!(
+                        "more than {cap} messages queued without being read; dropped {record:?}"
+                    ),
+                );
+            } else {
+                s.received.push_back(Received { target, arguments });
+                return true;
+            }
+        }
+        HubMessage::Close {
+            error,
+            allow_reconnect,
+        } => {
+            s.server_close = Some((error, allow_reconnect));
+        }
+        // Pings need no answer (HubProtocol.md; our pinger keeps the connection alive); Ack
+        // and Sequence are the buffer's; unknown types are ignored as .NET ignores them
+        // ("future protocol changes can add message types").
+        _ => {}
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientOptions, Completion};
+    use crate::error::ClientError;
+    use hubspec_wire::MessageBuffer;
+    use serde_json::json;
+    use tokio::sync::oneshot;
+
+    fn shared() -> Shared {
+        Shared::new(&ClientOptions::new(
+            "http://127.0.0.1:1/hub".parse().unwrap(),
+        ))
+    }
+
+    /// A stateful connection that has just resumed: the buffer waits for the server's
+    /// Sequence, as after [`MessageBuffer::resend`].
+    fn resumed_stateful() -> Shared {
+        let mut s = shared();
+        s.buffer = Some(MessageBuffer::default());
+        s.resumed();
+        s.buffer.as_mut().unwrap().resend();
+        s
+    }
+
+    fn rules(s: &mut Shared) -> Vec<&'static str> {
+        s.take_findings().into_iter().map(|f| f.rule).collect()
+    }
+
+    fn text(record: &str) -> Result<Message, tungstenite::Error> {
+        Ok(Message::text(format!("{record}\u{1e}")))
+    }
+
+    #[test]
+    fn a_completion_goes_to_its_invocation_and_nothing_is_found() {
+        let mut s = shared();
+        let (tx, mut rx) = oneshot::channel::<Completion>();
+        s.pending.insert("7".into(), tx);
+        let wake = handle_record(&mut s, r#"{"type":3,"invocationId":"7","result":"ok"}"#);
+        assert!(!wake, "the invoker waits on its own channel");
+        assert_eq!(rx.try_recv().unwrap(), Completion::Result(json!("ok")));
+        assert!(s.pending.is_empty());
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_second_completion_and_one_never_asked_for_are_pro_completion() {
+        let mut s = shared();
+        let (tx, _rx) = oneshot::channel::<Completion>();
+        s.pending.insert("1".into(), tx);
+        handle_record(&mut s, r#"{"type":3,"invocationId":"1"}"#);
+        handle_record(&mut s, r#"{"type":3,"invocationId":"1"}"#);
+        handle_record(&mut s, r#"{"type":3,"invocationId":"99"}"#);
+        let findings = s.take_findings();
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert!(findings.iter().all(|f| f.rule == "PRO-COMPLETION"));
+        assert!(
+            findings[0].detail.contains("a second Completion"),
+            "{findings:?}"
+        );
+        assert!(findings[1].detail.contains("never made"), "{findings:?}");
+    }
+
+    #[test]
+    fn a_receive_invocation_is_queued_and_wakes_the_waiter() {
+        let mut s = shared();
+        let wake = handle_record(
+            &mut s,
+            r#"{"type":1,"target":"Receive","arguments":["m1"]}"#,
+        );
+        assert!(wake);
+        let r = s.received.pop_front().expect("queued");
+        assert_eq!(r.payload(), Some("m1"));
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_full_receive_queue_drops_the_message_as_pro_responsive() {
+        let mut s = shared();
+        s.received_cap = 1;
+        let record = r#"{"type":1,"target":"Receive","arguments":["m"]}"#;
+        assert!(handle_record(&mut s, record));
+        assert!(!handle_record(&mut s, record));
+        assert_eq!(s.received.len(), 1);
+        assert_eq!(rules(&mut s), vec!["PRO-RESPONSIVE"]);
+    }
+
+    #[test]
+    fn a_ping_and_an_unknown_message_type_are_ignored() {
+        let mut s = shared();
+        assert!(!handle_record(&mut s, r#"{"type":6}"#));
+        assert!(!handle_record(&mut s, r#"{"type":99,"future":true}"#));
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+        assert!(s.received.is_empty());
+        assert_eq!(s.transport, Transport::Open);
+    }
+
+    #[test]
+    fn a_record_that_is_not_a_hub_message_is_pro_well_formed() {
+        let mut s = shared();
+        assert!(!handle_record(&mut s, r#"{"type":"#));
+        assert!(!handle_record(&mut s, r#"{"type":1,"target":5}"#));
+        assert_eq!(rules(&mut s), vec!["PRO-WELL-FORMED", "PRO-WELL-FORMED"]);
+    }
+
+    #[test]
+    fn a_close_without_error_then_the_socket_end_is_a_clean_end() {
+        let mut s = shared();
+        let mut reader = Reader::new(RecordReader::new());
+        let flow = reader.frame(&mut s, text(r#"{"type":7}"#));
+        assert_eq!(flow, Flow::default());
+        assert_eq!(s.server_close, Some((None, false)));
+        reader.finish(&mut s);
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+        assert_eq!(
+            s.closed_error(),
+            Some(ClientError::Closed {
+                detail: "the server closed the socket after a Close".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_close_with_a_timeout_error_is_pro_ping_and_its_error_is_kept() {
+        let mut s = shared();
+        let mut reader = Reader::new(RecordReader::new());
+        reader.frame(
+            &mut s,
+            text(r#"{"type":7,"error":"Server timeout elapsed","allowReconnect":true}"#),
+        );
+        assert_eq!(
+            s.server_close,
+            Some((Some("Server timeout elapsed".into()), true))
+        );
+        reader.finish(&mut s);
+        assert_eq!(rules(&mut s), vec!["PRO-PING"]);
+        let Some(ClientError::Closed { detail }) = s.closed_error() else {
+            panic!("closed");
+        };
+        assert!(
+            detail.contains("after a Close with error \"Server timeout elapsed\""),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn a_socket_end_without_a_close_is_pro_close_and_pro_ping_after_our_ping() {
+        let mut s = shared();
+        s.ping_sent();
+        Reader::new(RecordReader::new()).finish(&mut s);
+        assert_eq!(rules(&mut s), vec!["PRO-PING", "PRO-CLOSE"]);
+        assert!(s.pending.is_empty());
+
+        // Traffic after the Ping answers it: only the missing Close is a finding.
+        let mut s = shared();
+        s.ping_sent();
+        let mut reader = Reader::new(RecordReader::new());
+        reader.frame(&mut s, text(r#"{"type":6}"#));
+        reader.finish(&mut s);
+        assert_eq!(rules(&mut s), vec!["PRO-CLOSE"]);
+    }
+
+    #[test]
+    fn the_end_of_a_socket_we_closed_is_no_finding() {
+        let mut s = shared();
+        s.ping_sent();
+        s.closing_by_us();
+        Reader::new(RecordReader::new()).finish(&mut s);
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+        assert!(matches!(s.closed_error(), Some(ClientError::Closed { .. })));
+    }
+
+    #[test]
+    fn an_oversize_record_stops_the_reading_as_pro_well_formed() {
+        let mut s = shared();
+        s.max_record_bytes = 16;
+        let mut reader = Reader::new(RecordReader::with_max_record_size(16));
+        let flow = reader.frame(&mut s, Ok(Message::text("x".repeat(64))));
+        assert_eq!(
+            flow,
+            Flow {
+                wake: true,
+                stop: true
+            }
+        );
+        reader.finish(&mut s);
+        assert_eq!(s.ending, Ending::ReaderFailed);
+        // Our Close after the failure does not turn the target's fault into our close.
+        s.closing_by_us();
+        assert_eq!(s.ending, Ending::ReaderFailed);
+        let findings = s.take_findings();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, "PRO-WELL-FORMED");
+        assert!(findings[0].detail.contains("without a record separator"));
+        let Some(ClientError::Protocol { rule, detail }) = s.closed_error() else {
+            panic!("the connection's error is the target's fault");
+        };
+        assert_eq!(rule, "PRO-WELL-FORMED");
+        assert!(detail.contains("more than 16 bytes"), "{detail}");
+    }
+
+    #[test]
+    fn a_binary_frame_is_pro_text_frames_and_its_records_still_count() {
+        let mut s = shared();
+        let mut reader = Reader::new(RecordReader::new());
+        let record = "{\"type\":1,\"target\":\"Receive\",\"arguments\":[\"b\"]}\u{1e}";
+        let flow = reader.frame(&mut s, Ok(Message::binary(record.as_bytes().to_vec())));
+        assert!(flow.wake && !flow.stop);
+        assert_eq!(rules(&mut s), vec!["PRO-TEXT-FRAMES"]);
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("b"));
+    }
+
+    #[test]
+    fn records_that_came_with_the_handshake_are_handled_first() {
+        let mut s = shared();
+        let mut records = RecordReader::new();
+        records.push("{\"type\":1,\"target\":\"Receive\",\"arguments\":[\"early\"]}\u{1e}");
+        let flow = Reader::new(records).start(&mut s);
+        assert!(flow.wake);
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("early"));
+    }
+
+    #[test]
+    fn an_expected_sequence_completes_the_resume() {
+        let mut s = resumed_stateful();
+        assert_eq!(s.resume, ResumePhase::AwaitingFirst);
+        // A Ping before the Sequence is fine.
+        assert!(!handle_record(&mut s, r#"{"type":6}"#));
+        assert_eq!(s.resume, ResumePhase::AwaitingFirst);
+        assert!(handle_record(&mut s, r#"{"type":9,"sequenceId":1}"#));
+        assert_eq!(s.resume, ResumePhase::Resumed);
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+        // After it, messages reach the application again.
+        assert!(handle_record(
+            &mut s,
+            r#"{"type":1,"target":"Receive","arguments":["m"]}"#
+        ));
+    }
+
+    #[test]
+    fn a_first_message_after_a_resume_that_is_not_a_sequence_is_pro_sequence() {
+        let mut s = resumed_stateful();
+        let wake = handle_record(&mut s, r#"{"type":1,"target":"Receive","arguments":["m"]}"#);
+        assert!(!wake, "dropped until the Sequence");
+        assert!(s.received.is_empty());
+        assert_eq!(s.resume, ResumePhase::AwaitingSequence);
+        assert_eq!(rules(&mut s), vec!["PRO-SEQUENCE"]);
+        // The Sequence that comes later still completes the resume, with no second finding.
+        assert!(handle_record(&mut s, r#"{"type":9,"sequenceId":1}"#));
+        assert_eq!(s.resume, ResumePhase::Resumed);
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_sequence_past_the_next_expected_id_is_pro_sequence() {
+        let mut s = resumed_stateful();
+        assert!(!handle_record(&mut s, r#"{"type":9,"sequenceId":5}"#));
+        assert_eq!(rules(&mut s), vec!["PRO-SEQUENCE"]);
+        assert_ne!(s.resume, ResumePhase::Resumed);
+    }
+
+    #[test]
+    fn a_sequence_when_none_is_expected_is_no_finding_and_no_resume() {
+        // Without stateful reconnect a Sequence is ignored as an unknown message is.
+        let mut s = shared();
+        assert!(!handle_record(&mut s, r#"{"type":9,"sequenceId":1}"#));
+        assert_eq!(s.resume, ResumePhase::Idle);
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+        // On a fresh stateful connection the buffer takes it; nothing was resumed.
+        let mut s = shared();
+        s.buffer = Some(MessageBuffer::default());
+        assert!(!handle_record(&mut s, r#"{"type":9,"sequenceId":1}"#));
+        assert_eq!(s.resume, ResumePhase::Idle);
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_stream_error_ends_the_reading_and_says_so() {
+        let mut s = shared();
+        let mut reader = Reader::new(RecordReader::new());
+        let flow = reader.frame(
+            &mut s,
+            Err(tungstenite::Error::Io(std::io::Error::other("reset"))),
+        );
+        assert!(flow.stop);
+        reader.finish(&mut s);
+        let Some(ClientError::Closed { detail }) = s.closed_error() else {
+            panic!("closed");
+        };
+        assert!(
+            detail.starts_with("the socket failed: IO error: reset"),
+            "{detail}"
+        );
+    }
+}
