@@ -349,7 +349,7 @@ impl Session {
                 OpResult::Error(ErrorKind::ConnectionGone)
             }
             // Without a token (skip_negotiation) there is nothing to resume.
-            Err(ClientError::Closed { detail }) if detail.contains("no connection token") => {
+            Err(ClientError::NoConnectionToken) => {
                 live.state = State::Ended;
                 OpResult::Error(ErrorKind::ConnectionGone)
             }
