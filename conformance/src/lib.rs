@@ -12,7 +12,10 @@
 //! - [`properties`]: proptest-state-machine over the model, the target as system under test.
 //! - [`exhaustive`]: walks covering every transition of the model's bounded graph.
 //! - [`mutants`]: refhub with each fault; detection figures.
-//! - [`shrink`]: removing operations from a failing history, renumbering connections.
+//! - [`shrink`]: removing operations from a failing history, renumbering connections; a
+//!   failing case's minimal counterexample.
+//! - [`diagnosis`]: experiments that decide a minimal counterexample's rule when its history
+//!   cannot (a membership change that lands late).
 //! - [`root_causes`]: each case's first divergence, grouped by signature; what fails a rule
 //!   and what blocks one.
 //! - [`suite`]: the orchestration and the verdict per rule.
@@ -22,6 +25,7 @@
 //! - [`error`]: [`SuiteError`], why a run produced no verdicts.
 
 pub mod case;
+pub mod diagnosis;
 pub mod error;
 pub mod exhaustive;
 pub mod expected;

@@ -6,6 +6,8 @@
 //! operation (with everything that mentions a removed connection), renumbers the later
 //! connections, and keeps the removal when the history still fails.
 
+use crate::case::{run_case, CaseOutcome};
+use crate::target::Target;
 use hubspec_model::{Op, Spec, Transcript};
 use std::time::{Duration, Instant};
 
@@ -95,4 +97,42 @@ where
         }
     }
     ops
+}
+
+/// What identifies a case's first divergence while its history shrinks: the kind of the
+/// operation at that step and the kind of divergence. The blamed rule is left out on
+/// purpose: in a shorter history the blame can move to the rule that really decides the step
+/// (the resume or the restart that looked responsible goes away when it is not needed).
+fn first_signature(o: &CaseOutcome) -> Option<(&'static str, &'static str)> {
+    let f = crate::root_causes::first_divergence(&o.findings)?;
+    Some((f.op_kind?, f.kind.name()))
+}
+
+/// A failing case's minimal counterexample: the history cut after the step of its first
+/// divergence, then [`shrink`]ed while the first divergence keeps its signature (operation
+/// kind, divergence kind). Returns the outcome of the minimal history, or the case as it was
+/// when it cannot be shrunk (no first divergence at a step, or the cut history no longer
+/// diverges the same way, which a flaky target can do).
+pub async fn minimise(target: &Target, o: CaseOutcome) -> CaseOutcome {
+    let Some(signature) = first_signature(&o) else {
+        return o;
+    };
+    let step = crate::root_causes::first_divergence(&o.findings).map_or(0, |f| f.step);
+    let spec = o.expected.spec;
+    let mut ops = o.expected.ops();
+    ops.truncate(step);
+    let same = |h: Vec<Op>| async move {
+        first_signature(&run_case(target, spec, "shrinking", &h).await) == Some(signature)
+    };
+    let minimal = shrink(spec, ops, same).await;
+    if minimal.len() == o.ops {
+        return o;
+    }
+    let name = format!("{}, shrunk to {} ops", o.name, minimal.len());
+    let shrunk = run_case(target, spec, &name, &minimal).await;
+    if first_signature(&shrunk) == Some(signature) {
+        shrunk
+    } else {
+        o
+    }
 }

@@ -27,6 +27,8 @@ pub struct Target {
     faults: BTreeSet<Fault>,
     /// The variant the embedded hub serves (it may differ from the one `config` declares).
     served_fanout: GroupsFanout,
+    /// What the diagnoses of this target found, so each is run once per signature.
+    pub(crate) diagnoses: crate::diagnosis::Cache,
 }
 
 /// A target's declarations, for what needs no more (which rules apply).
@@ -81,6 +83,7 @@ impl Target {
             embedded: Some(hub),
             faults,
             served_fanout: served,
+            diagnoses: Default::default(),
         })
     }
 
@@ -112,6 +115,7 @@ impl Target {
             embedded: None,
             faults: BTreeSet::new(),
             served_fanout: GroupsFanout::PerGroup,
+            diagnoses: Default::default(),
         }
     }
 

@@ -111,7 +111,10 @@ pub fn delivery_rules(
     if let Op::Resume { .. } = op {
         push(&mut rules, "REC-RESUME-REPLAYS");
     }
-    let Some(Op::Send { selector, .. }) = ops.get(send_index) else {
+    let Some(Op::Send {
+        selector, caller, ..
+    }) = ops.get(send_index)
+    else {
         // A message at a step that sends nothing (or one no op sent).
         match kind {
             DivergenceKind::Reordered | DivergenceKind::Late => push(&mut rules, "SND-FIFO"),
@@ -120,6 +123,20 @@ pub fn delivery_rules(
         return rules;
     };
     let ctx = Ctx::new(spec, ops, send_index, kind, recipient, selector);
+    // A copy to a connection the selector itself leaves out (the caller of `Others` and
+    // `OthersInGroup`, a listed id of `AllExcept` and `GroupExcept`): the selector decides,
+    // whatever the history did to the recipient's groups.
+    if ctx.extra() && excluded_by(selector, *caller, recipient) {
+        push(&mut rules, selector_rule(selector));
+    }
+    // A `Groups` send to a member of several of the listed groups: how many copies it gets is
+    // the fan-out's to decide, not its memberships'.
+    if matches!(selector, Selector::Groups(_))
+        && matches!(kind, DivergenceKind::Lost | DivergenceKind::Duplicate)
+        && ctx.member_of_addressed() > 1
+    {
+        push(&mut rules, "SND-GROUPS-FANOUT");
+    }
     for (rule, to_blame) in HISTORY_RULES {
         if to_blame(&ctx) {
             push(&mut rules, rule);
@@ -148,6 +165,17 @@ pub fn delivery_rules(
         }
     }
     rules
+}
+
+/// Whether `selector`, sent by `caller`, leaves `recipient` out by its own definition.
+fn excluded_by(selector: &Selector, caller: ConnId, recipient: ConnId) -> bool {
+    match selector {
+        Selector::Others | Selector::OthersInGroup(_) => recipient == caller,
+        Selector::AllExcept(ids) | Selector::GroupExcept(_, ids) => {
+            ids.contains(&Target::Id(recipient))
+        }
+        _ => false,
+    }
 }
 
 /// What a history rule sees: a wrong delivery (`kind`) to `r` of the send at step `index`
@@ -296,6 +324,19 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
+    /// In how many of the addressed groups the model has `r` just before the send.
+    fn member_of_addressed(&self) -> usize {
+        state_before(self.spec, self.ops, self.index).map_or(0, |hub| {
+            self.groups
+                .iter()
+                .filter(|g| {
+                    hub.conn(self.r)
+                        .is_some_and(|m| m.groups.contains(&g.to_string()))
+                })
+                .count()
+        })
+    }
+
     /// `r` was added to an addressed group twice in a row (a duplicate).
     fn double_added(&self) -> bool {
         self.kind == DivergenceKind::Duplicate && self.per_group.iter().any(|(_, n, _)| *n >= 2)
@@ -377,13 +418,8 @@ const HISTORY_RULES: &[(&str, Blame)] = &[
     ("ROOM-PER-USER", |c| {
         c.extra() && !c.room_ops().is_empty() && c.last_room_op_of_user().is_none()
     }),
-    // An extra copy to `r`, which never joined, from a group an earlier connection of its
-    // user was added to.
-    ("CON-NEW-NO-GROUPS", |c| {
-        c.extra() && !c.users_earlier_members().is_empty()
-    }),
-    // As CON-NEW-NO-GROUPS, and that earlier connection was dropped (under `core`, a
-    // reconnect is a new connection).
+    // As CON-NEW-NO-GROUPS (below), and that earlier connection was dropped: under `core`, a
+    // reconnect is a new connection, and this more specific rule decides.
     ("REC-RECONNECT-IS-NEW", |c| {
         c.extra()
             && c.spec.profile == Profile::Core
@@ -392,6 +428,11 @@ const HISTORY_RULES: &[(&str, Blame)] = &[
                     .iter()
                     .any(|op| matches!(op, Op::Drop { conn } if *conn == e))
             })
+    }),
+    // An extra copy to `r`, which never joined, from a group an earlier connection of its
+    // user was added to.
+    ("CON-NEW-NO-GROUPS", |c| {
+        c.extra() && !c.users_earlier_members().is_empty()
     }),
     // The send addresses the empty group name.
     ("GRP-EMPTY-NAME", |c| c.groups.iter().any(|g| g.is_empty())),

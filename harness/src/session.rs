@@ -8,8 +8,8 @@
 //! sent by an op up to now, and nothing sent so far can still be on its way. The barrier is
 //! therefore an exchange of messages, never a sleep; the only sleeps in a session are an
 //! `Expire`, which waits out the target's disconnect timeout (nothing on the wire says when it
-//! has passed), and a resume's back-off while the server still answers 409 (see
-//! `resume_with_retry`).
+//! has passed), a resume's back-off while the server still answers 409 (see
+//! `resume_with_retry`), and the pause a diagnosis asks for ([`Session::settle_before`]).
 //!
 //! The session is three modules, one per kind of data:
 //! - `session/wire.rs`: model ops → contract calls with names unique to the run, and received
@@ -120,6 +120,8 @@ pub struct Session {
     seen_ids: HashMap<String, ConnId>,
     next_node: usize,
     connects: u32,
+    /// A pause before one step (its 0-based index): see [`Session::settle_before`].
+    settle: Option<(usize, Duration)>,
 }
 
 fn clean_case(case: &str) -> String {
@@ -149,7 +151,15 @@ impl Session {
             seen_ids: HashMap::new(),
             next_node: 0,
             connects: 0,
+            settle: None,
         }
+    }
+
+    /// Makes every later [`run`](Self::run) wait `pause` before step `index` (0-based) — after
+    /// the barrier of the step before it. A diagnosis, not a test: a divergence that goes away
+    /// when the target is given time before a step was a change that took effect late.
+    pub fn settle_before(&mut self, index: usize, pause: Duration) {
+        self.settle = Some((index, pause));
     }
 
     /// The last frames of each client of the current run (up to 24 per connection, in model-id
@@ -202,6 +212,11 @@ impl Session {
         let mut run = Run::new(ops, &expected);
         let mut timings = Vec::with_capacity(ops.len());
         for index in 0..ops.len() {
+            if let Some((at, pause)) = self.settle {
+                if at == index {
+                    tokio::time::sleep(pause).await;
+                }
+            }
             let started = Instant::now();
             run.begin(index);
             let next = self.step(&mut run, index).await?;

@@ -352,15 +352,21 @@ async fn a_correct_resume_passes() {
     assert!(report.passed(), "{}", all(&report));
 }
 
+/// A resume answered without a Sequence breaks the protocol (PRO-SEQUENCE); one whose
+/// Sequence skips past what the client received is well-formed but says the messages in
+/// between are gone: lost on the resume (REC-RESUME-REPLAYS).
 #[tokio::test]
-async fn a_resume_without_a_sequence_message_is_pro_sequence() {
-    for fault in [Fault::OmitSequence, Fault::WrongSequence] {
+async fn a_resume_without_a_sequence_or_past_the_missed_messages_is_named_for_what_it_breaks() {
+    for (fault, rule) in [
+        (Fault::OmitSequence, "PRO-SEQUENCE"),
+        (Fault::WrongSequence, "REC-RESUME-REPLAYS"),
+    ] {
         let report = run_resume(fault).await;
         let d = report
             .divergences
             .iter()
-            .find(|d| d.violates("PRO-SEQUENCE"))
-            .unwrap_or_else(|| panic!("{fault:?}: no PRO-SEQUENCE in\n{}", all(&report)));
+            .find(|d| d.violates(rule))
+            .unwrap_or_else(|| panic!("{fault:?}: no {rule} in\n{}", all(&report)));
         assert_eq!(d.step, 4, "{d}");
         assert_eq!(d.kind, DivergenceKind::Protocol);
     }

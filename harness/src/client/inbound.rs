@@ -261,7 +261,16 @@ pub(super) fn handle_record(s: &mut Shared, record: &str) -> bool {
                 return false;
             }
             Err(e) => {
-                s.find("PRO-SEQUENCE", format!("{e}: {record:?}"));
+                // A Sequence past the next message this client expects is well-formed: it
+                // says the server cannot replay what the client missed, so the messages are
+                // lost on the resume (ASP.NET Core's client closes on it: "Sequence ID greater
+                // than amount of messages we've received").
+                let rule = if is_sequence {
+                    "REC-RESUME-REPLAYS"
+                } else {
+                    "PRO-SEQUENCE"
+                };
+                s.find(rule, format!("{e}: {record:?}"));
                 return false;
             }
         }
@@ -574,10 +583,10 @@ mod tests {
     }
 
     #[test]
-    fn a_sequence_past_the_next_expected_id_is_pro_sequence() {
+    fn a_sequence_past_the_next_expected_id_loses_the_replay() {
         let mut s = resumed_stateful();
         assert!(!handle_record(&mut s, r#"{"type":9,"sequenceId":5}"#));
-        assert_eq!(rules(&mut s), vec!["PRO-SEQUENCE"]);
+        assert_eq!(rules(&mut s), vec!["REC-RESUME-REPLAYS"]);
         assert_ne!(s.resume, ResumePhase::Resumed);
     }
 
