@@ -56,7 +56,7 @@ pub enum Fault {
     UserSendMissesOne,
     /// A membership change takes effect a short moment after its Completion was written.
     LateMembership,
-    /// A send to a group nobody has joined fails (the hub expects groups to be created first).
+    /// A send to a group no add has ever named fails (the hub expects groups to be created first).
     UnjoinedGroupSendFails,
     /// A group that empties remembers its last member, who is back in it when the group is joined again.
     EmptiedGroupKeepsMember,
@@ -92,8 +92,8 @@ pub enum Fault {
     SendAllSkipsCaller,
     /// `SendToOthers` also reaches the caller.
     OthersIncludesCaller,
-    /// `SendToCaller` reaches every connection of the caller's user.
-    CallerMeansUser,
+    /// `SendToCaller` is sent as `SendToOthers` (the wrong proxy): everyone but the caller gets it.
+    CallerSendToOthers,
     /// `SendToConnection` to an id that is not live fails instead of reaching nobody.
     ConnectionSendToUnknownFails,
     /// `SendToConnections` delivers one copy per time an id is listed.
@@ -114,7 +114,8 @@ pub enum Fault {
     RoomsWithoutUser,
     /// The negotiate response has no `connectionToken`.
     NegotiateMissingToken,
-    /// The handshake answer `{}` is written without its record separator.
+    /// The handshake answer `{}` is written without its record separator, so the Ping written
+    /// right after it runs into it.
     HandshakeWithoutSeparator,
     /// Every frame is written as a binary WebSocket frame.
     BinaryFrames,
@@ -169,7 +170,7 @@ impl Fault {
         Fault::GracefulCloseResumable,
         Fault::SendAllSkipsCaller,
         Fault::OthersIncludesCaller,
-        Fault::CallerMeansUser,
+        Fault::CallerSendToOthers,
         Fault::ConnectionSendToUnknownFails,
         Fault::ConnectionsDuplicates,
         Fault::GroupSendSkipsCaller,
@@ -226,7 +227,7 @@ impl Fault {
             Fault::GracefulCloseResumable => "graceful-close-resumable",
             Fault::SendAllSkipsCaller => "send-all-skips-caller",
             Fault::OthersIncludesCaller => "others-includes-caller",
-            Fault::CallerMeansUser => "caller-means-user",
+            Fault::CallerSendToOthers => "caller-send-to-others",
             Fault::ConnectionSendToUnknownFails => "connection-send-to-unknown-fails",
             Fault::ConnectionsDuplicates => "connections-duplicates",
             Fault::GroupSendSkipsCaller => "group-send-skips-caller",
@@ -280,7 +281,7 @@ impl Fault {
             Fault::LateMembership => {
                 "a membership change takes effect shortly after its Completion is written"
             }
-            Fault::UnjoinedGroupSendFails => "SendToGroup to a group with no members fails instead of reaching nobody",
+            Fault::UnjoinedGroupSendFails => "SendToGroup to a group nobody ever joined fails instead of reaching nobody",
             Fault::EmptiedGroupKeepsMember => "a group that emptied keeps its last member, who is back when someone joins it again",
             Fault::RemoveNonmemberFails => "removing a connection from a group it is not in fails",
             Fault::EmptyNameRefused => "add and remove refuse the empty group name",
@@ -298,7 +299,7 @@ impl Fault {
             Fault::GracefulCloseResumable => "a gracefully closed stateful connection is suspended and can be resumed",
             Fault::SendAllSkipsCaller => "SendToAll does not reach the caller",
             Fault::OthersIncludesCaller => "SendToOthers also reaches the caller",
-            Fault::CallerMeansUser => "SendToCaller reaches every connection of the caller's user",
+            Fault::CallerSendToOthers => "SendToCaller reaches every other connection instead of the caller",
             Fault::ConnectionSendToUnknownFails => "SendToConnection to an id that is not live fails",
             Fault::ConnectionsDuplicates => "SendToConnections delivers once per listing of an id",
             Fault::GroupSendSkipsCaller => "SendToGroup skips the caller",
@@ -309,7 +310,7 @@ impl Fault {
             Fault::RoomsAnyUser => "a new connection is restored to every user's rooms",
             Fault::RoomsWithoutUser => "rooms calls without a user act as AddToGroup/RemoveFromGroup",
             Fault::NegotiateMissingToken => "the negotiate response lacks connectionToken",
-            Fault::HandshakeWithoutSeparator => "the handshake answer {} has no record separator",
+            Fault::HandshakeWithoutSeparator => "the handshake answer {} has no record separator (a Ping runs into it)",
             Fault::BinaryFrames => "messages travel in binary WebSocket frames",
             Fault::ReceiveNotJson => "Receive records are not valid JSON",
             Fault::CompletionTwice => "every Completion is written twice",
@@ -356,7 +357,7 @@ impl Fault {
             Fault::GracefulCloseResumable => &["REC-GRACEFUL-NO-RESUME"],
             Fault::SendAllSkipsCaller => &["SND-ALL"],
             Fault::OthersIncludesCaller => &["SND-OTHERS"],
-            Fault::CallerMeansUser => &["SND-CALLER"],
+            Fault::CallerSendToOthers => &["SND-CALLER"],
             Fault::ConnectionSendToUnknownFails => &["SND-CONNECTION"],
             Fault::ConnectionsDuplicates => &["SND-CONNECTIONS"],
             Fault::GroupSendSkipsCaller => &["SND-GROUP"],
@@ -396,6 +397,8 @@ pub(crate) struct FaultState {
     /// checks), so a leave the bookkeeping did not see (a removal another fault makes) cannot
     /// leave it doubled after a later single add.
     doubled: BTreeSet<(ConnId, String)>,
+    /// `unjoined-group-send-fails`: every group name an add has named.
+    joined: BTreeSet<String>,
     /// `emptied-group-keeps-member`: group → the member whose removal emptied it.
     emptied: BTreeMap<String, ConnId>,
     /// `ended-member-breaks-group-send`: groups an ended connection was in.
@@ -726,24 +729,13 @@ impl FaultState {
         }
     }
 
-    /// The selector a send from `caller` is given to the model with: the client's, or the
+    /// The selector a send is given to the model with: the client's, or the
     /// faulty one. A selector made to fail names a null group or id, which the model refuses.
-    pub(crate) fn rewrite_selector(
-        &self,
-        hub: &Hub,
-        caller: ConnId,
-        selector: Selector<Text>,
-    ) -> Selector<Text> {
-        let empty = |g: &str| hub.members(&g.to_owned()).next().is_none();
+    pub(crate) fn rewrite_selector(&self, hub: &Hub, selector: Selector<Text>) -> Selector<Text> {
         match selector {
             Selector::All if self.has(Fault::SendAllSkipsCaller) => Selector::Others,
             Selector::Others if self.has(Fault::OthersIncludesCaller) => Selector::All,
-            Selector::Caller if self.has(Fault::CallerMeansUser) => {
-                match hub.conn(caller).and_then(|c| c.user.clone()) {
-                    Some(user) => Selector::User(user),
-                    None => Selector::Caller,
-                }
-            }
+            Selector::Caller if self.has(Fault::CallerSendToOthers) => Selector::Others,
             Selector::Connection(Target::Unknown)
                 if self.has(Fault::ConnectionSendToUnknownFails) =>
             {
@@ -752,7 +744,9 @@ impl FaultState {
             Selector::Connection(Target::Null) if self.has(Fault::NullConnectionIdIgnored) => {
                 Selector::Connection(Target::Unknown)
             }
-            Selector::Group(Some(g)) if self.has(Fault::UnjoinedGroupSendFails) && empty(&g) => {
+            Selector::Group(Some(g))
+                if self.has(Fault::UnjoinedGroupSendFails) && !self.joined.contains(&g) =>
+            {
                 Selector::Group(None)
             }
             Selector::Group(Some(g))
@@ -782,7 +776,12 @@ impl FaultState {
     }
 
     /// Notes what an invocation's operation is about before the model applies it.
-    pub(crate) fn before_invocation(&self, hub: &Hub, op: &Op<Text>) -> Before {
+    pub(crate) fn before_invocation(&mut self, hub: &Hub, op: &Op<Text>) -> Before {
+        if self.has(Fault::UnjoinedGroupSendFails) {
+            if let Some(change) = op.membership_change().filter(|c| c.add) {
+                self.joined.insert(change.group.clone());
+            }
+        }
         let about: Option<(ConnId, String, bool)> =
             op.membership_change().and_then(|c| match c.target {
                 Target::Id(t) => Some((t, c.group.clone(), c.add)),
@@ -1086,11 +1085,11 @@ impl WireFaults<'_> {
         }
     }
 
-    /// The successful handshake answer: `{}` and the separator, without it under
-    /// `handshake-without-separator`.
+    /// The successful handshake answer: `{}` and the separator; under
+    /// `handshake-without-separator`, `{}` and at once a Ping, which runs into it.
     pub(crate) fn handshake_success(&self, answer: String) -> String {
         if self.has(Fault::HandshakeWithoutSeparator) {
-            answer
+            answer + &HubMessage::Ping.to_wire()
         } else {
             answer + "\u{1e}"
         }

@@ -559,7 +559,7 @@ impl State {
             },
             Call::Send(send, payload) => Op::Send {
                 caller,
-                selector: self.selector(caller, send),
+                selector: self.selector(send),
                 payload,
             },
         };
@@ -593,7 +593,7 @@ impl State {
     }
 
     /// The selector for a send, as the client named it, then as the faults rewrite it.
-    fn selector(&self, caller: ConnId, send: Send) -> Selector<Text> {
+    fn selector(&self, send: Send) -> Selector<Text> {
         let selector = match send {
             Send::All => Selector::All,
             Send::AllExcept(ids) => Selector::AllExcept(self.targets(&ids)),
@@ -609,7 +609,7 @@ impl State {
             // A null user id matches no connection here (the model's users are strings).
             Send::Users(us) => Selector::Users(us.into_iter().flatten().collect()),
         };
-        self.faults.rewrite_selector(&self.hub, caller, selector)
+        self.faults.rewrite_selector(&self.hub, selector)
     }
 
     /// Applies an invocation's operation and writes its deliveries, with the faults that look

@@ -595,11 +595,16 @@ async fn unjoined_group_send_fails() {
         plain,
         async |hub: &RefHub| {
             let mut b = Client::connect(hub, None, false).await;
-            succeeds(&mut b, "SendToGroup", json!(["nobody", "p"])).await
+            let never = succeeds(&mut b, "SendToGroup", json!(["nobody", "p"])).await;
+            b.ok("AddToGroup", json!(["left"])).await;
+            b.ok("RemoveFromGroup", json!(["left"])).await;
+            let emptied = succeeds(&mut b, "SendToGroup", json!(["left", "p"])).await;
+            (never, emptied)
         },
     )
     .await;
-    assert_eq!((right, wrong), (true, false));
+    assert_eq!(right, (true, true));
+    assert_eq!(wrong, (false, true), "only a name never joined fails");
 }
 
 #[tokio::test]
@@ -862,20 +867,22 @@ async fn others_includes_caller() {
 }
 
 #[tokio::test]
-async fn caller_means_user() {
-    let (right, wrong) = both(Fault::CallerMeansUser, plain, async |hub: &RefHub| {
-        let mut a = Client::connect(hub, Some("u"), false).await;
-        let mut a2 = Client::connect(hub, Some("u"), false).await;
+async fn caller_send_to_others() {
+    let (right, wrong) = both(Fault::CallerSendToOthers, plain, async |hub: &RefHub| {
+        let mut a = Client::connect(hub, None, false).await;
+        let mut b = Client::connect(hub, None, false).await;
         a.ok("SendToCaller", json!(["p"])).await;
-        a2.sync().await
+        // Not `sync`: its barrier is a SendToCaller too.
+        a.ok("GetConnectionId", json!([])).await;
+        b.ok("GetConnectionId", json!([])).await;
+        (
+            std::mem::take(&mut a.received),
+            std::mem::take(&mut b.received),
+        )
     })
     .await;
-    assert_eq!(right, Vec::<String>::new());
-    assert_eq!(
-        wrong,
-        vec!["p"],
-        "the user's other connection hears the caller's send"
-    );
+    assert_eq!(right, (vec!["p".to_owned()], vec![]));
+    assert_eq!(wrong, (vec![], vec!["p".to_owned()]));
 }
 
 #[tokio::test]
@@ -1049,7 +1056,7 @@ async fn first_frame(hub: &RefHub) -> (bool, String) {
 async fn handshake_without_separator() {
     let (right, wrong) = both(Fault::HandshakeWithoutSeparator, plain, first_frame).await;
     assert_eq!(right, (false, "{}\u{1e}".to_owned()));
-    assert_eq!(wrong, (false, "{}".to_owned()));
+    assert_eq!(wrong, (false, "{}{\"type\":6}\u{1e}".to_owned()));
 }
 
 #[tokio::test]
