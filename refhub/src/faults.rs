@@ -125,13 +125,14 @@ pub enum Fault {
     CompletionTwice,
     /// An invocation of an unknown method gets no Completion.
     UnknownMethodIgnored,
-    /// A client Ping is taken for a protocol error and closes the connection.
-    PingClosesConnection,
+    /// A client Ping less than a second after the previous one is taken for a flood and
+    /// closes the connection.
+    PingFloodCloses,
     /// A client Close is answered with the close frame alone, no Close message.
     CloseWithoutMessage,
     /// A resume replays without writing a Sequence first.
     SequenceMissingOnResume,
-    /// `GetConnectionId` is never answered.
+    /// `GetConnectionId` from a connection that is in a group is never answered.
     GetConnectionIdHangs,
 }
 
@@ -186,7 +187,7 @@ impl Fault {
         Fault::ReceiveNotJson,
         Fault::CompletionTwice,
         Fault::UnknownMethodIgnored,
-        Fault::PingClosesConnection,
+        Fault::PingFloodCloses,
         Fault::CloseWithoutMessage,
         Fault::SequenceMissingOnResume,
         Fault::GetConnectionIdHangs,
@@ -243,7 +244,7 @@ impl Fault {
             Fault::ReceiveNotJson => "receive-not-json",
             Fault::CompletionTwice => "completion-twice",
             Fault::UnknownMethodIgnored => "unknown-method-ignored",
-            Fault::PingClosesConnection => "ping-closes-connection",
+            Fault::PingFloodCloses => "ping-flood-closes",
             Fault::CloseWithoutMessage => "close-without-message",
             Fault::SequenceMissingOnResume => "sequence-missing-on-resume",
             Fault::GetConnectionIdHangs => "get-connection-id-hangs",
@@ -315,10 +316,10 @@ impl Fault {
             Fault::ReceiveNotJson => "Receive records are not valid JSON",
             Fault::CompletionTwice => "every Completion is written twice",
             Fault::UnknownMethodIgnored => "an unknown method gets no Completion",
-            Fault::PingClosesConnection => "a client Ping closes the connection",
+            Fault::PingFloodCloses => "a client Ping within a second of the previous one closes the connection",
             Fault::CloseWithoutMessage => "a client Close is answered without a Close message",
             Fault::SequenceMissingOnResume => "a resume replays without a Sequence first",
-            Fault::GetConnectionIdHangs => "GetConnectionId never completes",
+            Fault::GetConnectionIdHangs => "GetConnectionId from a group member never completes",
         }
     }
 
@@ -373,7 +374,7 @@ impl Fault {
             Fault::ReceiveNotJson => &["PRO-WELL-FORMED"],
             Fault::CompletionTwice => &["PRO-COMPLETION"],
             Fault::UnknownMethodIgnored => &["PRO-UNKNOWN-METHOD"],
-            Fault::PingClosesConnection => &["PRO-PING"],
+            Fault::PingFloodCloses => &["PRO-PING"],
             Fault::CloseWithoutMessage => &["PRO-CLOSE"],
             Fault::SequenceMissingOnResume => &["PRO-SEQUENCE"],
             Fault::GetConnectionIdHangs => &["PRO-RESPONSIVE"],
@@ -1102,18 +1103,22 @@ impl WireFaults<'_> {
         }
     }
 
-    /// Whether an invocation of `target` that failed with `error` is answered:
-    /// `unknown-method-ignored` leaves an unknown method unanswered, `get-connection-id-hangs`
-    /// leaves `GetConnectionId` unanswered.
-    pub(crate) fn answers(&self, target: &str, unknown: bool) -> bool {
+    /// Whether an invocation of `target` (`unknown`: not a contract method) from a connection
+    /// (`in_group`: in some group) gets its Completion: `unknown-method-ignored` leaves an
+    /// unknown method unanswered, `get-connection-id-hangs` a `GetConnectionId` from a group
+    /// member.
+    pub(crate) fn answers(&self, target: &str, unknown: bool, in_group: bool) -> bool {
         !(unknown && self.has(Fault::UnknownMethodIgnored)
-            || target.eq_ignore_ascii_case("GetConnectionId")
+            || in_group
+                && target.eq_ignore_ascii_case("GetConnectionId")
                 && self.has(Fault::GetConnectionIdHangs))
     }
 
-    /// `ping-closes-connection`: whether a client Ping ends the connection.
-    pub(crate) fn ping_closes(&self) -> bool {
-        self.has(Fault::PingClosesConnection)
+    /// `ping-flood-closes`: whether a client Ping that came `since` the previous one ends the
+    /// connection (under a second: taken for a flood).
+    pub(crate) fn ping_closes(&self, since: Option<std::time::Duration>) -> bool {
+        self.has(Fault::PingFloodCloses)
+            && since.is_some_and(|d| d < std::time::Duration::from_secs(1))
     }
 
     /// Whether a client Close is answered with a Close message (`close-without-message`: no).

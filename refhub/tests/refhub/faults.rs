@@ -1115,19 +1115,33 @@ async fn unknown_method_ignored() {
 #[tokio::test]
 async fn get_connection_id_hangs() {
     let (right, wrong) = both(Fault::GetConnectionIdHangs, plain, async |hub: &RefHub| {
-        unawaited(hub, "GetConnectionId").await
+        let mut a = Client::connect(hub, None, false).await;
+        // Outside any group it is answered, on both hubs.
+        a.ok("GetConnectionId", json!([])).await;
+        a.ok("AddToGroup", json!(["g"])).await;
+        a.send(&HubMessage::invocation(
+            Some("100"),
+            "GetConnectionId",
+            vec![],
+        ))
+        .await;
+        a.ok("SendToOthers", json!(["-"])).await;
+        a.stray.len()
     })
     .await;
     assert_eq!((right, wrong), (1, 0));
 }
 
 #[tokio::test]
-async fn ping_closes_connection() {
-    let (right, wrong) = both(Fault::PingClosesConnection, plain, async |hub: &RefHub| {
+async fn ping_flood_closes() {
+    let (right, wrong) = both(Fault::PingFloodCloses, plain, async |hub: &RefHub| {
         let mut a = Client::connect(hub, None, false).await;
         a.send(&HubMessage::Ping).await;
+        a.ok("GetConnectionId", json!([])).await;
+        // A second Ping at once: the faulty hub takes it for a flood.
+        a.send(&HubMessage::Ping).await;
         a.send(&HubMessage::invocation(
-            Some("1"),
+            Some("9"),
             "GetConnectionId",
             vec![],
         ))
