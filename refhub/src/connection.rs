@@ -469,7 +469,17 @@ fn handle(
                 tracing::debug!(%conn, %target, %error, "invocation failed");
             }
             // Without an invocationId the caller wants no answer, errors included.
-            let in_group = st.hub.conn(conn).is_some_and(|c| !c.groups.is_empty());
+            // A group other than the rooms its user's records restore.
+            let in_group = st.hub.conn(conn).is_some_and(|c| {
+                let rooms = st
+                    .hub
+                    .rooms
+                    .iter()
+                    .find(|r| Some(&r.user) == c.user.as_ref());
+                c.groups
+                    .iter()
+                    .any(|g| !rooms.is_some_and(|r| r.rooms.iter().any(|x| x == g)))
+            });
             if let Some(id) = invocation_id.filter(|_| wire.answers(&target, unknown, in_group)) {
                 st.push(conn, &completion(&id, &performed.completion), None);
                 st.settle();

@@ -132,7 +132,8 @@ pub enum Fault {
     CloseWithoutMessage,
     /// A resume replays without writing a Sequence first.
     SequenceMissingOnResume,
-    /// `GetConnectionId` from a connection that is in a group is never answered.
+    /// `GetConnectionId` from a connection that is in a group (other than its restored rooms)
+    /// is never answered.
     GetConnectionIdHangs,
 }
 
@@ -1104,7 +1105,7 @@ impl WireFaults<'_> {
     }
 
     /// Whether an invocation of `target` (`unknown`: not a contract method) from a connection
-    /// (`in_group`: in some group) gets its Completion: `unknown-method-ignored` leaves an
+    /// (`in_group`: in some group other than its user's rooms) gets its Completion: `unknown-method-ignored` leaves an
     /// unknown method unanswered, `get-connection-id-hangs` a `GetConnectionId` from a group
     /// member.
     pub(crate) fn answers(&self, target: &str, unknown: bool, in_group: bool) -> bool {
