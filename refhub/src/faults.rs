@@ -102,7 +102,8 @@ pub enum Fault {
     GroupSendSkipsCaller,
     /// `SendToGroups` skips null and empty names instead of failing at them.
     GroupsEmptyNameSkipped,
-    /// A message to a connection is held back and written after the next one to it (or before the connection's next invocation is handled).
+    /// A `SendToAll` message to a connection other than the caller is held back and written
+    /// after the next message to that connection.
     FifoSwapped,
     /// The tokens of stateful connections survive a restart, so a socket at an old token is accepted.
     RestartKeepsTokens,
@@ -306,7 +307,7 @@ impl Fault {
             Fault::ConnectionsDuplicates => "SendToConnections delivers once per listing of an id",
             Fault::GroupSendSkipsCaller => "SendToGroup skips the caller",
             Fault::GroupsEmptyNameSkipped => "SendToGroups skips null and empty names instead of failing",
-            Fault::FifoSwapped => "two messages in a row to one connection arrive swapped",
+            Fault::FifoSwapped => "a SendToAll message and the next message to the same connection arrive swapped",
             Fault::RestartKeepsTokens => "stateful connection tokens survive a restart and are accepted again",
             Fault::LeaveRoomKeepsRecord => "LeaveRoom keeps the room record",
             Fault::RoomsAnyUser => "a new connection is restored to every user's rooms",
@@ -409,7 +410,8 @@ pub(crate) struct FaultState {
     closed: BTreeSet<String>,
     /// `ids-reused`: the public id of the last connection that ended, not yet given out again.
     reusable: Option<String>,
-    /// `fifo-swapped`: the delivery held back for each connection.
+    /// `fifo-swapped`: the `SendToAll` delivery held back for each connection, written after
+    /// the next delivery to it.
     held: BTreeMap<ConnId, Delivery<Text>>,
 }
 
@@ -802,12 +804,6 @@ impl FaultState {
         }
     }
 
-    /// Deliveries held back for `caller` (`fifo-swapped`), written before its next
-    /// invocation is handled.
-    pub(crate) fn release(&mut self, caller: ConnId) -> Vec<Delivery<Text>> {
-        self.held.remove(&caller).into_iter().collect()
-    }
-
     /// The deliveries to write for an invocation the model has applied:
     /// `double-add-delivers-twice` and `connections-duplicates` copy some, `fifo-swapped`
     /// holds one back or writes it after the next.
@@ -849,15 +845,21 @@ impl FaultState {
             }
         }
         if self.has(Fault::FifoSwapped) {
+            let (all, caller) = match op {
+                Op::Send {
+                    selector, caller, ..
+                } => (*selector == Selector::All, Some(*caller)),
+                _ => (false, None),
+            };
             let mut out = Vec::with_capacity(deliveries.len());
             for d in deliveries {
-                if d.mode != hubspec_model::Mode::Now {
-                    out.push(d);
-                } else if let Some(held) = self.held.remove(&d.to) {
+                if let Some(held) = self.held.remove(&d.to) {
                     out.push(d);
                     out.push(held);
-                } else {
+                } else if all && d.mode == hubspec_model::Mode::Now && Some(d.to) != caller {
                     self.held.insert(d.to, d);
+                } else {
+                    out.push(d);
                 }
             }
             deliveries = out;

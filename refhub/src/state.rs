@@ -485,8 +485,6 @@ impl State {
             completion,
             deferred: None,
         };
-        let held = self.faults.release(caller);
-        self.deliver(&held);
         let limit = self.config.max_group_name_bytes;
         if let Some(len) = names_of(&call).map(String::len).find(|len| *len > limit) {
             return done(Err(errors::group_name_too_long(target, len, limit)));

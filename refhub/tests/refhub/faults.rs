@@ -948,15 +948,22 @@ async fn fifo_swapped() {
     let (right, wrong) = both(Fault::FifoSwapped, plain, async |hub: &RefHub| {
         let mut a = Client::connect(hub, None, false).await;
         let mut b = Client::connect(hub, None, false).await;
-        b.ok("SendToConnection", json!([a.id, "1"])).await;
+        b.ok("SendToAll", json!(["1"])).await;
         b.ok("SendToConnection", json!([a.id, "2"])).await;
-        // Not `sync`: its own message to the caller would be held back too.
-        a.ok("GetConnectionId", json!([])).await;
-        std::mem::take(&mut a.received)
+        let caller = b.sync().await;
+        (a.sync().await, caller)
     })
     .await;
-    assert_eq!(right, vec!["1", "2"]);
-    assert_eq!(wrong, vec!["2", "1"]);
+    let caller = vec!["1".to_owned()];
+    assert_eq!(
+        right,
+        (vec!["1".to_owned(), "2".to_owned()], caller.clone())
+    );
+    assert_eq!(
+        wrong,
+        (vec!["2".to_owned(), "1".to_owned()], caller),
+        "the caller's own copy is not held"
+    );
 }
 
 #[tokio::test]
