@@ -19,7 +19,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use hubspec_model::{
     ConnId, Delivery, GroupsFanout, Hub, Op, Selector, Spec, Status, Target, Text,
 };
-use hubspec_wire::{HubMessage, MessageBuffer, NegotiateResponse};
+use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, NegotiateResponse};
 
 use crate::dispatch::{Call, Name};
 
@@ -122,7 +122,8 @@ pub enum Fault {
     BinaryFrames,
     /// `Receive` records are written without their closing brace.
     ReceiveNotJson,
-    /// Every Completion is written twice.
+    /// Every Completion that carries an error is written twice (the error path writes it, then
+    /// the common path again).
     CompletionTwice,
     /// An invocation of an unknown method gets no Completion.
     UnknownMethodIgnored,
@@ -316,7 +317,7 @@ impl Fault {
             Fault::HandshakeWithoutSeparator => "the handshake answer {} has no record separator (a Ping runs into it)",
             Fault::BinaryFrames => "messages travel in binary WebSocket frames",
             Fault::ReceiveNotJson => "Receive records are not valid JSON",
-            Fault::CompletionTwice => "every Completion is written twice",
+            Fault::CompletionTwice => "every error Completion is written twice",
             Fault::UnknownMethodIgnored => "an unknown method gets no Completion",
             Fault::PingFloodCloses => "a client Ping within a second of the previous one closes the connection",
             Fault::CloseWithoutMessage => "a client Close is answered without a Close message",
@@ -914,7 +915,7 @@ impl FaultState {
     }
 
     /// The text of one hub message as written to a socket: `receive-not-json` cuts a
-    /// `Receive`'s closing brace, `completion-twice` writes a Completion twice.
+    /// `Receive`'s closing brace, `completion-twice` writes an error Completion twice.
     pub(crate) fn rewrite_record(&self, message: &HubMessage, text: Utf8Bytes) -> Utf8Bytes {
         match message {
             HubMessage::Invocation { target, .. }
@@ -925,7 +926,10 @@ impl FaultState {
                 let cut = cut.strip_suffix('}').unwrap_or(cut);
                 Utf8Bytes::from(format!("{cut}\u{1e}"))
             }
-            HubMessage::Completion { .. } if self.has(Fault::CompletionTwice) => {
+            HubMessage::Completion {
+                result: CompletionResult::Error(_),
+                ..
+            } if self.has(Fault::CompletionTwice) => {
                 Utf8Bytes::from(format!("{0}{0}", text.as_str()))
             }
             _ => text,

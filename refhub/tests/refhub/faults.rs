@@ -1092,11 +1092,15 @@ async fn completion_twice() {
         let mut a = Client::connect(hub, None, false).await;
         a.ok("GetConnectionId", json!([])).await;
         a.ok("SendToOthers", json!(["-"])).await;
-        a.stray.len()
+        let after_successes = a.stray.len();
+        assert!(a.invoke("AddToGroup", json!([null])).await.is_err());
+        a.ok("SendToOthers", json!(["-"])).await;
+        (after_successes, a.stray.len())
     })
     .await;
-    // The second Completion of each invocation is seen while waiting for the next one.
-    assert_eq!((right, wrong), (0, 1));
+    // A second Completion is seen while waiting for the next invocation's.
+    assert_eq!(right, (0, 0));
+    assert_eq!(wrong, (0, 1), "only the error Completion comes twice");
 }
 
 /// Sends an invocation of `method` that nobody waits for, then waits for a second one: the
