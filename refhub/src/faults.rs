@@ -6,8 +6,9 @@
 //! the model (a different selector, an extra remove, a late apply) or to the wire (a replay
 //! buffer dropped), never as a second implementation of group semantics.
 //!
-//! **Every** fault's behaviour lives in this file: [`FaultState`]'s hooks are what the rest of
-//! refhub calls, and each is a no-op for the correct hub. A hook returns operations for the
+//! **Every** fault's behaviour lives in this file: the hooks of `FaultState` (called by
+//! `state`, with the bookkeeping some faults need) and of `WireFaults` (called by `connection`
+//! and `server`) are what the rest of refhub calls, and each is a no-op for the correct hub. A hook returns operations for the
 //! model to apply, or rewrites a selector, a list of deliveries or what goes on the wire; none
 //! decides who is in a group or who receives a send.
 
