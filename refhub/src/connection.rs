@@ -315,6 +315,8 @@ struct Flood {
     rate: f64,
     tokens: f64,
     at: std::time::Instant,
+    /// When the client's last Ping arrived (for `ping-flood-closes`).
+    last_ping: Option<std::time::Instant>,
 }
 
 impl Flood {
@@ -323,6 +325,7 @@ impl Flood {
             rate: f64::from(rate),
             tokens: f64::from(rate),
             at: std::time::Instant::now(),
+            last_ping: None,
         }
     }
 
@@ -414,6 +417,15 @@ fn handle_all(
                 "Connection closed with an error. HubException: invocations arrived faster than the limit of {rate} per second."
             )));
         }
+        if matches!(message, HubMessage::Ping) {
+            let now = std::time::Instant::now();
+            let previous = flood.last_ping.replace(now);
+            if WireFaults(&shared.config.faults).ping_closes(previous.map(|p| now - p)) {
+                return Some(Exit::ProtocolError(errors::connection_error(
+                    "Pings arrived too fast.",
+                )));
+            }
+        }
         if let Some(exit) = handle(shared, conn, generation, message) {
             return Some(exit);
         }
@@ -457,7 +469,18 @@ fn handle(
                 tracing::debug!(%conn, %target, %error, "invocation failed");
             }
             // Without an invocationId the caller wants no answer, errors included.
-            if let Some(id) = invocation_id.filter(|_| wire.answers(&target, unknown)) {
+            // A group other than the rooms its user's records restore.
+            let in_group = st.hub.conn(conn).is_some_and(|c| {
+                let rooms = st
+                    .hub
+                    .rooms
+                    .iter()
+                    .find(|r| Some(&r.user) == c.user.as_ref());
+                c.groups
+                    .iter()
+                    .any(|g| !rooms.is_some_and(|r| r.rooms.iter().any(|x| x == g)))
+            });
+            if let Some(id) = invocation_id.filter(|_| wire.answers(&target, unknown, in_group)) {
                 st.push(conn, &completion(&id, &performed.completion), None);
                 st.settle();
             }
@@ -491,9 +514,6 @@ fn handle(
         HubMessage::Completion { .. }
         | HubMessage::StreamItem { .. }
         | HubMessage::CancelInvocation { .. } => None,
-        HubMessage::Ping if WireFaults(&shared.config.faults).ping_closes() => Some(
-            Exit::ProtocolError(errors::connection_error("Unexpected Ping message.")),
-        ),
         HubMessage::Ping | HubMessage::Ack { .. } | HubMessage::Sequence { .. } => None,
         HubMessage::Close { error, .. } => {
             tracing::info!(%conn, error = error.as_deref().unwrap_or(""), "client sent Close");

@@ -6,8 +6,9 @@
 //! the model (a different selector, an extra remove, a late apply) or to the wire (a replay
 //! buffer dropped), never as a second implementation of group semantics.
 //!
-//! **Every** fault's behaviour lives in this file: [`FaultState`]'s hooks are what the rest of
-//! refhub calls, and each is a no-op for the correct hub. A hook returns operations for the
+//! **Every** fault's behaviour lives in this file: the hooks of `FaultState` (called by
+//! `state`, with the bookkeeping some faults need) and of `WireFaults` (called by `connection`
+//! and `server`) are what the rest of refhub calls, and each is a no-op for the correct hub. A hook returns operations for the
 //! model to apply, or rewrites a selector, a list of deliveries or what goes on the wire; none
 //! decides who is in a group or who receives a send.
 
@@ -19,7 +20,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use hubspec_model::{
     ConnId, Delivery, GroupsFanout, Hub, Op, Selector, Spec, Status, Target, Text,
 };
-use hubspec_wire::{HubMessage, MessageBuffer, NegotiateResponse};
+use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, NegotiateResponse};
 
 use crate::dispatch::{Call, Name};
 
@@ -56,7 +57,7 @@ pub enum Fault {
     UserSendMissesOne,
     /// A membership change takes effect a short moment after its Completion was written.
     LateMembership,
-    /// A send to a group nobody has joined fails (the hub expects groups to be created first).
+    /// A send to a group no add has ever named fails (the hub expects groups to be created first).
     UnjoinedGroupSendFails,
     /// A group that empties remembers its last member, who is back in it when the group is joined again.
     EmptiedGroupKeepsMember,
@@ -92,8 +93,8 @@ pub enum Fault {
     SendAllSkipsCaller,
     /// `SendToOthers` also reaches the caller.
     OthersIncludesCaller,
-    /// `SendToCaller` reaches every connection of the caller's user.
-    CallerMeansUser,
+    /// `SendToCaller` is sent as `SendToOthers` (the wrong proxy): everyone but the caller gets it.
+    CallerSendToOthers,
     /// `SendToConnection` to an id that is not live fails instead of reaching nobody.
     ConnectionSendToUnknownFails,
     /// `SendToConnections` delivers one copy per time an id is listed.
@@ -102,7 +103,8 @@ pub enum Fault {
     GroupSendSkipsCaller,
     /// `SendToGroups` skips null and empty names instead of failing at them.
     GroupsEmptyNameSkipped,
-    /// A message to a connection is held back and written after the next one to it (or before the connection's next invocation is handled).
+    /// A `SendToAll` message to a connection other than the caller is held back and written
+    /// after the next message to that connection.
     FifoSwapped,
     /// The tokens of stateful connections survive a restart, so a socket at an old token is accepted.
     RestartKeepsTokens,
@@ -114,23 +116,27 @@ pub enum Fault {
     RoomsWithoutUser,
     /// The negotiate response has no `connectionToken`.
     NegotiateMissingToken,
-    /// The handshake answer `{}` is written without its record separator.
+    /// The handshake answer `{}` is written without its record separator, so the Ping written
+    /// right after it runs into it.
     HandshakeWithoutSeparator,
     /// Every frame is written as a binary WebSocket frame.
     BinaryFrames,
     /// `Receive` records are written without their closing brace.
     ReceiveNotJson,
-    /// Every Completion is written twice.
+    /// Every Completion that carries an error is written twice (the error path writes it, then
+    /// the common path again).
     CompletionTwice,
     /// An invocation of an unknown method gets no Completion.
     UnknownMethodIgnored,
-    /// A client Ping is taken for a protocol error and closes the connection.
-    PingClosesConnection,
+    /// A client Ping less than a second after the previous one is taken for a flood and
+    /// closes the connection.
+    PingFloodCloses,
     /// A client Close is answered with the close frame alone, no Close message.
     CloseWithoutMessage,
     /// A resume replays without writing a Sequence first.
     SequenceMissingOnResume,
-    /// `GetConnectionId` is never answered.
+    /// `GetConnectionId` from a connection that is in a group (other than its restored rooms)
+    /// is never answered.
     GetConnectionIdHangs,
 }
 
@@ -169,7 +175,7 @@ impl Fault {
         Fault::GracefulCloseResumable,
         Fault::SendAllSkipsCaller,
         Fault::OthersIncludesCaller,
-        Fault::CallerMeansUser,
+        Fault::CallerSendToOthers,
         Fault::ConnectionSendToUnknownFails,
         Fault::ConnectionsDuplicates,
         Fault::GroupSendSkipsCaller,
@@ -185,7 +191,7 @@ impl Fault {
         Fault::ReceiveNotJson,
         Fault::CompletionTwice,
         Fault::UnknownMethodIgnored,
-        Fault::PingClosesConnection,
+        Fault::PingFloodCloses,
         Fault::CloseWithoutMessage,
         Fault::SequenceMissingOnResume,
         Fault::GetConnectionIdHangs,
@@ -226,7 +232,7 @@ impl Fault {
             Fault::GracefulCloseResumable => "graceful-close-resumable",
             Fault::SendAllSkipsCaller => "send-all-skips-caller",
             Fault::OthersIncludesCaller => "others-includes-caller",
-            Fault::CallerMeansUser => "caller-means-user",
+            Fault::CallerSendToOthers => "caller-send-to-others",
             Fault::ConnectionSendToUnknownFails => "connection-send-to-unknown-fails",
             Fault::ConnectionsDuplicates => "connections-duplicates",
             Fault::GroupSendSkipsCaller => "group-send-skips-caller",
@@ -242,7 +248,7 @@ impl Fault {
             Fault::ReceiveNotJson => "receive-not-json",
             Fault::CompletionTwice => "completion-twice",
             Fault::UnknownMethodIgnored => "unknown-method-ignored",
-            Fault::PingClosesConnection => "ping-closes-connection",
+            Fault::PingFloodCloses => "ping-flood-closes",
             Fault::CloseWithoutMessage => "close-without-message",
             Fault::SequenceMissingOnResume => "sequence-missing-on-resume",
             Fault::GetConnectionIdHangs => "get-connection-id-hangs",
@@ -280,7 +286,7 @@ impl Fault {
             Fault::LateMembership => {
                 "a membership change takes effect shortly after its Completion is written"
             }
-            Fault::UnjoinedGroupSendFails => "SendToGroup to a group with no members fails instead of reaching nobody",
+            Fault::UnjoinedGroupSendFails => "SendToGroup to a group nobody ever joined fails instead of reaching nobody",
             Fault::EmptiedGroupKeepsMember => "a group that emptied keeps its last member, who is back when someone joins it again",
             Fault::RemoveNonmemberFails => "removing a connection from a group it is not in fails",
             Fault::EmptyNameRefused => "add and remove refuse the empty group name",
@@ -298,26 +304,26 @@ impl Fault {
             Fault::GracefulCloseResumable => "a gracefully closed stateful connection is suspended and can be resumed",
             Fault::SendAllSkipsCaller => "SendToAll does not reach the caller",
             Fault::OthersIncludesCaller => "SendToOthers also reaches the caller",
-            Fault::CallerMeansUser => "SendToCaller reaches every connection of the caller's user",
+            Fault::CallerSendToOthers => "SendToCaller reaches every other connection instead of the caller",
             Fault::ConnectionSendToUnknownFails => "SendToConnection to an id that is not live fails",
             Fault::ConnectionsDuplicates => "SendToConnections delivers once per listing of an id",
             Fault::GroupSendSkipsCaller => "SendToGroup skips the caller",
             Fault::GroupsEmptyNameSkipped => "SendToGroups skips null and empty names instead of failing",
-            Fault::FifoSwapped => "two messages in a row to one connection arrive swapped",
+            Fault::FifoSwapped => "a SendToAll message and the next message to the same connection arrive swapped",
             Fault::RestartKeepsTokens => "stateful connection tokens survive a restart and are accepted again",
             Fault::LeaveRoomKeepsRecord => "LeaveRoom keeps the room record",
             Fault::RoomsAnyUser => "a new connection is restored to every user's rooms",
             Fault::RoomsWithoutUser => "rooms calls without a user act as AddToGroup/RemoveFromGroup",
             Fault::NegotiateMissingToken => "the negotiate response lacks connectionToken",
-            Fault::HandshakeWithoutSeparator => "the handshake answer {} has no record separator",
+            Fault::HandshakeWithoutSeparator => "the handshake answer {} has no record separator (a Ping runs into it)",
             Fault::BinaryFrames => "messages travel in binary WebSocket frames",
             Fault::ReceiveNotJson => "Receive records are not valid JSON",
-            Fault::CompletionTwice => "every Completion is written twice",
+            Fault::CompletionTwice => "every error Completion is written twice",
             Fault::UnknownMethodIgnored => "an unknown method gets no Completion",
-            Fault::PingClosesConnection => "a client Ping closes the connection",
+            Fault::PingFloodCloses => "a client Ping within a second of the previous one closes the connection",
             Fault::CloseWithoutMessage => "a client Close is answered without a Close message",
             Fault::SequenceMissingOnResume => "a resume replays without a Sequence first",
-            Fault::GetConnectionIdHangs => "GetConnectionId never completes",
+            Fault::GetConnectionIdHangs => "GetConnectionId from a group member never completes",
         }
     }
 
@@ -356,7 +362,7 @@ impl Fault {
             Fault::GracefulCloseResumable => &["REC-GRACEFUL-NO-RESUME"],
             Fault::SendAllSkipsCaller => &["SND-ALL"],
             Fault::OthersIncludesCaller => &["SND-OTHERS"],
-            Fault::CallerMeansUser => &["SND-CALLER"],
+            Fault::CallerSendToOthers => &["SND-CALLER"],
             Fault::ConnectionSendToUnknownFails => &["SND-CONNECTION"],
             Fault::ConnectionsDuplicates => &["SND-CONNECTIONS"],
             Fault::GroupSendSkipsCaller => &["SND-GROUP"],
@@ -372,7 +378,7 @@ impl Fault {
             Fault::ReceiveNotJson => &["PRO-WELL-FORMED"],
             Fault::CompletionTwice => &["PRO-COMPLETION"],
             Fault::UnknownMethodIgnored => &["PRO-UNKNOWN-METHOD"],
-            Fault::PingClosesConnection => &["PRO-PING"],
+            Fault::PingFloodCloses => &["PRO-PING"],
             Fault::CloseWithoutMessage => &["PRO-CLOSE"],
             Fault::SequenceMissingOnResume => &["PRO-SEQUENCE"],
             Fault::GetConnectionIdHangs => &["PRO-RESPONSIVE"],
@@ -396,6 +402,8 @@ pub(crate) struct FaultState {
     /// checks), so a leave the bookkeeping did not see (a removal another fault makes) cannot
     /// leave it doubled after a later single add.
     doubled: BTreeSet<(ConnId, String)>,
+    /// `unjoined-group-send-fails`: every group name an add has named.
+    joined: BTreeSet<String>,
     /// `emptied-group-keeps-member`: group → the member whose removal emptied it.
     emptied: BTreeMap<String, ConnId>,
     /// `ended-member-breaks-group-send`: groups an ended connection was in.
@@ -404,7 +412,8 @@ pub(crate) struct FaultState {
     closed: BTreeSet<String>,
     /// `ids-reused`: the public id of the last connection that ended, not yet given out again.
     reusable: Option<String>,
-    /// `fifo-swapped`: the delivery held back for each connection.
+    /// `fifo-swapped`: the `SendToAll` delivery held back for each connection, written after
+    /// the next delivery to it.
     held: BTreeMap<ConnId, Delivery<Text>>,
 }
 
@@ -726,24 +735,13 @@ impl FaultState {
         }
     }
 
-    /// The selector a send from `caller` is given to the model with: the client's, or the
+    /// The selector a send is given to the model with: the client's, or the
     /// faulty one. A selector made to fail names a null group or id, which the model refuses.
-    pub(crate) fn rewrite_selector(
-        &self,
-        hub: &Hub,
-        caller: ConnId,
-        selector: Selector<Text>,
-    ) -> Selector<Text> {
-        let empty = |g: &str| hub.members(&g.to_owned()).next().is_none();
+    pub(crate) fn rewrite_selector(&self, hub: &Hub, selector: Selector<Text>) -> Selector<Text> {
         match selector {
             Selector::All if self.has(Fault::SendAllSkipsCaller) => Selector::Others,
             Selector::Others if self.has(Fault::OthersIncludesCaller) => Selector::All,
-            Selector::Caller if self.has(Fault::CallerMeansUser) => {
-                match hub.conn(caller).and_then(|c| c.user.clone()) {
-                    Some(user) => Selector::User(user),
-                    None => Selector::Caller,
-                }
-            }
+            Selector::Caller if self.has(Fault::CallerSendToOthers) => Selector::Others,
             Selector::Connection(Target::Unknown)
                 if self.has(Fault::ConnectionSendToUnknownFails) =>
             {
@@ -752,7 +750,9 @@ impl FaultState {
             Selector::Connection(Target::Null) if self.has(Fault::NullConnectionIdIgnored) => {
                 Selector::Connection(Target::Unknown)
             }
-            Selector::Group(Some(g)) if self.has(Fault::UnjoinedGroupSendFails) && empty(&g) => {
+            Selector::Group(Some(g))
+                if self.has(Fault::UnjoinedGroupSendFails) && !self.joined.contains(&g) =>
+            {
                 Selector::Group(None)
             }
             Selector::Group(Some(g))
@@ -782,7 +782,12 @@ impl FaultState {
     }
 
     /// Notes what an invocation's operation is about before the model applies it.
-    pub(crate) fn before_invocation(&self, hub: &Hub, op: &Op<Text>) -> Before {
+    pub(crate) fn before_invocation(&mut self, hub: &Hub, op: &Op<Text>) -> Before {
+        if self.has(Fault::UnjoinedGroupSendFails) {
+            if let Some(change) = op.membership_change().filter(|c| c.add) {
+                self.joined.insert(change.group.clone());
+            }
+        }
         let about: Option<(ConnId, String, bool)> =
             op.membership_change().and_then(|c| match c.target {
                 Target::Id(t) => Some((t, c.group.clone(), c.add)),
@@ -799,12 +804,6 @@ impl FaultState {
             was_member,
             group_was_empty,
         }
-    }
-
-    /// Deliveries held back for `caller` (`fifo-swapped`), written before its next
-    /// invocation is handled.
-    pub(crate) fn release(&mut self, caller: ConnId) -> Vec<Delivery<Text>> {
-        self.held.remove(&caller).into_iter().collect()
     }
 
     /// The deliveries to write for an invocation the model has applied:
@@ -848,15 +847,21 @@ impl FaultState {
             }
         }
         if self.has(Fault::FifoSwapped) {
+            let (all, caller) = match op {
+                Op::Send {
+                    selector, caller, ..
+                } => (*selector == Selector::All, Some(*caller)),
+                _ => (false, None),
+            };
             let mut out = Vec::with_capacity(deliveries.len());
             for d in deliveries {
-                if d.mode != hubspec_model::Mode::Now {
-                    out.push(d);
-                } else if let Some(held) = self.held.remove(&d.to) {
+                if let Some(held) = self.held.remove(&d.to) {
                     out.push(d);
                     out.push(held);
-                } else {
+                } else if all && d.mode == hubspec_model::Mode::Now && Some(d.to) != caller {
                     self.held.insert(d.to, d);
+                } else {
+                    out.push(d);
                 }
             }
             deliveries = out;
@@ -911,7 +916,7 @@ impl FaultState {
     }
 
     /// The text of one hub message as written to a socket: `receive-not-json` cuts a
-    /// `Receive`'s closing brace, `completion-twice` writes a Completion twice.
+    /// `Receive`'s closing brace, `completion-twice` writes an error Completion twice.
     pub(crate) fn rewrite_record(&self, message: &HubMessage, text: Utf8Bytes) -> Utf8Bytes {
         match message {
             HubMessage::Invocation { target, .. }
@@ -922,7 +927,10 @@ impl FaultState {
                 let cut = cut.strip_suffix('}').unwrap_or(cut);
                 Utf8Bytes::from(format!("{cut}\u{1e}"))
             }
-            HubMessage::Completion { .. } if self.has(Fault::CompletionTwice) => {
+            HubMessage::Completion {
+                result: CompletionResult::Error(_),
+                ..
+            } if self.has(Fault::CompletionTwice) => {
                 Utf8Bytes::from(format!("{0}{0}", text.as_str()))
             }
             _ => text,
@@ -1086,11 +1094,11 @@ impl WireFaults<'_> {
         }
     }
 
-    /// The successful handshake answer: `{}` and the separator, without it under
-    /// `handshake-without-separator`.
+    /// The successful handshake answer: `{}` and the separator; under
+    /// `handshake-without-separator`, `{}` and at once a Ping, which runs into it.
     pub(crate) fn handshake_success(&self, answer: String) -> String {
         if self.has(Fault::HandshakeWithoutSeparator) {
-            answer
+            answer + &HubMessage::Ping.to_wire()
         } else {
             answer + "\u{1e}"
         }
@@ -1103,18 +1111,22 @@ impl WireFaults<'_> {
         }
     }
 
-    /// Whether an invocation of `target` that failed with `error` is answered:
-    /// `unknown-method-ignored` leaves an unknown method unanswered, `get-connection-id-hangs`
-    /// leaves `GetConnectionId` unanswered.
-    pub(crate) fn answers(&self, target: &str, unknown: bool) -> bool {
+    /// Whether an invocation of `target` (`unknown`: not a contract method) from a connection
+    /// (`in_group`: in some group other than its user's rooms) gets its Completion: `unknown-method-ignored` leaves an
+    /// unknown method unanswered, `get-connection-id-hangs` a `GetConnectionId` from a group
+    /// member.
+    pub(crate) fn answers(&self, target: &str, unknown: bool, in_group: bool) -> bool {
         !(unknown && self.has(Fault::UnknownMethodIgnored)
-            || target.eq_ignore_ascii_case("GetConnectionId")
+            || in_group
+                && target.eq_ignore_ascii_case("GetConnectionId")
                 && self.has(Fault::GetConnectionIdHangs))
     }
 
-    /// `ping-closes-connection`: whether a client Ping ends the connection.
-    pub(crate) fn ping_closes(&self) -> bool {
-        self.has(Fault::PingClosesConnection)
+    /// `ping-flood-closes`: whether a client Ping that came `since` the previous one ends the
+    /// connection (under a second: taken for a flood).
+    pub(crate) fn ping_closes(&self, since: Option<std::time::Duration>) -> bool {
+        self.has(Fault::PingFloodCloses)
+            && since.is_some_and(|d| d < std::time::Duration::from_secs(1))
     }
 
     /// Whether a client Close is answered with a Close message (`close-without-message`: no).

@@ -25,7 +25,8 @@
 //! - `rooms`: the rooms records in SQLite.
 //! - [`cli`]: the flags of `hubspec-refhub` and `hubspec serve`, and serving until a signal.
 //! - [`faults`]: the named, off-by-default bugs ([`Fault`]) and every hook through which
-//!   they perturb the hub (`FaultState`); nothing outside it tests which fault is on.
+//!   they perturb the hub (`FaultState` for `state`, `WireFaults` for `connection` and
+//!   `server`); nothing outside it tests which fault is on.
 //! - [`error`]: the crate's error type, [`RefHubError`].
 //!
 //! **Architecture invariant:** refhub never decides who is in a group or who receives a

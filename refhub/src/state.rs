@@ -485,8 +485,6 @@ impl State {
             completion,
             deferred: None,
         };
-        let held = self.faults.release(caller);
-        self.deliver(&held);
         let limit = self.config.max_group_name_bytes;
         if let Some(len) = names_of(&call).map(String::len).find(|len| *len > limit) {
             return done(Err(errors::group_name_too_long(target, len, limit)));
@@ -559,7 +557,7 @@ impl State {
             },
             Call::Send(send, payload) => Op::Send {
                 caller,
-                selector: self.selector(caller, send),
+                selector: self.selector(send),
                 payload,
             },
         };
@@ -593,7 +591,7 @@ impl State {
     }
 
     /// The selector for a send, as the client named it, then as the faults rewrite it.
-    fn selector(&self, caller: ConnId, send: Send) -> Selector<Text> {
+    fn selector(&self, send: Send) -> Selector<Text> {
         let selector = match send {
             Send::All => Selector::All,
             Send::AllExcept(ids) => Selector::AllExcept(self.targets(&ids)),
@@ -609,7 +607,7 @@ impl State {
             // A null user id matches no connection here (the model's users are strings).
             Send::Users(us) => Selector::Users(us.into_iter().flatten().collect()),
         };
-        self.faults.rewrite_selector(&self.hub, caller, selector)
+        self.faults.rewrite_selector(&self.hub, selector)
     }
 
     /// Applies an invocation's operation and writes its deliveries, with the faults that look

@@ -595,11 +595,16 @@ async fn unjoined_group_send_fails() {
         plain,
         async |hub: &RefHub| {
             let mut b = Client::connect(hub, None, false).await;
-            succeeds(&mut b, "SendToGroup", json!(["nobody", "p"])).await
+            let never = succeeds(&mut b, "SendToGroup", json!(["nobody", "p"])).await;
+            b.ok("AddToGroup", json!(["left"])).await;
+            b.ok("RemoveFromGroup", json!(["left"])).await;
+            let emptied = succeeds(&mut b, "SendToGroup", json!(["left", "p"])).await;
+            (never, emptied)
         },
     )
     .await;
-    assert_eq!((right, wrong), (true, false));
+    assert_eq!(right, (true, true));
+    assert_eq!(wrong, (false, true), "only a name never joined fails");
 }
 
 #[tokio::test]
@@ -862,20 +867,22 @@ async fn others_includes_caller() {
 }
 
 #[tokio::test]
-async fn caller_means_user() {
-    let (right, wrong) = both(Fault::CallerMeansUser, plain, async |hub: &RefHub| {
-        let mut a = Client::connect(hub, Some("u"), false).await;
-        let mut a2 = Client::connect(hub, Some("u"), false).await;
+async fn caller_send_to_others() {
+    let (right, wrong) = both(Fault::CallerSendToOthers, plain, async |hub: &RefHub| {
+        let mut a = Client::connect(hub, None, false).await;
+        let mut b = Client::connect(hub, None, false).await;
         a.ok("SendToCaller", json!(["p"])).await;
-        a2.sync().await
+        // Not `sync`: its barrier is a SendToCaller too.
+        a.ok("GetConnectionId", json!([])).await;
+        b.ok("GetConnectionId", json!([])).await;
+        (
+            std::mem::take(&mut a.received),
+            std::mem::take(&mut b.received),
+        )
     })
     .await;
-    assert_eq!(right, Vec::<String>::new());
-    assert_eq!(
-        wrong,
-        vec!["p"],
-        "the user's other connection hears the caller's send"
-    );
+    assert_eq!(right, (vec!["p".to_owned()], vec![]));
+    assert_eq!(wrong, (vec![], vec!["p".to_owned()]));
 }
 
 #[tokio::test]
@@ -941,15 +948,22 @@ async fn fifo_swapped() {
     let (right, wrong) = both(Fault::FifoSwapped, plain, async |hub: &RefHub| {
         let mut a = Client::connect(hub, None, false).await;
         let mut b = Client::connect(hub, None, false).await;
-        b.ok("SendToConnection", json!([a.id, "1"])).await;
+        b.ok("SendToAll", json!(["1"])).await;
         b.ok("SendToConnection", json!([a.id, "2"])).await;
-        // Not `sync`: its own message to the caller would be held back too.
-        a.ok("GetConnectionId", json!([])).await;
-        std::mem::take(&mut a.received)
+        let caller = b.sync().await;
+        (a.sync().await, caller)
     })
     .await;
-    assert_eq!(right, vec!["1", "2"]);
-    assert_eq!(wrong, vec!["2", "1"]);
+    let caller = vec!["1".to_owned()];
+    assert_eq!(
+        right,
+        (vec!["1".to_owned(), "2".to_owned()], caller.clone())
+    );
+    assert_eq!(
+        wrong,
+        (vec!["2".to_owned(), "1".to_owned()], caller),
+        "the caller's own copy is not held"
+    );
 }
 
 #[tokio::test]
@@ -1049,7 +1063,7 @@ async fn first_frame(hub: &RefHub) -> (bool, String) {
 async fn handshake_without_separator() {
     let (right, wrong) = both(Fault::HandshakeWithoutSeparator, plain, first_frame).await;
     assert_eq!(right, (false, "{}\u{1e}".to_owned()));
-    assert_eq!(wrong, (false, "{}".to_owned()));
+    assert_eq!(wrong, (false, "{}{\"type\":6}\u{1e}".to_owned()));
 }
 
 #[tokio::test]
@@ -1078,11 +1092,15 @@ async fn completion_twice() {
         let mut a = Client::connect(hub, None, false).await;
         a.ok("GetConnectionId", json!([])).await;
         a.ok("SendToOthers", json!(["-"])).await;
-        a.stray.len()
+        let after_successes = a.stray.len();
+        assert!(a.invoke("AddToGroup", json!([null])).await.is_err());
+        a.ok("SendToOthers", json!(["-"])).await;
+        (after_successes, a.stray.len())
     })
     .await;
-    // The second Completion of each invocation is seen while waiting for the next one.
-    assert_eq!((right, wrong), (0, 1));
+    // A second Completion is seen while waiting for the next invocation's.
+    assert_eq!(right, (0, 0));
+    assert_eq!(wrong, (0, 1), "only the error Completion comes twice");
 }
 
 /// Sends an invocation of `method` that nobody waits for, then waits for a second one: the
@@ -1108,19 +1126,33 @@ async fn unknown_method_ignored() {
 #[tokio::test]
 async fn get_connection_id_hangs() {
     let (right, wrong) = both(Fault::GetConnectionIdHangs, plain, async |hub: &RefHub| {
-        unawaited(hub, "GetConnectionId").await
+        let mut a = Client::connect(hub, None, false).await;
+        // Outside any group it is answered, on both hubs.
+        a.ok("GetConnectionId", json!([])).await;
+        a.ok("AddToGroup", json!(["g"])).await;
+        a.send(&HubMessage::invocation(
+            Some("100"),
+            "GetConnectionId",
+            vec![],
+        ))
+        .await;
+        a.ok("SendToOthers", json!(["-"])).await;
+        a.stray.len()
     })
     .await;
     assert_eq!((right, wrong), (1, 0));
 }
 
 #[tokio::test]
-async fn ping_closes_connection() {
-    let (right, wrong) = both(Fault::PingClosesConnection, plain, async |hub: &RefHub| {
+async fn ping_flood_closes() {
+    let (right, wrong) = both(Fault::PingFloodCloses, plain, async |hub: &RefHub| {
         let mut a = Client::connect(hub, None, false).await;
         a.send(&HubMessage::Ping).await;
+        a.ok("GetConnectionId", json!([])).await;
+        // A second Ping at once: the faulty hub takes it for a flood.
+        a.send(&HubMessage::Ping).await;
         a.send(&HubMessage::invocation(
-            Some("1"),
+            Some("9"),
             "GetConnectionId",
             vec![],
         ))
