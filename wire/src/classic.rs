@@ -20,12 +20,14 @@
 //!   ([`ClassicQuery`]), `connectionData`'s hub list.
 //! - [`envelope`]: [`Envelope`] (`C`, `S`, `T`, `G`, `L`, `M`) written in `PersistentResponse`'s
 //!   order, and [`ServerFrame`], which tells an envelope, a bare hub response and a keep-alive
-//!   apart as the clients do.
+//!   apart as the clients do; [`ClientState`], the cursor and token a client keeps from them.
 //! - [`hub`]: [`HubInvocation`] (client to server), [`ClientHubInvocation`] (server to client,
 //!   inside `M`), [`HubResponse`] (results, errors, progress) with Json.NET's omission rules.
 //! - [`groups_token`]: [`GroupsToken`], hubspec's HMAC-SHA256 groups token, verified in
 //!   constant time, [`TokenError`]; [`GroupSet`], the server's `DiffSet` that decides when a
 //!   new token (`G`) is due; [`split_by_hub`], the rejoin's per-hub split.
+//! - [`connection_token`]: [`ConnectionToken`], the signed `connectionId:user` of negotiate's
+//!   `ConnectionToken`, with the server's 400/403 refusals ([`ConnectionTokenError`]).
 //! - [`replay`]: [`ReplayBuffer`], a connection's bounded log of what was sent to it, with
 //!   opaque cursors, replayed from the client's `messageId` on reconnect.
 //!
@@ -63,6 +65,7 @@
 //!   A cursor too old for the buffer is reported ([`Replay::missed`]) where the server silently
 //!   jumps to its oldest retained messages.
 
+pub mod connection_token;
 pub mod envelope;
 pub mod groups_token;
 pub mod hub;
@@ -71,7 +74,8 @@ pub mod query;
 pub mod replay;
 pub mod version;
 
-pub use envelope::{Envelope, ServerFrame};
+pub use connection_token::{ConnectionToken, ConnectionTokenError};
+pub use envelope::{ClientState, Envelope, ServerFrame};
 pub use groups_token::{split_by_hub, GroupSet, GroupsToken, TokenError};
 pub use hub::{ClientHubInvocation, HubInvocation, HubResponse, Progress, ServerHubMessage};
 pub use negotiate::{NegotiateResponse, ServerTimeouts};

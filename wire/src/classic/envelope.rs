@@ -218,6 +218,36 @@ impl ServerFrame {
     }
 }
 
+/// What a classic client keeps from the server's frames and presents on reconnect
+/// (`processMessages`, `updateGroups`): the last non-empty `C` as `messageId` and the last
+/// non-empty `G` as `groupsToken`. Hub responses change neither. `stop()` forgets both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientState {
+    /// The cursor to send as `messageId`.
+    pub message_id: Option<String>,
+    /// The token to send as `groupsToken`.
+    pub groups_token: Option<String>,
+}
+
+impl ClientState {
+    /// Takes in one frame.
+    pub fn apply(&mut self, frame: &ServerFrame) {
+        if let ServerFrame::Envelope(envelope) = frame {
+            if let Some(token) = envelope.groups_token.as_ref().filter(|t| !t.is_empty()) {
+                self.groups_token = Some(token.clone());
+            }
+            if let Some(cursor) = envelope.cursor.as_ref().filter(|c| !c.is_empty()) {
+                self.message_id = Some(cursor.clone());
+            }
+        }
+    }
+
+    /// `connection.stop()`: a new `start()` presents no token and no cursor.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +328,25 @@ mod tests {
             panic!("an envelope")
         };
         assert_eq!((e.error.as_deref(), e.messages), (Some("bad"), None));
+    }
+
+    #[test]
+    fn the_client_keeps_the_last_non_empty_cursor_and_token() {
+        let mut state = ClientState::default();
+        for frame in [
+            r#"{"C":"d-1-1","S":1,"M":[]}"#,
+            r#"{"C":"d-1-2","G":"tok1","M":[]}"#,
+            r#"{"I":"0","R":1}"#,
+            "{}",
+            r#"{"C":"","G":"","M":[]}"#,
+            r#"{"C":"d-1-3","M":[{"H":"h","M":"m","A":[]}]}"#,
+        ] {
+            state.apply(&ServerFrame::parse(frame).unwrap());
+        }
+        assert_eq!(state.message_id.as_deref(), Some("d-1-3"));
+        assert_eq!(state.groups_token.as_deref(), Some("tok1"));
+        state.clear();
+        assert_eq!(state, ClientState::default());
     }
 
     #[test]

@@ -76,42 +76,15 @@ impl GroupsToken {
     pub fn sign<S: AsRef<str>>(key: &[u8], connection_id: &str, groups: &[S]) -> String {
         let names: Vec<&str> = groups.iter().map(AsRef::as_ref).collect();
         let json = serde_json::to_string(&names).expect("strings serialize");
-        let mut body = Vec::with_capacity(1 + connection_id.len() + 1 + json.len());
-        body.push(FORMAT_V1);
-        body.extend_from_slice(connection_id.as_bytes());
-        body.push(b':');
-        body.extend_from_slice(json.as_bytes());
-        let tag = mac(key, &body).finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&body),
-            URL_SAFE_NO_PAD.encode(tag)
-        )
+        seal(key, PURPOSE, &format!("{connection_id}:{json}"))
     }
 
     /// The groups in `token` if it is authentic (signed with `key`) and was issued to
     /// `connection_id` (compared ignoring ASCII case, as the server's `OrdinalIgnoreCase`).
     /// Never panics; every failure is a [`TokenError`].
     pub fn verify(key: &[u8], connection_id: &str, token: &str) -> Result<Vec<String>, TokenError> {
-        if token.is_empty() {
-            return Err(TokenError::Empty);
-        }
-        let (body, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let body = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| TokenError::Malformed)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| TokenError::Malformed)?;
-        mac(key, &body)
-            .verify_slice(&tag)
-            .map_err(|_| TokenError::BadSignature)?;
-        let (&format, payload) = body.split_first().ok_or(TokenError::Malformed)?;
-        if format != FORMAT_V1 {
-            return Err(TokenError::UnknownFormat(format));
-        }
-        let payload = std::str::from_utf8(payload).map_err(|_| TokenError::BadPayload)?;
-        let (owner, json) = payload.split_once(':').unwrap_or((payload, ""));
+        let payload = open(key, PURPOSE, token)?;
+        let (owner, json) = payload.split_once(':').unwrap_or((&payload, ""));
         if !owner.eq_ignore_ascii_case(connection_id) {
             return Err(TokenError::OtherConnection);
         }
@@ -144,13 +117,49 @@ impl GroupsToken {
     }
 }
 
-/// HMAC-SHA256 keyed with `key`, fed with the purpose, a 0 byte and `body`.
-fn mac(key: &[u8], body: &[u8]) -> HmacSha256 {
+/// HMAC-SHA256 keyed with `key`, fed with `purpose`, a 0 byte and `body`.
+fn mac(key: &[u8], purpose: &str, body: &[u8]) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes a key of any length");
-    mac.update(PURPOSE.as_bytes());
+    mac.update(purpose.as_bytes());
     mac.update(&[0]);
     mac.update(body);
     mac
+}
+
+/// `base64url(0x01 ‖ payload) "." base64url(MAC(key, purpose ‖ 0x00 ‖ 0x01 ‖ payload))`.
+pub(super) fn seal(key: &[u8], purpose: &str, payload: &str) -> String {
+    let mut body = Vec::with_capacity(1 + payload.len());
+    body.push(FORMAT_V1);
+    body.extend_from_slice(payload.as_bytes());
+    let tag = mac(key, purpose, &body).finalize().into_bytes();
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&body),
+        URL_SAFE_NO_PAD.encode(tag)
+    )
+}
+
+/// The payload of a token [`seal`]ed with `key` and `purpose`: the MAC is checked (in
+/// constant time) before the format byte and the payload are looked at.
+pub(super) fn open(key: &[u8], purpose: &str, token: &str) -> Result<String, TokenError> {
+    if token.is_empty() {
+        return Err(TokenError::Empty);
+    }
+    let (body, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;
+    let body = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| TokenError::Malformed)?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(tag)
+        .map_err(|_| TokenError::Malformed)?;
+    mac(key, purpose, &body)
+        .verify_slice(&tag)
+        .map_err(|_| TokenError::BadSignature)?;
+    let (&format, payload) = body.split_first().ok_or(TokenError::Malformed)?;
+    if format != FORMAT_V1 {
+        return Err(TokenError::UnknownFormat(format));
+    }
+    String::from_utf8(payload.to_vec()).map_err(|_| TokenError::BadPayload)
 }
 
 /// The name a hub group has in the token: `Hub.group` (`GroupManager.CreateQualifiedName`
@@ -340,7 +349,7 @@ mod tests {
     fn each_failure_has_its_error() {
         // Authentic bodies that are not what sign() writes.
         let forge = |body: &[u8]| {
-            let tag = mac(KEY, body).finalize().into_bytes();
+            let tag = mac(KEY, PURPOSE, body).finalize().into_bytes();
             format!(
                 "{}.{}",
                 URL_SAFE_NO_PAD.encode(body),

@@ -24,6 +24,8 @@ use serde_json::Value;
 pub const START_RESPONSE: &str = "{ \"Response\": \"started\" }";
 /// The `/ping` reply, byte for byte (`PingJsonPayload`).
 pub const PING_RESPONSE: &str = "{ \"Response\": \"pong\" }";
+/// The `/abort` reply: an empty `text/plain` body.
+pub const ABORT_RESPONSE: &str = "";
 /// The content type of negotiate, start and ping replies (`SendJsonResponse`).
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
 

@@ -332,6 +332,12 @@ fn add_qs(mut url: String, qs: Option<&str>) -> String {
     url
 }
 
+/// The `data` field of a `/send` form body (`application/x-www-form-urlencoded`): the
+/// invocation's JSON. (Over WebSockets the client sends on the socket instead.)
+pub fn send_form_data(body: &str) -> Option<String> {
+    Query::parse(body).get("data")
+}
+
 /// A classic request's query string as the server reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClassicQuery(Query);
@@ -556,6 +562,20 @@ mod tests {
             parse_connection_data(r#"[{"NAME":"a","other":[1]},{"name":"b"}]"#),
             Ok(vec!["a".into(), "b".into()])
         );
+    }
+
+    #[test]
+    fn a_send_body_carries_the_invocation_in_data() {
+        let body = format!(
+            "data={}",
+            encode_uri_component(r#"{"H":"chathub","M":"send","A":["a b"],"I":0}"#)
+        );
+        assert_eq!(
+            send_form_data(&body).as_deref(),
+            Some(r#"{"H":"chathub","M":"send","A":["a b"],"I":0}"#)
+        );
+        assert_eq!(send_form_data("data=%7B%7D+"), Some("{} ".to_string()));
+        assert_eq!(send_form_data("x=1"), None);
     }
 
     #[test]
