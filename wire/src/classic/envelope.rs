@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::hub::{to_json_net, HubResponse, ServerHubMessage};
-use super::{kind, ClassicError, Result};
+use super::{kind, opt_id, ClassicError, Result};
 
 /// The keep-alive frame (`WebSocketTransport._keepAlive`).
 pub const KEEP_ALIVE: &str = "{}";
@@ -135,7 +135,9 @@ pub enum ServerFrame {
 
 impl ServerFrame {
     /// Reads a frame. Fails on anything that is not a JSON object, and on known keys of the
-    /// wrong type (`C`, `G`, `E` strings, `L` an integer, `M` an array).
+    /// wrong type (`C` a string or a number, read as its text; `G`, `E` strings; `L` an
+    /// integer; `M` an array). `S` and `T` count when present and not null, whatever their
+    /// value, as in the jQuery client.
     pub fn parse(text: &str) -> Result<Self> {
         let raw: Map<String, Value> = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
@@ -198,7 +200,7 @@ impl ServerFrame {
             }
         };
         Ok(ServerFrame::Envelope(Envelope {
-            cursor: string("C")?,
+            cursor: opt_id(&raw, "C")?,
             initialized: flag("S"),
             reconnect: flag("T"),
             groups_token: string("G")?,
@@ -350,13 +352,55 @@ mod tests {
     }
 
     #[test]
+    fn the_jquery_clients_response_facts_hold() {
+        // SignalR test/Microsoft.AspNet.SignalR.Client.JS.Tests/wwwroot/Tests/UnitTests/Common/
+        // ResponseFacts.js, "maximizePersistentResponse decompresses response correctly".
+        let text = r#"{"C":1234,"M":[{"uno":1,"dos":2},{"tres":3,"quatro":4}],"T":"Same as above","L":1337,"G":"foo"}"#;
+        let ServerFrame::Envelope(e) = ServerFrame::parse(text).unwrap() else {
+            panic!("an envelope")
+        };
+        assert_eq!(e.cursor.as_deref(), Some("1234"));
+        assert_eq!(
+            e.messages,
+            Some(vec![
+                r#"{"uno":1,"dos":2}"#.to_string(),
+                r#"{"tres":3,"quatro":4}"#.to_string()
+            ])
+        );
+        assert!(e.reconnect && !e.initialized);
+        assert_eq!(
+            (e.long_poll_delay, e.groups_token.as_deref()),
+            (Some(1337), Some("foo"))
+        );
+        let without_t = r#"{"C":1234,"M":[],"L":1337,"G":"foo"}"#;
+        let ServerFrame::Envelope(e) = ServerFrame::parse(without_t).unwrap() else {
+            panic!("an envelope")
+        };
+        assert!(!e.reconnect);
+        // "updateGroups copies over token correctly": no G leaves the token unset.
+        let mut state = ClientState::default();
+        state.apply(&ServerFrame::parse(r#"{"C":"c","M":[]}"#).unwrap());
+        assert_eq!(state.groups_token, None);
+    }
+
+    #[test]
+    fn the_servers_persistent_response_facts_hold() {
+        // SignalR test/Microsoft.AspNet.SignalR.Tests/PersistentResponseFacts.cs: the cursor,
+        // then the messages, nothing else by default (their fake values made JSON here).
+        assert_eq!(
+            Envelope::with_messages("Baz", vec!["\"value1\"".into()]).to_json(),
+            r#"{"C":"Baz","M":["value1"]}"#
+        );
+    }
+
+    #[test]
     fn malformed_frames_are_typed_errors() {
         for (text, expected) in [
             ("", "Error reading JSON"),
             ("{\"C\":", "Error reading JSON"),
             ("[]", "Expected a JSON object, found array."),
             ("null", "Expected a JSON object, found null."),
-            (r#"{"C":1}"#, "Expected 'C' to be a string."),
+            (r#"{"C":[1]}"#, "Expected 'C' to be a string or a number."),
             (r#"{"G":[]}"#, "Expected 'G' to be a string."),
             (r#"{"L":1.5}"#, "Expected 'L' to be an integer."),
             (r#"{"M":{}}"#, "Expected 'M' to be an array."),

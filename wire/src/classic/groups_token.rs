@@ -326,6 +326,39 @@ mod tests {
     }
 
     #[test]
+    fn any_altered_byte_of_the_signed_body_or_mac_is_refused() {
+        let token = GroupsToken::sign(KEY, ID, &["ChatHub.g1"]);
+        let (body, tag) = token.split_once('.').unwrap();
+        let (body, tag) = (
+            URL_SAFE_NO_PAD.decode(body).unwrap(),
+            URL_SAFE_NO_PAD.decode(tag).unwrap(),
+        );
+        for (part, bytes) in [(0, &body), (1, &tag)] {
+            for i in 0..bytes.len() {
+                for flip in [0x01u8, 0x80, 0xFF] {
+                    let mut altered = bytes.clone();
+                    altered[i] ^= flip;
+                    let (b, t) = if part == 0 {
+                        (&altered, &tag)
+                    } else {
+                        (&body, &altered)
+                    };
+                    let altered = format!(
+                        "{}.{}",
+                        URL_SAFE_NO_PAD.encode(b),
+                        URL_SAFE_NO_PAD.encode(t)
+                    );
+                    assert_eq!(
+                        GroupsToken::verify(KEY, ID, &altered),
+                        Err(TokenError::BadSignature),
+                        "part {part}, byte {i}, flip {flip:#x}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_token_of_another_connection_or_key_is_refused() {
         let token = GroupsToken::sign(KEY, "another-connection", &["ChatHub.g1"]);
         assert_eq!(
@@ -433,6 +466,48 @@ mod tests {
             split_by_hub(&[qualify("ChatHub", "room.1")], &["ChatHub"])[0].1,
             ["room.1"]
         );
+    }
+
+    #[test]
+    fn the_servers_diff_set_facts_hold() {
+        // SignalR test/Microsoft.AspNet.SignalR.Tests/Server/DiffSetFacts.cs, restated: a seed,
+        // operations (+ add, - remove), whether DetectChanges reports a change, the snapshot.
+        let set = |items: &[&str]| GroupSet::new(items.iter().map(|s| s.to_string()));
+        type Case<'a> = (&'a [&'a str], &'a [(char, &'a str)], bool, &'a [&'a str]);
+        let cases: [Case; 6] = [
+            (
+                &["0", "10", "20"],
+                &[('+', "0"), ('+', "10"), ('+', "20")],
+                false,
+                &["0", "10", "20"],
+            ),
+            (
+                &["0", "10", "20"],
+                &[('+', "50"), ('+', "10"), ('+', "30"), ('-', "10")],
+                true,
+                &["0", "20", "30", "50"],
+            ),
+            (&[], &[('+', "1"), ('-', "1")], false, &[]),
+            (&["1"], &[('-', "1"), ('+', "1")], false, &["1"]),
+            (&[], &[('+', "1"), ('-', "1"), ('+', "5")], true, &["5"]),
+            (&["1"], &[('-', "1")], true, &[]),
+        ];
+        for (seed, ops, changed, after) in cases {
+            let mut groups = set(seed);
+            for (op, item) in ops {
+                if *op == '+' {
+                    groups.add(item);
+                } else {
+                    groups.remove(item);
+                }
+            }
+            assert_eq!(groups.detect_changes(), changed, "{seed:?} {ops:?}");
+            assert_eq!(groups.snapshot(), after, "{seed:?} {ops:?}");
+            assert!(
+                !groups.detect_changes(),
+                "changes are forgotten once detected"
+            );
+        }
     }
 
     #[test]

@@ -534,6 +534,19 @@ mod tests {
     }
 
     #[test]
+    fn the_servers_dispatcher_facts_hold() {
+        // SignalR test/Microsoft.AspNet.SignalR.Tests/Server/Hubs/HubDispatcherFacts.cs
+        // (DetailedErrorsAreDisabledByDefault): the request, and an error naming 'ErrorHub.Error'
+        // without the exception's own text.
+        let call = HubInvocation::parse(r#"{"H":"ErrorHub","M":"Error","A":[],"I":0}"#).unwrap();
+        let reply = HubResponse::generic_error(call.id.unwrap(), &call.hub, &call.method);
+        assert_eq!(
+            reply.to_json(),
+            r#"{"I":"0","E":"There was an error invoking Hub method 'ErrorHub.Error'."}"#
+        );
+    }
+
+    #[test]
     fn progress_reports_carry_the_prefixed_id() {
         let report = HubResponse::progress("0", json!(50));
         assert_eq!(report.to_json(), r#"{"I":"P|0","P":{"I":"0","D":50}}"#);

@@ -461,6 +461,27 @@ mod tests {
     }
 
     #[test]
+    fn the_jquery_clients_url_facts_hold() {
+        // SignalR test/Microsoft.AspNet.SignalR.Client.JS.Tests/wwwroot/Tests/UnitTests/Common/
+        // UrlFacts.js, "getUrl handles groupsToken correctly": every unsafe character.
+        let token = "$&+,/:;=?@ \"<>#%{}|^[]`";
+        let expected =
+            "&groupsToken=%24%26%2B%2C%2F%3A%3B%3D%3F%40%20%22%3C%3E%23%25%7B%7D%7C%5E%5B%5D%60";
+        let urls = client();
+        assert!(urls.reconnect(Some(token), None, 0).contains(expected));
+        assert!(urls.connect(Some(token), 0).contains(expected));
+        let (_, query) = urls
+            .reconnect(Some(token), None, 0)
+            .split_once('?')
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .unwrap();
+        assert_eq!(
+            ClassicQuery::parse(&query).groups_token().as_deref(),
+            Some(token)
+        );
+    }
+
+    #[test]
     fn encode_uri_component_keeps_javascripts_unreserved_set() {
         assert_eq!(encode_uri_component("aZ09-_.!~*'()"), "aZ09-_.!~*'()");
         assert_eq!(

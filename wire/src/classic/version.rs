@@ -62,11 +62,17 @@ impl ProtocolVersion {
     /// `ProtocolResolver.Resolve`: the version the server speaks with a client that sent
     /// `client_protocol` (the raw query value, if any), written into the negotiate response.
     pub fn resolve(client_protocol: Option<&str>) -> Self {
+        Self::resolve_between(client_protocol, Self::MIN, Self::MAX)
+    }
+
+    /// `ProtocolResolver(min, max).Resolve`: a parsable version clamped to `min..=max`,
+    /// anything else `min`.
+    pub fn resolve_between(client_protocol: Option<&str>, min: Self, max: Self) -> Self {
         match client_protocol.and_then(Self::parse) {
-            Some(v) if v > Self::MAX => Self::MAX,
-            Some(v) if v < Self::MIN => Self::MIN,
+            Some(v) if v > max => max,
+            Some(v) if v < min => min,
             Some(v) => v,
-            None => Self::MIN,
+            None => min,
         }
     }
 
@@ -168,6 +174,30 @@ mod tests {
                 ProtocolVersion::resolve(sent).to_string(),
                 answered,
                 "{sent:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_servers_own_resolver_facts_hold() {
+        // SignalR test/Microsoft.AspNet.SignalR.Tests/Server/ProtocolResolverFacts.cs
+        // (ProtocolResolvesCorrectly): min, max, clientProtocol, expected.
+        for (min, max, sent, expected) in [
+            ("1.0", "1.5", ".8", "1.0"),
+            ("1.0", "1.5", "1.0", "1.0"),
+            ("1.0", "1.5", "1.2.5", "1.2.5"),
+            ("1.0", "1.5", "1.5", "1.5"),
+            ("1.0", "1.5", "1.9", "1.5"),
+            ("1.0", "1.1", "1.0.5", "1.0.5"),
+            ("1.0", "1.1", "", "1.0"),
+            ("1.2", "2.0", "1.4", "1.4"),
+            ("1.2", "1.4", "2.0", "1.4"),
+        ] {
+            let v = |s| ProtocolVersion::parse(s).unwrap();
+            assert_eq!(
+                ProtocolVersion::resolve_between(Some(sent), v(min), v(max)),
+                v(expected),
+                "{min} {max} {sent}"
             );
         }
     }
