@@ -25,7 +25,8 @@
 //!   inside `M`), [`HubResponse`] (results, errors, progress) with Json.NET's omission rules.
 //! - [`groups_token`]: [`GroupsToken`], hubspec's HMAC-SHA256 groups token, verified in
 //!   constant time, [`TokenError`]; [`GroupSet`], the server's `DiffSet` that decides when a
-//!   new token (`G`) is due; [`split_by_hub`], the rejoin's per-hub split.
+//!   new token (`G`) is due; [`split_by_hub`], the rejoin's per-hub split; [`tamper`], an
+//!   altered token for tests.
 //! - [`connection_token`]: [`ConnectionToken`], the signed `connectionId:user` of negotiate's
 //!   `ConnectionToken`, with the server's 400/403 refusals ([`ConnectionTokenError`]).
 //! - [`replay`]: [`ReplayBuffer`], a connection's bounded log of what was sent to it, with
@@ -76,7 +77,7 @@ pub mod version;
 
 pub use connection_token::{ConnectionToken, ConnectionTokenError};
 pub use envelope::{ClientState, Envelope, ServerFrame};
-pub use groups_token::{split_by_hub, GroupSet, GroupsToken, TokenError};
+pub use groups_token::{split_by_hub, tamper, GroupSet, GroupsToken, TokenError};
 pub use hub::{ClientHubInvocation, HubInvocation, HubResponse, Progress, ServerHubMessage};
 pub use negotiate::{NegotiateResponse, ServerTimeouts};
 pub use query::{ClassicQuery, ClientUrls, RequestKind, Transport};

@@ -162,6 +162,19 @@ pub(super) fn open(key: &[u8], purpose: &str, token: &str) -> Result<String, Tok
     String::from_utf8(payload.to_vec()).map_err(|_| TokenError::BadPayload)
 }
 
+/// A copy of `token` with one byte of its signed body changed (the last payload byte's lowest
+/// bit), still well-formed base64url, so that only the MAC check can refuse it: what a test
+/// client presents to check that an altered token rejoins nothing. A text that does not
+/// decode gets an `A` appended.
+pub fn tamper(token: &str) -> String {
+    let altered = token.split_once('.').and_then(|(body, tag)| {
+        let mut body = URL_SAFE_NO_PAD.decode(body).ok()?;
+        *body.last_mut()? ^= 1;
+        Some(format!("{}.{tag}", URL_SAFE_NO_PAD.encode(body)))
+    });
+    altered.unwrap_or_else(|| format!("{token}A"))
+}
+
 /// The name a hub group has in the token: `Hub.group` (`GroupManager.CreateQualifiedName`
 /// without the `hg-` topic prefix).
 pub fn qualify(hub: &str, group: &str) -> String {
@@ -356,6 +369,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_tampered_token_fails_only_the_mac() {
+        let token = GroupsToken::sign(KEY, ID, &["ChatHub.g1"]);
+        let altered = tamper(&token);
+        assert_ne!(altered, token);
+        assert_eq!(
+            GroupsToken::verify(KEY, ID, &altered),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(tamper("x"), "xA");
+        assert_eq!(tamper(".AA"), ".AAA");
     }
 
     #[test]

@@ -205,7 +205,8 @@ pub struct ClientUrls {
 }
 
 impl ClientUrls {
-    /// A client of `endpoint` speaking protocol 2.1 over WebSockets to `hubs`.
+    /// A hubs client of `endpoint` speaking protocol 2.1 over WebSockets to `hubs`. The hubs
+    /// client always sends `connectionData`, `[]` when it subscribed to no hub.
     pub fn new<S: AsRef<str>>(endpoint: impl Into<String>, hubs: &[S]) -> Self {
         ClientUrls {
             endpoint: endpoint.into(),
@@ -213,7 +214,7 @@ impl ClientUrls {
             qs: None,
             transport: Transport::WebSockets,
             connection_token: None,
-            connection_data: (!hubs.is_empty()).then(|| connection_data(hubs)),
+            connection_data: Some(connection_data(hubs)),
         }
     }
 
@@ -432,7 +433,7 @@ mod tests {
         let secure = ClientUrls::new("https://h/signalr", &[] as &[&str]);
         assert_eq!(
             secure.connect(Some(""), 0),
-            "wss://h/signalr/connect?transport=webSockets&clientProtocol=2.1&tid=0"
+            "wss://h/signalr/connect?transport=webSockets&clientProtocol=2.1&connectionData=%5B%5D&tid=0"
         );
     }
 
