@@ -32,6 +32,23 @@
 //! - [`replay`]: [`ReplayBuffer`], a connection's bounded log of what was sent to it, with
 //!   opaque cursors, replayed from the client's `messageId` on reconnect.
 //!
+//! # Using it
+//!
+//! A server, per request: [`RequestKind::split`] the path; [`ClassicQuery::parse`] the query.
+//! Negotiate: [`NegotiateResponse::new`] with a [`ConnectionToken::sign`]ed token. Other
+//! requests: [`ClassicQuery::transport`], [`ClassicQuery::connection_token`] then
+//! [`ConnectionToken::verify`] (400/403), [`ClassicQuery::hubs`]; on connect and reconnect
+//! [`GroupsToken::groups_to_rejoin`] and [`split_by_hub`] seed a [`GroupSet`]; connect sends
+//! [`Envelope::init`], reconnect sends what [`ReplayBuffer::replay`] gives from
+//! [`ClassicQuery::message_id`]. Frames in: [`HubInvocation::parse`]; out: [`HubResponse`] bare,
+//! hub messages ([`ClientHubInvocation`]) pushed into the connection's [`ReplayBuffer`] and sent
+//! in an [`Envelope`] whose `G` is [`GroupSet::token_if_changed`]; [`envelope::KEEP_ALIVE`]
+//! every keep-alive interval.
+//!
+//! A client: [`ClientUrls`] for every URL, [`NegotiateResponse::parse`], [`ServerFrame::parse`]
+//! for every frame, [`ClientState`] for the `messageId` and `groupsToken` to present on
+//! reconnect, [`HubInvocation::to_json`] to call, [`tamper`] to present an altered token.
+//!
 //! # Sources
 //!
 //! - `SignalR/SignalR` @ `7f53f266daf1aad3dabb1b6d7a71d4c1501ec8dc` (tag `2.4.3`), read at

@@ -1,4 +1,5 @@
-//! hubspec-wire: the ASP.NET Core SignalR hub protocols, JSON and MessagePack, sans I/O.
+//! hubspec-wire: the ASP.NET Core SignalR hub protocols, JSON and MessagePack, and the classic
+//! ASP.NET SignalR 2.x protocol, sans I/O.
 //!
 //! Pure functions and small state machines, shared by the reference hub (`refhub`) and the
 //! test client (`harness`) so that both speak exactly what ASP.NET Core speaks. Sockets,
