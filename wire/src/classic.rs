@@ -67,7 +67,12 @@
 //!   tag, which npm `signalr@2.4.3` ships joined as `jquery.signalR.js`.
 //! - `../shared/reference/classic-protocol.md` (§ numbers below), which cites the same files.
 //!
-//! Nothing here is copied from those files; the behaviour is re-stated and tested.
+//! Nothing is copied from those files but the wire's own strings (keys, error texts); the
+//! behaviour is re-stated and tested, with vectors from the 2.x repository's own tests at the
+//! same commit (`test/Microsoft.AspNet.SignalR.Tests/`: `Server/ProtocolResolverFacts.cs`,
+//! `Server/DiffSetFacts.cs`, `PersistentResponseFacts.cs`, `Server/Hubs/HubDispatcherFacts.cs`;
+//! `test/Microsoft.AspNet.SignalR.Client.JS.Tests/wwwroot/Tests/UnitTests/Common/`:
+//! `UrlFacts.js`, `ResponseFacts.js`).
 //!
 //! # Where hubspec differs from the 2.x server
 //!
@@ -82,6 +87,12 @@
 //!   keeps one log per connection, with one cursor `d-<epoch>-<hex seq>`. Clients only echo it.
 //!   A cursor too old for the buffer is reported ([`Replay::missed`]) where the server silently
 //!   jumps to its oldest retained messages.
+//! - The connection token: the server protects `connectionId:user` (purpose
+//!   `SignalR.ConnectionToken`); hubspec signs it like the groups token, under that purpose.
+//! - Routing: the server treats any unrecognised path that names a transport as a reconnect;
+//!   [`RequestKind::split`] recognises only the eight suffixes.
+//! - Numbers: seconds are written as serde_json writes an `f64`, which is Json.NET's form for
+//!   every ordinary value (`30.0`, `2.5`) but not for exponents (`1e16` against `1E+16`).
 
 pub mod connection_token;
 pub mod envelope;
