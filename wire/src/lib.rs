@@ -1,4 +1,5 @@
-//! hubspec-wire: the ASP.NET Core SignalR hub protocols, JSON and MessagePack, sans I/O.
+//! hubspec-wire: the ASP.NET Core SignalR hub protocols, JSON and MessagePack, and the classic
+//! ASP.NET SignalR 2.x protocol, sans I/O.
 //!
 //! Pure functions and small state machines, shared by the reference hub (`refhub`) and the
 //! test client (`harness`) so that both speak exactly what ASP.NET Core speaks. Sockets,
@@ -23,7 +24,12 @@
 //! - [`reconnect`]: [`MessageBuffer`], stateful reconnect's numbering, Ack/Sequence handling,
 //!   duplicate dropping, backpressure and resend, as a state machine.
 //! - [`error`]: [`ProtocolError`], whose messages are .NET's own.
+//! - [`classic`]: classic ASP.NET SignalR 2.x (not ASP.NET Core): negotiate and
+//!   `ProtocolVersion`, the query strings of connect/reconnect/start/abort/send/ping, the
+//!   persistent-response envelope, hub invocations and results, the signed groups token
+//!   ([`GroupsToken`]) and the bounded replay buffer; its own [`ClassicError`].
 
+pub mod classic;
 pub mod error;
 pub mod framing;
 pub mod handshake;
@@ -34,6 +40,7 @@ pub mod negotiate;
 pub mod protocol;
 pub mod reconnect;
 
+pub use classic::{ClassicError, GroupsToken};
 pub use error::{ProtocolError, Result};
 pub use framing::{encode, RecordReader, RECORD_SEPARATOR};
 pub use handshake::{HandshakeRequest, HandshakeResponse};
