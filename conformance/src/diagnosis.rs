@@ -13,7 +13,7 @@ use crate::case::CaseOutcome;
 use crate::root_causes::{blamed, first_divergence};
 use crate::target::Target;
 use hubspec_harness::{DivergenceKind, Session};
-use hubspec_model::Op;
+use hubspec_model::{ConnId, Op, Target as Id};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -37,10 +37,21 @@ fn could_be_late(o: &CaseOutcome) -> Option<usize> {
     let Op::Send { selector, .. } = ops.get(index)? else {
         return None;
     };
+    // The connections whose copies differ at the step, and a change of one of them in an
+    // addressed group earlier: only a change of the very recipient can have landed late.
+    let expected = o.expected.steps.get(index)?.outcome.per_recipient();
+    let observed = o.observed.steps.get(index)?.outcome.per_recipient();
+    let differ: Vec<ConnId> = expected
+        .keys()
+        .chain(observed.keys())
+        .filter(|c| expected.get(c) != observed.get(c))
+        .copied()
+        .collect();
     let groups: Vec<&String> = selector.group_names().collect();
     let changed = ops[..index].iter().any(|op| {
-        op.membership_change()
-            .is_some_and(|m| groups.contains(&m.group))
+        op.membership_change().is_some_and(|m| {
+            groups.contains(&m.group) && differ.iter().any(|c| m.target == Id::Id(*c))
+        })
     });
     changed.then_some(index)
 }

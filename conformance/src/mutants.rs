@@ -11,16 +11,32 @@ use hubspec_refhub::Fault;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-/// Hunt `fault`: scenarios in catalog order, then random histories, then the exhaustive
-/// walks, stopping at the first divergence that names a rule the fault breaks; then shrink
+/// The profile a fault is hunted under: `core-stateful` (the richer one) when every rule the
+/// fault breaks is stated for it, else `core` (a fault of a core-only rule, such as
+/// REC-CORE-DROP-ENDS, cannot show under stateful reconnect, and hunting it there would run
+/// every part to the end for nothing).
+pub fn profile_for(fault: Fault) -> Profile {
+    let stateful = fault.breaks().iter().all(|id| {
+        hubspec_model::rule(id).is_some_and(|r| r.applies_to(Profile::CoreStateful))
+    });
+    if stateful {
+        Profile::CoreStateful
+    } else {
+        Profile::Core
+    }
+}
+
+/// Hunt `fault`: the probes of the protocol rules it breaks, then scenarios in catalog
+/// order, then random histories, then the exhaustive walks, stopping at the first divergence that names a rule the fault breaks; then shrink
 /// that history. The detection figures (time, operations) stop at the first detection, before
 /// any shrinking (proptest's own included) — except a detection by the exhaustive walks, whose
 /// part shrinks its failures before it returns; the shrunk length is reported on its own.
 pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     let start = Instant::now();
     let mut detected_at = None;
+    let mut report_probe = None;
     let breaks = fault.breaks();
-    let target = Target::embedded(Profile::CoreStateful, BTreeSet::from([fault]))
+    let target = Target::embedded(profile_for(fault), BTreeSet::from([fault]))
         .await
         .expect("the embedded hub starts");
     let names_fault = |o: &CaseOutcome| {
@@ -30,7 +46,26 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     };
     let mut ops = 0usize;
     let mut found: Option<(String, CaseOutcome)> = None;
+    // The protocol rules have probes, not scenarios: a fault of one is hunted by its probe.
+    for rule in fault
+        .breaks()
+        .iter()
+        .filter_map(|id| hubspec_model::rule(id))
+        .filter(|r| r.area == hubspec_model::Area::Protocol)
+    {
+        if crate::probes::applicable(rule, &target).is_err() {
+            continue;
+        }
+        if let Some(f) = crate::probes::probe(rule, &target).await {
+            detected_at = Some((start.elapsed(), ops));
+            report_probe = Some(f);
+            break;
+        }
+    }
     for s in scenarios() {
+        if report_probe.is_some() {
+            break;
+        }
         if crate::scenario::not_applicable(s.rule(), &s, &target).is_some() {
             continue;
         }
@@ -42,7 +77,7 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
             break;
         }
     }
-    if found.is_none() {
+    if found.is_none() && report_probe.is_none() {
         let universe = Universe::for_target(&target);
         let handle = tokio::runtime::Handle::current();
         let t = &target;
@@ -59,7 +94,7 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
         }
         ops += run.ops;
     }
-    if found.is_none() {
+    if found.is_none() && report_probe.is_none() {
         let spec = target.config.spec();
         let run = crate::exhaustive::run_with_progress(
             &target,
@@ -79,15 +114,20 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
         }
     }
     let (time_to_detection, ops_to_detection) = detected_at.unwrap_or((start.elapsed(), ops));
+    let probe_counterexample = report_probe.as_ref().map(|f| f.to_string());
     let mut report = MutantReport {
         fault: fault.name().to_string(),
         breaks: breaks.iter().map(|r| r.to_string()).collect(),
-        detected: found.is_some(),
-        by: found.as_ref().map(|f| f.0.clone()),
+        detected: found.is_some() || report_probe.is_some(),
+        by: match (&found, &report_probe) {
+            (Some(f), _) => Some(f.0.clone()),
+            (None, Some(_)) => Some("probe".into()),
+            (None, None) => None,
+        },
         time_to_detection,
         ops_to_detection,
         shrunk_len: None,
-        counterexample: None,
+        counterexample: probe_counterexample,
     };
     if let Some((_, outcome)) = found {
         let spec = outcome.expected.spec;
@@ -112,7 +152,7 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
 /// Hunt `fault` with random histories alone (no scenarios): the property part's own power,
 /// and its shrinking. Its `failure` is the minimal failing case, if the fault was caught.
 pub async fn hunt_with_properties(fault: Fault, cases: u32) -> properties::PropertyRun {
-    let target = Target::embedded(Profile::CoreStateful, BTreeSet::from([fault]))
+    let target = Target::embedded(profile_for(fault), BTreeSet::from([fault]))
         .await
         .expect("the embedded hub starts");
     let universe = Universe::for_target(&target);

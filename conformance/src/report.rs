@@ -258,7 +258,7 @@ pub struct MutantReport {
     pub breaks: Vec<String>,
     /// Whether a divergence naming one of those rules was reported.
     pub detected: bool,
-    /// Which part caught it first: scenario, properties or exhaustive.
+    /// Which part caught it first: probe, scenario, properties or exhaustive.
     pub by: Option<String>,
     /// Time to the first detection.
     #[serde(serialize_with = "ser_ms", rename = "time_to_detection_ms")]
@@ -316,12 +316,14 @@ impl RunReport {
         c
     }
 
-    /// Whether the run checked something: a rule passed or showed an allowed variant, or a
+    /// Whether the run checked something: a rule passed, showed an allowed variant or was
+    /// blocked (its cases ran into another rule's root cause), or a
     /// part that checks the target as a whole (properties, exhaustive, mutants) ran. A run with
     /// only the scenario part whose every rule was not applicable checked nothing.
     pub fn checked_anything(&self) -> bool {
         let c = self.counts();
-        c.pass + c.allowed_variant > 0
+        // A blocked rule's cases ran and diverged: the target was checked, and failed.
+        c.pass + c.allowed_variant + c.blocked > 0
             || self.coverage.is_some()
             || self.properties.is_some()
             || self.mutants.is_some()

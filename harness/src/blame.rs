@@ -125,8 +125,11 @@ pub fn delivery_rules(
     let ctx = Ctx::new(spec, ops, send_index, kind, recipient, selector);
     // A copy to a connection the selector itself leaves out (the caller of `Others` and
     // `OthersInGroup`, a listed id of `AllExcept` and `GroupExcept`): the selector decides,
-    // whatever the history did to the recipient's groups.
-    if ctx.extra() && excluded_by(selector, *caller, recipient) {
+    // whatever the history did to the recipient's groups. So does a second copy to an id
+    // `Clients(ids)` lists twice (SND-CONNECTIONS: once, however often it is listed).
+    if (ctx.extra() && excluded_by(selector, *caller, recipient))
+        || (kind == DivergenceKind::Duplicate && listed_twice(selector, recipient))
+    {
         push(&mut rules, selector_rule(selector));
     }
     // A `Groups` send to a member of several of the listed groups: how many copies it gets is
@@ -173,6 +176,16 @@ fn excluded_by(selector: &Selector, caller: ConnId, recipient: ConnId) -> bool {
         Selector::Others | Selector::OthersInGroup(_) => recipient == caller,
         Selector::AllExcept(ids) | Selector::GroupExcept(_, ids) => {
             ids.contains(&Target::Id(recipient))
+        }
+        _ => false,
+    }
+}
+
+/// Whether `selector` lists `recipient` by id more than once.
+fn listed_twice(selector: &Selector, recipient: ConnId) -> bool {
+    match selector {
+        Selector::Connections(ids) => {
+            ids.iter().filter(|t| **t == Target::Id(recipient)).count() > 1
         }
         _ => false,
     }

@@ -153,11 +153,26 @@ impl<'a> Run<'a> {
     }
 
     /// Step `index` could not complete under the protocol: `e`, with its rule.
+    ///
+    /// A resume the model refuses (after a restart, a close, an expiry) that the server took
+    /// up instead, and then broke off, did not fail for the protocol's sake: accepting it was
+    /// the mistake, so the resume's rule comes first and the protocol rule after it.
     pub(super) fn protocol(&mut self, index: usize, e: &ClientError, frames: Vec<RawFrame>) {
+        let mut rules: Vec<&'static str> = Vec::new();
+        let refused = matches!(
+            self.expected.steps.get(index).map(|s| s.outcome.result),
+            Some(OpResult::Error(_))
+        );
+        if refused && matches!(self.ops[index], Op::Resume { .. }) {
+            rules = crate::blame::result_rules(&self.expected.spec, self.ops, index);
+        }
+        if let Some(rule) = e.rule().filter(|r| !rules.contains(r)) {
+            rules.push(rule);
+        }
         self.push(
             index,
             DivergenceKind::Protocol,
-            e.rule().into_iter().collect(),
+            rules,
             "the op completes under the JSON hub protocol".into(),
             e.to_string(),
             tail(frames, FRAMES_PER_CONN * 2),
