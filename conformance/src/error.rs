@@ -6,9 +6,15 @@ use hubspec_harness::HarnessError;
 /// failing verdict with its finding.
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
-    /// Nothing answers at the target's URL (or it does not speak SignalR at all).
-    #[error("the target cannot be reached: {0}")]
-    Unreachable(String),
+    /// Nothing answers at the target's URL, or it does not speak SignalR well enough to run a
+    /// case: `rule` names the `PRO-` rule the first exchange broke, when one does.
+    #[error("the target cannot be reached: {detail}")]
+    Unreachable {
+        /// What failed, with the URL.
+        detail: String,
+        /// The protocol rule the failure breaks (a bad negotiate, a handshake), if any.
+        rule: Option<&'static str>,
+    },
     /// The target's configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -12,6 +12,8 @@
 //! - [`properties`]: proptest-state-machine over the model, the target as system under test.
 //! - [`exhaustive`]: walks covering every transition of the model's bounded graph.
 //! - [`mutants`]: refhub with each fault; detection figures.
+//! - [`precision`]: the precision matrix: which rules the suite fails and blocks for each
+//!   fault (and pairs), against what the faults declare.
 //! - [`shrink`]: removing operations from a failing history, renumbering connections; a
 //!   failing case's minimal counterexample.
 //! - [`diagnosis`]: experiments that decide a minimal counterexample's rule when its history
@@ -30,6 +32,7 @@ pub mod error;
 pub mod exhaustive;
 pub mod expected;
 pub mod mutants;
+pub mod precision;
 pub mod probes;
 pub mod properties;
 pub mod report;

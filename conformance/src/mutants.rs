@@ -16,9 +16,10 @@ use std::time::Instant;
 /// REC-CORE-DROP-ENDS, cannot show under stateful reconnect, and hunting it there would run
 /// every part to the end for nothing).
 pub fn profile_for(fault: Fault) -> Profile {
-    let stateful = fault.breaks().iter().all(|id| {
-        hubspec_model::rule(id).is_some_and(|r| r.applies_to(Profile::CoreStateful))
-    });
+    let stateful = fault
+        .breaks()
+        .iter()
+        .all(|id| hubspec_model::rule(id).is_some_and(|r| r.applies_to(Profile::CoreStateful)));
     if stateful {
         Profile::CoreStateful
     } else {

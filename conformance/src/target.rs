@@ -212,10 +212,16 @@ impl Target {
             opts.label = "probe".into();
             let mut client = Client::connect(opts)
                 .await
-                .map_err(|e| SuiteError::Unreachable(format!("{url}: {e}")))?;
+                .map_err(|e| SuiteError::Unreachable {
+                    detail: format!("{url}: {e}"),
+                    rule: e.rule(),
+                })?;
             let id = client.connection_id().await;
             client.shutdown().await;
-            id.map_err(|e| SuiteError::Unreachable(format!("{url}: GetConnectionId: {e}")))?;
+            id.map_err(|e| SuiteError::Unreachable {
+                detail: format!("{url}: GetConnectionId: {e}"),
+                rule: e.rule(),
+            })?;
         }
         Ok(())
     }

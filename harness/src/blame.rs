@@ -127,8 +127,11 @@ pub fn delivery_rules(
     // `OthersInGroup`, a listed id of `AllExcept` and `GroupExcept`): the selector decides,
     // whatever the history did to the recipient's groups. So does a second copy to an id
     // `Clients(ids)` lists twice (SND-CONNECTIONS: once, however often it is listed).
+    // A selector that names no group: no membership can explain a copy to a connection it
+    // does not name, so the selector's rule decides that too.
     if (ctx.extra() && excluded_by(selector, *caller, recipient))
         || (kind == DivergenceKind::Duplicate && listed_twice(selector, recipient))
+        || (kind == DivergenceKind::Unexpected && selector.group_args().is_empty())
     {
         push(&mut rules, selector_rule(selector));
     }

@@ -42,6 +42,8 @@ pub enum Fault {
     CaseInsensitiveGroups,
     /// Adding a connection to a group it is already in makes group sends reach it twice.
     DoubleAddDeliversTwice,
+    /// `SendToOthersInGroup` writes every copy twice.
+    OthersInGroupTwice,
     /// Removing one member from a group removes every member.
     RemoveDropsGroup,
     /// A stateful resume replays nothing: messages buffered while suspended are lost.
@@ -142,7 +144,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in a stable order.
-    pub const ALL: [Fault; 52] = [
+    pub const ALL: [Fault; 53] = [
         Fault::StickyGroups,
         Fault::NoRejoinOnResume,
         Fault::OthersInGroupIncludesCaller,
@@ -150,6 +152,7 @@ impl Fault {
         Fault::AllExceptIgnoresList,
         Fault::CaseInsensitiveGroups,
         Fault::DoubleAddDeliversTwice,
+        Fault::OthersInGroupTwice,
         Fault::RemoveDropsGroup,
         Fault::BufferLostOnResume,
         Fault::MembershipsSurviveRestart,
@@ -207,6 +210,7 @@ impl Fault {
             Fault::AllExceptIgnoresList => "all-except-ignores-list",
             Fault::CaseInsensitiveGroups => "case-insensitive-groups",
             Fault::DoubleAddDeliversTwice => "double-add-delivers-twice",
+            Fault::OthersInGroupTwice => "others-in-group-twice",
             Fault::RemoveDropsGroup => "remove-drops-group",
             Fault::BufferLostOnResume => "buffer-lost-on-resume",
             Fault::MembershipsSurviveRestart => "memberships-survive-restart",
@@ -268,6 +272,7 @@ impl Fault {
             Fault::GroupExceptIgnoresList => "SendToGroupExcept ignores its excluded ids",
             Fault::AllExceptIgnoresList => "SendToAllExcept ignores its excluded ids",
             Fault::CaseInsensitiveGroups => "group names are compared case-insensitively",
+            Fault::OthersInGroupTwice => "SendToOthersInGroup delivers every copy twice",
             Fault::DoubleAddDeliversTwice => {
                 "adding a member twice makes each group send reach it twice"
             }
@@ -336,7 +341,10 @@ impl Fault {
             Fault::GroupExceptIgnoresList => &["SND-GROUP-EXCEPT"],
             Fault::AllExceptIgnoresList => &["SND-ALL-EXCEPT"],
             Fault::CaseInsensitiveGroups => &["GRP-NAMES-ORDINAL"],
-            Fault::DoubleAddDeliversTwice => &["GRP-ADD-IDEMPOTENT", "SND-EXACTLY-ONCE"],
+            // The second copy is the double add's doing: SND-EXACTLY-ONCE is its echo, and has
+            // a fault of its own (`others-in-group-twice`).
+            Fault::DoubleAddDeliversTwice => &["GRP-ADD-IDEMPOTENT"],
+            Fault::OthersInGroupTwice => &["SND-EXACTLY-ONCE"],
             Fault::RemoveDropsGroup => &["GRP-REMOVE-ONE"],
             Fault::BufferLostOnResume => &["REC-RESUME-REPLAYS"],
             Fault::MembershipsSurviveRestart => &["RST-WIPES-MEMBERSHIP"],
@@ -807,7 +815,8 @@ impl FaultState {
     }
 
     /// The deliveries to write for an invocation the model has applied:
-    /// `double-add-delivers-twice` and `connections-duplicates` copy some, `fifo-swapped`
+    /// `double-add-delivers-twice`, `others-in-group-twice` and `connections-duplicates` copy
+    /// some, `fifo-swapped`
     /// holds one back or writes it after the next.
     pub(crate) fn rewrite_deliveries(
         &mut self,
@@ -829,6 +838,18 @@ impl FaultState {
             }
             if let Op::Send { selector, .. } = op {
                 deliveries = self.doubled(hub, selector, deliveries);
+            }
+        }
+        if let Op::Send {
+            selector: Selector::OthersInGroup(_),
+            ..
+        } = op
+        {
+            if self.has(Fault::OthersInGroupTwice) {
+                deliveries = deliveries
+                    .into_iter()
+                    .flat_map(|d| [d.clone(), d])
+                    .collect();
             }
         }
         if let Op::Send {

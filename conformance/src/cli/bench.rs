@@ -8,6 +8,11 @@
 //! - **refhub**: the round-trip p50/p99 of sequential invocations, and group fan-out
 //!   deliveries/s to a group of `--receivers` WebSocket clients.
 //!
+//! `hubspec bench precision` prints the precision matrix instead
+//! ([`hubspec_conformance::precision`]): every refhub fault alone and `--pairs` pairs of
+//! faults that break different rules, each row with the rules declared, failing and blocked,
+//! precision, recall and (with `--exhaustive`) exhaustive coverage.
+//!
 //! Client and server share the machine, so the network figures are a floor. Build in release:
 //! `cargo run --release -p hubspec-conformance --bin hubspec -- bench`.
 
@@ -26,9 +31,28 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
+/// What `hubspec bench` measures when told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchOnly {
+    /// The precision matrix of the suite over refhub's faults.
+    Precision,
+}
+
 /// `hubspec bench` arguments.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// Only this figure (`precision`: the precision matrix); all the others when absent.
+    #[arg(value_enum, value_name = "ONLY")]
+    pub only: Option<BenchOnly>,
+    /// Precision matrix: pairs of faults to run besides every fault alone.
+    #[arg(long, value_name = "N", default_value_t = 12)]
+    pub pairs: usize,
+    /// Precision matrix: random histories per target and row.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub cases: u32,
+    /// Precision matrix: run the exhaustive part too (slow: minutes per row).
+    #[arg(long)]
+    pub exhaustive: bool,
     /// Runs per figure; the median is reported.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub runs: usize,
@@ -381,6 +405,9 @@ pub fn bench(args: BenchArgs) -> Exit {
              cargo run --release -p hubspec-conformance --bin hubspec -- bench"
         );
     }
+    if args.only == Some(BenchOnly::Precision) {
+        return precision_matrix(&args);
+    }
     println!("hubspec bench: medians of {runs} runs");
     if !args.no_checker {
         let (one, one_runs, unique) = checker_rate(1, runs);
@@ -411,5 +438,48 @@ pub fn bench(args: BenchArgs) -> Exit {
         }
     }
     println!("total {:.1} s", started.elapsed().as_secs_f64());
+    Exit::Success
+}
+
+/// `hubspec bench precision`: one row per fault alone, then `--pairs` pairs; a summary line
+/// counts the rows that meet the bar.
+fn precision_matrix(args: &BenchArgs) -> Exit {
+    use hubspec_conformance::precision::{row, sample_pairs};
+    use hubspec_conformance::Part;
+    use hubspec_refhub::Fault;
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(Exit::Usage, format!("cannot start the runtime: {e}")),
+    };
+    let mut parts = vec![Part::Scenarios, Part::Properties];
+    if args.exhaustive {
+        parts.push(Part::Exhaustive);
+    }
+    let started = Instant::now();
+    let mut rows: Vec<Vec<Fault>> = Fault::ALL.iter().map(|f| vec![*f]).collect();
+    rows.extend(sample_pairs(args.pairs).into_iter().map(|p| p.to_vec()));
+    println!(
+        "hubspec bench precision: parts {parts:?}, {} random histories per target; profiles core and core-stateful",
+        args.cases
+    );
+    println!(
+        "{:<44} {:>6} {:>6} {:>6} {:>7}  bar",
+        "faults", "prec.", "recall", "blocked", "covered"
+    );
+    let (mut met, mut total) = (0, 0);
+    for faults in rows {
+        match rt.block_on(row(&faults, &parts, args.cases)) {
+            Ok(r) => {
+                total += 1;
+                met += usize::from(r.meets_bar());
+                println!("{r}");
+            }
+            Err(e) => return fail(Exit::Failure, format!("{faults:?}: {e}")),
+        }
+    }
+    println!(
+        "{met} of {total} rows meet the bar (precision and recall 100 %, at most 5 % of the others blocked); {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Exit::Success
 }

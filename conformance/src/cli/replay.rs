@@ -62,7 +62,7 @@ pub async fn replay(args: ReplayArgs) -> Exit {
     target.shutdown().await;
     let report = match result {
         Ok(report) => report,
-        Err(e @ SuiteError::Unreachable(_)) => return fail(Exit::Unreachable, e),
+        Err(e @ SuiteError::Unreachable { .. }) => return fail(Exit::Unreachable, e),
         Err(e) => return fail(Exit::Usage, e),
     };
     print!("{}", render(&report, &replay_line));

@@ -152,7 +152,7 @@ pub async fn run(args: RunArgs) -> Exit {
     }
     let report = match result {
         Ok(report) => report,
-        Err(e @ SuiteError::Unreachable(_)) => return fail(Exit::Unreachable, e),
+        Err(e @ SuiteError::Unreachable { .. }) => return fail(Exit::Unreachable, e),
         Err(e) => return fail(Exit::Usage, e),
     };
     print!("{}", table::render(&report));

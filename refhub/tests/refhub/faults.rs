@@ -913,6 +913,21 @@ async fn connections_duplicates() {
 }
 
 #[tokio::test]
+async fn others_in_group_twice() {
+    let (right, wrong) = both(Fault::OthersInGroupTwice, plain, async |hub: &RefHub| {
+        let mut a = Client::connect(hub, None, false).await;
+        let mut b = Client::connect(hub, None, false).await;
+        a.ok("AddToGroup", json!(["g"])).await;
+        b.ok("AddToGroup", json!(["g"])).await;
+        b.ok("SendToOthersInGroup", json!(["g", "p"])).await;
+        (a.sync().await, b.sync().await)
+    })
+    .await;
+    assert_eq!(right, (vec!["p".to_owned()], vec![]));
+    assert_eq!(wrong, (vec!["p".to_owned(), "p".to_owned()], vec![]));
+}
+
+#[tokio::test]
 async fn group_send_skips_caller() {
     let (right, wrong) = both(Fault::GroupSendSkipsCaller, plain, async |hub: &RefHub| {
         let mut a = Client::connect(hub, None, false).await;
