@@ -16,6 +16,9 @@
 //! `Groups` send that delivers two copies…). They are evaluated by applying every enabled
 //! operation of the state once; the explorer stops evaluating a witness once a shallower one
 //! is known, so this costs only the first few levels.
+//!
+//! One file: most of it is the `STEP_WITNESSES` table, which is read next to the invariants it
+//! complements; the machinery around it fits on a screen.
 
 use crate::actions;
 use crate::bounds::Bounds;

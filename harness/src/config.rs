@@ -29,6 +29,9 @@
 //! `HUBSPEC_BARRIER_TIMEOUT_MS`, `HUBSPEC_DISCONNECT_TIMEOUT_MS`, `HUBSPEC_PING_INTERVAL_MS`,
 //! `HUBSPEC_MAX_RECORD_BYTES`, `HUBSPEC_CA_FILE`.
 //! Validation errors name the key or variable at fault and say how to fix it.
+//!
+//! One file: the target's configuration is one data type read three ways (file, flags,
+//! environment) and validated once; splitting it would spread one schema over several files.
 
 use crate::error::HarnessError;
 use hubspec_model::{Capability, GroupsFanout, Profile, Spec};

@@ -8,6 +8,9 @@
 //! book's chapters. Each scenario opens with its rule ID and a `// shows:` line saying what a
 //! reader should see in its transcript. The book's pages cite the transcripts' step numbers, so
 //! a changed history also means re-reading its page (`model/tests/docs.rs` insists).
+//!
+//! One file (most of it data): every scenario in catalog order, split by area into one function
+//! each, so the whole set reads like the rules catalog it mirrors.
 
 use crate::ids::{ConnId, Target};
 use crate::names::Text;

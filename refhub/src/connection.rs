@@ -5,6 +5,9 @@
 //! with `MaximumParallelInvocationsPerClient = 1`; everything written goes through the
 //! connection's [`Transport`] (the socket's sending half, defined here next to [`writer`],
 //! which drains it) to its writer task, in order.
+//!
+//! One file: one connection's life (handshake, reading, writing, resume, close) is one task and
+//! its sending half; the Close cases each cite their ASP.NET Core source.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -11,6 +11,9 @@
 //! and `server`) are what the rest of refhub calls, and each is a no-op for the correct hub. A hook returns operations for the
 //! model to apply, or rewrites a selector, a list of deliveries or what goes on the wire; none
 //! decides who is in a group or who receives a send.
+//!
+//! One file on purpose: every fault and every hook that perturbs refhub is here, so that "faults
+//! perturb, never decide" can be audited in one place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -16,6 +16,9 @@
 //! Faults are not tested here: every fault-dependent step is a call to a hook of
 //! [`FaultState`](crate::faults::FaultState), which returns operations for the model or rewrites a
 //! selector or deliveries.
+//!
+//! One file: the hub's bookkeeping (ids, tokens, sockets, replay buffers) is one state under one
+//! lock; fault behaviour lives in `faults`.
 
 use std::collections::HashMap;
 use std::time::Instant;

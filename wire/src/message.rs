@@ -10,6 +10,9 @@
 //!
 //! Payloads (`arguments`, `item`, `result`) are kept as [`serde_json::Value`]; without serde_json's
 //! `preserve_order` feature, the keys of objects inside them come back sorted.
+//!
+//! One file: every message type's parse and write sit together because each pair must agree byte
+//! for byte, and most of the length is their tests.
 
 use std::collections::BTreeMap;
 

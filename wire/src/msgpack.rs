@@ -61,6 +61,9 @@
 //! field with .NET's messages needs. `rmpv` reads arbitrary payload values with a depth limit
 //! and without trusting declared lengths for preallocation. Both are the msgpack-rust project's
 //! maintained crates; rmp-serde was not needed, as no Rust type is (de)serialized.
+//!
+//! One file: the MessagePack reader and writer for each message type are one format read both
+//! ways; about half of it is ASP.NET Core's test vectors and the no-panic checks.
 
 use std::collections::BTreeMap;
 

@@ -15,6 +15,9 @@
 //! serde_json's `preserve_order` feature, the keys of objects inside them come back sorted (the
 //! same JSON value, other bytes). Strings are escaped as Json.NET escapes them (control
 //! characters, and also U+0085, U+2028 and U+2029).
+//!
+//! One file: the hub invocation, its result and the server's hub messages share their key names
+//! and omission rules, and their tests pin them together.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;

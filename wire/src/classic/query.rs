@@ -11,6 +11,9 @@
 //! `TransportDisconnectBase` and `HubDispatcher` do: names case-insensitive, values
 //! form-decoded (`+` is a space), the 400 texts for a missing transport or token. The server
 //! never reads `tid` (a cache-buster).
+//!
+//! One file: the client's URL building and the server's query parsing are two sides of one format,
+//! tested against each other.
 
 use serde_json::Value;
 
