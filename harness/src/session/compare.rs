@@ -919,6 +919,34 @@ mod tests {
         assert_eq!(f.observed.steps.len(), 1);
     }
 
+    /// A resume the model refuses (the server restarted) that the server took up and then
+    /// broke off is the resume's rule first: accepting it was the mistake.
+    #[test]
+    fn a_refused_resume_the_server_took_up_is_blamed_on_the_resume_rule() {
+        let spec = Spec::new(Profile::CoreStateful);
+        let ops = [
+            connect(),
+            Op::Restart,
+            Op::Resume {
+                conn: c(1),
+                altered_token: false,
+            },
+        ];
+        let expected = expected(spec, &ops);
+        let names = Names::new(PREFIX.into());
+        let mut run = Run::new(&ops, &expected);
+        play(&mut run, &names, 0, &[]);
+        play(&mut run, &names, 1, &[]);
+        run.begin(2);
+        let e = ClientError::protocol("PRO-CLOSE", "closed without a Close message");
+        run.protocol(2, &e, no_frames());
+        run.compare(2, no_frames);
+        let f = run.finish();
+        assert_eq!(kinds(&f), vec![(3, DivergenceKind::Protocol)]);
+        assert_eq!(f.divergences[0].rules[0], "RST-NO-RESUME");
+        assert_eq!(f.divergences[0].rules.last(), Some(&"PRO-CLOSE"));
+    }
+
     /// The one thing copied from the model into the observed transcript: a buffered delivery
     /// that no resume of the run replays cannot be observed, and is copied as is.
     #[test]
