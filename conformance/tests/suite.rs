@@ -5,7 +5,8 @@
 //! named by it; a rule the target cannot be checked for (an undeclared capability, another
 //! profile) is listed as ignored with the reason printed — never counted as passed. Then one
 //! test per part: random histories, bounded-exhaustive walks, mutants (embedded hub only),
-//! and the expected verdicts of the known target.
+//! and the expected verdicts of the known target. Against the embedded hub, `part::precision`
+//! (`suite/precision.rs`) runs the precision matrix beside them on hubs of its own.
 
 use hubspec_conformance::expected;
 use hubspec_conformance::report::{RuleReport, RunReport, Verdict};
@@ -14,7 +15,10 @@ use hubspec_harness::TargetConfig;
 use hubspec_model::{scenarios, Area, GroupsFanout, Profile, RULES};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+#[path = "suite/precision.rs"]
+mod precision;
 
 struct World {
     rt: tokio::runtime::Runtime,
@@ -482,13 +486,30 @@ fn expected_test() -> Result<(), Failed> {
     expected::diff(&want, &expected::actual(report), name).map_err(Failed::from)
 }
 
+/// The trials that use the suite's shared targets run one at a time: exclusive cases (a
+/// restart, an expiry) must not overlap another trial's cases on the same hub.
+static SHARED: Mutex<()> = Mutex::new(());
+
+fn shared(trial: impl FnOnce() -> Result<(), Failed>) -> Result<(), Failed> {
+    let _turn = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    trial()
+}
+
 fn main() {
     let args = Arguments::from_args();
     let (declared, embedded) = declared();
     let mut trials = Vec::new();
+    if embedded {
+        // First, on a thread of its own: it starts its own hubs and mostly waits on them, so
+        // it overlaps the trials below, which take turns on the shared targets.
+        trials.push(Trial::test("part::precision", || {
+            precision::every_fault_alone_and_sampled_pairs_are_blamed_on_their_own_rules();
+            Ok(())
+        }));
+    }
     for rule in RULES {
         let id = rule.id;
-        let trial = Trial::test(id, move || rule_test(id)).with_kind("rule");
+        let trial = Trial::test(id, move || shared(|| rule_test(id))).with_kind("rule");
         trials.push(match not_applicable(rule, &declared) {
             Some(reason) => {
                 eprintln!("not applicable: {id} ({reason})");
@@ -497,24 +518,23 @@ fn main() {
             None => trial,
         });
     }
-    trials.push(Trial::test("part::properties", properties_test));
-    trials.push(Trial::test("part::exhaustive", exhaustive_test));
+    trials.push(Trial::test("part::properties", || shared(properties_test)));
+    trials.push(Trial::test("part::exhaustive", || shared(exhaustive_test)));
     if embedded {
-        trials.push(Trial::test(
-            "part::exhaustive-shrinks",
-            exhaustive_shrinks_test,
-        ));
-        trials.push(Trial::test("part::mutants", mutants_test));
-        trials.push(Trial::test(
-            "part::properties-catch-mutants",
-            properties_catch_mutants_test,
-        ));
-        trials.push(Trial::test("expected::refhub", expected_test));
-        trials.push(Trial::test(
-            "variant::groups-fanout-once",
-            once_variant_test,
-        ));
-        trials.push(Trial::test("variant::allowed", allowed_variant_test));
+        trials.push(Trial::test("part::exhaustive-shrinks", || {
+            shared(exhaustive_shrinks_test)
+        }));
+        trials.push(Trial::test("part::mutants", || shared(mutants_test)));
+        trials.push(Trial::test("part::properties-catch-mutants", || {
+            shared(properties_catch_mutants_test)
+        }));
+        trials.push(Trial::test("expected::refhub", || shared(expected_test)));
+        trials.push(Trial::test("variant::groups-fanout-once", || {
+            shared(once_variant_test)
+        }));
+        trials.push(Trial::test("variant::allowed", || {
+            shared(allowed_variant_test)
+        }));
     } else {
         eprintln!("not applicable: part::mutants and expected::refhub (they need the embedded reference hub)");
     }
@@ -523,9 +543,10 @@ fn main() {
         WORLD.get().is_none(),
         "building the trial list started the targets"
     );
-    // The suite shares one set of targets; exclusive cases must not overlap other tests.
+    // Two threads: `part::precision` on one, the trials that share the targets taking turns
+    // (see `shared`) on the other.
     let args = Arguments {
-        test_threads: Some(1),
+        test_threads: Some(2),
         ..args
     };
     libtest_mimic::run(&args, trials).exit();

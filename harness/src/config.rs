@@ -34,6 +34,7 @@
 //! environment) and validated once; splitting it would spread one schema over several files.
 
 use crate::error::HarnessError;
+use crate::issued::IssuedIds;
 use hubspec_model::{Capability, GroupsFanout, Profile, Spec};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -93,6 +94,9 @@ pub struct TargetConfig {
     /// A PEM file of certificates trusted as roots for https/wss, besides the webpki roots:
     /// how a target with a self-signed or private-CA certificate is reached.
     pub ca_file: Option<PathBuf>,
+    /// The connection ids this target has issued, shared by every session (and every clone of
+    /// this configuration): not declared, observed. Equal for any two configurations.
+    pub issued: IssuedIds,
 }
 
 #[derive(Deserialize, Default)]
@@ -491,6 +495,7 @@ impl Raw {
             timeouts,
             max_record_bytes,
             ca_file,
+            issued: IssuedIds::default(),
         };
         config.validate()?;
         Ok(config)

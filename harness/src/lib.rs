@@ -32,6 +32,8 @@
 //!   (what the API and the reader share, with the `Ending` and `ResumePhase` state
 //!   machines), and `client.rs` itself (the API).
 //! - [`config`]: [`TargetConfig`], from TOML and `HUBSPEC_*` variables, validated.
+//! - [`issued`]: [`IssuedIds`], the connection ids a target issued, shared by every session of
+//!   one configuration, so an id reused across sessions is caught (CON-IDS-UNIQUE).
 //! - [`session`]: [`Session`] runs ops, flushes every connection with a barrier after each,
 //!   attributes every message to the op that sent it and compares with the model. Inside it,
 //!   `session/wire.rs` names ops and payloads on the wire and decodes what comes back, and
@@ -51,6 +53,7 @@ pub mod client;
 pub mod config;
 pub mod divergence;
 pub mod error;
+pub mod issued;
 pub mod reading;
 pub mod restart;
 pub mod session;
@@ -59,6 +62,7 @@ pub use client::{Client, ClientOptions, Completion, Deadline, RawFrame, Received
 pub use config::{TargetConfig, Timeouts};
 pub use divergence::{shell_quote, target_flags, Divergence, DivergenceKind};
 pub use error::{ClientError, HarnessError};
+pub use issued::IssuedIds;
 pub use reading::{read_error, ErrorReading, ObservedTranscript};
 pub use restart::{CommandRestarter, Restarter};
 pub use session::{RunReport, Session};

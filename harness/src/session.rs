@@ -68,6 +68,11 @@ pub struct RunReport {
     /// Steps (1-based) whose result `observed` holds only as a stand-in, with the result as
     /// read from the wire (`error (kind not stated)`…); see [`crate::reading`].
     pub results_as_read: BTreeMap<usize, String>,
+    /// Why the run says nothing about the target, when the harness itself was too slow: a
+    /// resume refused because it came after the target's disconnect timeout had passed since
+    /// the drop (a loaded machine can take that long between two steps). The caller runs the
+    /// history again rather than blame the target.
+    pub too_slow: Option<String>,
 }
 
 impl RunReport {
@@ -99,6 +104,9 @@ struct Live {
     node: usize,
     live_id: String,
     state: State,
+    /// When its transport was last dropped: a resume refused after the disconnect timeout
+    /// has passed since then is the harness's lateness, not the target's fault.
+    dropped_at: Option<Instant>,
 }
 
 /// Whether the run goes on after a step: `Stop` when the target is unusable.
@@ -122,6 +130,9 @@ pub struct Session {
     connects: u32,
     /// A pause before one step (its 0-based index): see [`Session::settle_before`].
     settle: Option<(usize, Duration)>,
+    /// Set when the harness was too slow for the run to judge the target (see
+    /// [`RunReport::too_slow`]).
+    too_slow: Option<String>,
 }
 
 fn clean_case(case: &str) -> String {
@@ -152,6 +163,7 @@ impl Session {
             next_node: 0,
             connects: 0,
             settle: None,
+            too_slow: None,
         }
     }
 
@@ -209,6 +221,7 @@ impl Session {
         self.names = Names::fresh(&self.case);
         self.seen_ids.clear();
         self.connects = 0;
+        self.too_slow = None;
         let mut run = Run::new(ops, &expected);
         let mut timings = Vec::with_capacity(ops.len());
         for index in 0..ops.len() {
@@ -238,6 +251,7 @@ impl Session {
             exclusive: is_exclusive(ops),
             timings,
             results_as_read: finished.results_as_read,
+            too_slow: self.too_slow.take(),
         })
     }
 
@@ -285,7 +299,7 @@ impl Session {
         self.next_node += 1;
         let opts =
             self.client_options(node, model_id.to_string(), user.map(|u| self.names.user(u)));
-        let client = match Client::connect_with_frames(opts).await {
+        let client = match self.dial(opts).await {
             Ok(c) => c,
             Err((e, frames)) => {
                 let e = self.classify_death(node, e).await;
@@ -309,17 +323,52 @@ impl Session {
             }
         };
         if next == Next::Go {
+            let first_sight = !self.seen_ids.contains_key(&live_id);
             let observed_id = *self.seen_ids.entry(live_id.clone()).or_insert(model_id);
             run.set_result(index, OpResult::Connected(observed_id));
+            // An id reused within this run shows as an earlier connection's (above); one that a
+            // connection of another run or session had shows only in the shared ledger.
+            if first_sight && !self.config.issued.note(&live_id) {
+                run.push(
+                    index,
+                    DivergenceKind::Result,
+                    vec!["CON-IDS-UNIQUE"],
+                    "a connection id no earlier connection had".into(),
+                    format!(
+                        "`{live_id}`, the id of a connection of another run against this target"
+                    ),
+                    client.frames(),
+                );
+            }
         }
         let live = Live {
             client,
             node,
             live_id,
             state,
+            dropped_at: None,
         };
         self.conns.insert(model_id, live);
         next
+    }
+
+    /// Opens a client. A negotiated connection the target forgot because the WebSocket came
+    /// only after its disconnect timeout (a 404 on the upgrade, on a loaded machine) is the
+    /// harness's lateness, not a finding: it negotiates again, at most twice more.
+    async fn dial(&self, opts: ClientOptions) -> Result<Client, (ClientError, Vec<RawFrame>)> {
+        let mut attempts = 1;
+        loop {
+            let started = Instant::now();
+            match Client::connect_with_frames(opts.clone()).await {
+                Err((ClientError::Status { status: 404, .. }, _))
+                    if attempts < 3
+                        && started.elapsed() > self.config.timeouts.disconnect_timeout =>
+                {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// `Disconnect`: closes the client and checks what came after its last barrier.
@@ -341,6 +390,7 @@ impl Session {
         if let Some(live) = self.conns.get_mut(&conn) {
             live.client.drop_transport().await;
             live.state = State::Suspended;
+            live.dropped_at = Some(Instant::now());
             let received = live.client.drain_received();
             self.attribute(run, index, conn, received, None);
         }
@@ -361,6 +411,19 @@ impl Session {
             }
             Err(ClientError::Status { status, .. }) if (400..500).contains(&status) => {
                 live.state = State::Ended;
+                let timeout = self.config.timeouts.disconnect_timeout;
+                let expected_ok = run.expected_result(index) == OpResult::Ok;
+                if let Some(since) = live.dropped_at.map(|at| at.elapsed()) {
+                    if expected_ok && since > timeout && self.too_slow.is_none() {
+                        self.too_slow = Some(format!(
+                            "step {}: the resume came {} ms after the drop, past the target's \
+                             disconnect timeout of {} ms",
+                            index + 1,
+                            since.as_millis(),
+                            timeout.as_millis()
+                        ));
+                    }
+                }
                 OpResult::Error(ErrorKind::ConnectionGone)
             }
             // Without a token (skip_negotiation) there is nothing to resume.

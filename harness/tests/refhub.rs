@@ -2,7 +2,7 @@
 //! no divergence, and the observed transcript must equal the expected one line for line.
 
 use hubspec_harness::restart::BoxFuture;
-use hubspec_harness::{HarnessError, Restarter, RunReport, Session, TargetConfig};
+use hubspec_harness::{DivergenceKind, HarnessError, Restarter, RunReport, Session, TargetConfig};
 use hubspec_model::{scenarios, Capability, ConnId, Op, Profile, Scenario, Selector, Spec};
 use hubspec_refhub::{RefHub, RefHubConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +22,8 @@ impl Restarter for InProcess {
     }
 }
 
-const DISCONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+// Long enough that a resume three ops after its drop is still in time on two busy cores.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 
 async fn start(profile: Profile) -> (Arc<RefHub>, TargetConfig) {
     let hub = RefHub::start(RefHubConfig {
@@ -480,6 +481,110 @@ async fn every_refhub_fault_is_caught_and_blamed_on_a_rule_it_breaks() {
         assert!(missed.is_empty(), "{}", missed.join("\n\n"));
     };
     tokio::time::timeout(Duration::from_secs(240), check)
+        .await
+        .expect("bounded");
+}
+
+/// An id the target gives a second time is caught even when the connection that first had it
+/// belonged to another session: sessions of one configuration share one ledger of issued ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_reused_across_sessions_is_con_ids_unique() {
+    let check = async {
+        let hub = RefHub::start(RefHubConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            faults: [hubspec_refhub::Fault::IdsReused].into_iter().collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let config = TargetConfig::for_url(&hub.url()).unwrap();
+        let spec = config.spec();
+        let ended = vec![
+            Op::Connect { user: None },
+            Op::Disconnect { conn: ConnId(1) },
+        ];
+        let mut first = Session::new(&config, spec, "ids-first", None);
+        let report = first.run(&ended).await.unwrap();
+        assert!(report.divergences.is_empty(), "{:?}", report.divergences);
+        first.close().await;
+        // The hub hands the ended connection's id to the next connection: another session's.
+        let mut second = Session::new(&config, spec, "ids-second", None);
+        let report = second.run(&[Op::Connect { user: None }]).await.unwrap();
+        let d = report.divergences.first().expect("the reused id is caught");
+        assert_eq!(d.rules, vec!["CON-IDS-UNIQUE"], "{d}");
+        assert_eq!((d.step, d.kind), (1, DivergenceKind::Result), "{d}");
+        second.close().await;
+        // A correct hub under the same sessions: no finding.
+        let hub = RefHub::start(RefHubConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let config = TargetConfig::for_url(&hub.url()).unwrap();
+        for key in ["ids-first", "ids-second"] {
+            let mut session = Session::new(&config, spec, key, None);
+            let report = session.run(&ended).await.unwrap();
+            assert!(report.divergences.is_empty(), "{:?}", report.divergences);
+            session.close().await;
+        }
+        assert_eq!(config.issued.len(), 2);
+    };
+    tokio::time::timeout(Duration::from_secs(60), check)
+        .await
+        .expect("bounded");
+}
+
+/// A resume the target refuses because the harness came after its disconnect timeout (a
+/// loaded machine between two steps) is the harness's lateness: the run says so in
+/// `too_slow`, so the caller reruns it instead of blaming the target. A refusal the model
+/// expects is never taken for lateness.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_refused_after_our_own_delay_is_too_slow_not_a_verdict() {
+    let check = async {
+        let (hub, config) = start(Profile::CoreStateful).await;
+        let spec = config.spec();
+        let late = DISCONNECT_TIMEOUT * 2;
+        let ops = vec![
+            Op::Connect { user: None },
+            Op::Drop { conn: ConnId(1) },
+            Op::Resume {
+                conn: ConnId(1),
+                altered_token: false,
+            },
+        ];
+        let mut session = Session::new(&config, spec, "too-slow", None);
+        session.settle_before(2, late);
+        let report = session.run(&ops).await.unwrap();
+        let why = report.too_slow.expect("the late resume is flagged");
+        assert!(why.starts_with("step 3:"), "{why}");
+        assert!(
+            !report.divergences.is_empty(),
+            "the refusal itself is still observed"
+        );
+        // In time, the same history passes and nothing is flagged.
+        let mut session = Session::new(&config, spec, "in-time", None);
+        let report = session.run(&ops).await.unwrap();
+        assert_clean("in-time", &report);
+        assert_eq!(report.too_slow, None);
+        // A resume after a restart is refused by the model too: lateness plays no part.
+        let ops = vec![
+            Op::Connect { user: None },
+            Op::Drop { conn: ConnId(1) },
+            Op::Restart,
+            Op::Resume {
+                conn: ConnId(1),
+                altered_token: false,
+            },
+        ];
+        let restarter = Arc::new(InProcess(hub.clone()));
+        let mut session = Session::new(&config, spec, "refused", Some(restarter));
+        session.settle_before(3, late);
+        let report = session.run(&ops).await.unwrap();
+        assert_clean("refused", &report);
+        assert_eq!(report.too_slow, None);
+    };
+    tokio::time::timeout(Duration::from_secs(60), check)
         .await
         .expect("bounded");
 }

@@ -88,6 +88,11 @@ fn render(report: &RunReport, replay_line: &str) -> String {
         out.push_str("no divergence: the target did what the model says\n");
         return out;
     }
+    if let Some(why) = &report.too_slow {
+        out.push_str(&format!(
+            "note: this machine was too slow for the run to judge the target ({why}); run it again\n"
+        ));
+    }
     out.push_str(&format!("{} divergence(s):\n", report.divergences.len()));
     for d in &report.divergences {
         out.push_str(&finding("replay", d, &report.expected, replay_line).to_string());
@@ -131,6 +136,7 @@ mod tests {
             exclusive: false,
             timings: vec![],
             results_as_read: BTreeMap::from([(2, "error (kind not stated)".to_string())]),
+            too_slow: None,
         };
         let text = render(&report, "cargo run …");
         let observed = text.split("observed (the target):").nth(1).unwrap();

@@ -101,6 +101,11 @@ impl<'a> Run<'a> {
         self.observed[index].result
     }
 
+    /// The result the model expects of step `index`.
+    pub(super) fn expected_result(&self, index: usize) -> OpResult {
+        self.expected.steps[index].outcome.result
+    }
+
     /// Step `index` completed with `result`.
     pub(super) fn set_result(&mut self, index: usize, result: OpResult) {
         self.observed[index].result = Some(result);

@@ -1,6 +1,8 @@
 //! The precision matrix in CI: every refhub fault alone, and a sample of pairs, against the
 //! suite's scenarios and probes (the fast, deterministic part; `hubspec bench precision` adds
-//! random histories and, with `--exhaustive`, the walks).
+//! random histories and, with `--exhaustive`, the walks). The suite's trial
+//! `part::precision` (embedded hub only); it starts its own hubs, so it runs beside the
+//! trials that share the suite's targets (see `main` in `suite.rs`).
 //!
 //! A row meets the bar when the rules that fail are exactly the rules its faults declare and
 //! at most 5 % of the other applicable rules are blocked. Rows that do not yet are listed in
@@ -186,8 +188,8 @@ fn judge(row: &Row) -> Option<String> {
 /// time). Fewer is a regression.
 const MEETS_BAR_AT_LEAST: usize = 28;
 
-#[test]
-fn every_fault_alone_and_sampled_pairs_are_blamed_on_their_own_rules() {
+/// Every fault alone and the sampled pairs are blamed on their own rules.
+pub fn every_fault_alone_and_sampled_pairs_are_blamed_on_their_own_rules() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
