@@ -8,6 +8,8 @@
 //! - [`target`]: the server under test (configured, or the embedded refhub) and its restarter.
 //! - [`case`]: one history run against a target and compared with the model.
 //! - [`scenario`]: each rule's scenarios; which are applicable; allowed variants.
+//! - [`variants`]: the variant a target serves, found by a probe history before the run: an
+//!   unstated one is an allowed variant, a contradicted one a finding; the run goes on under it.
 //! - [`probes`]: the `PRO-` rules, checked with a bare client.
 //! - [`properties`]: proptest-state-machine over the model, the target as system under test.
 //! - [`exhaustive`]: walks covering every transition of the model's bounded graph.
@@ -44,6 +46,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod suite;
 pub mod target;
+pub mod variants;
 
 pub use error::SuiteError;
 pub use report::{RuleReport, RunReport, Verdict};

@@ -3,7 +3,7 @@
 use crate::case::{run_case, CaseOutcome};
 use crate::target::Target;
 use hubspec_harness::TargetConfig;
-use hubspec_model::{Profile, Rule, Scenario, Spec, Transcript};
+use hubspec_model::{GroupsFanout, Profile, Rule, Scenario, Spec, Transcript};
 
 /// Why `scenario` cannot run against `target` (a [`Target`] or just its [`TargetConfig`]), if
 /// it cannot: decided from what the target declares alone, so nothing is started or reached.
@@ -50,19 +50,25 @@ pub async fn run(target: &Target, scenario: &Scenario) -> CaseOutcome {
 /// When a case diverged: the variant of the spec the target's observed transcript matches
 /// instead, if the rule has one (`groups_fanout`).
 pub fn matching_variant(rule: &Rule, outcome: &CaseOutcome) -> Option<String> {
-    if rule.variant != Some("groups_fanout")
-        || outcome.observed.steps.len() != outcome.expected.steps.len()
-    {
+    if rule.variant != Some("groups_fanout") {
+        return None;
+    }
+    matching_fanout(outcome).map(|v| format!("groups_fanout = {v}"))
+}
+
+/// The other `groups_fanout` whose transcript the diverged `outcome` shows exactly, if any.
+pub fn matching_fanout(outcome: &CaseOutcome) -> Option<GroupsFanout> {
+    if outcome.observed.steps.len() != outcome.expected.steps.len() {
         return None;
     }
     let spec = outcome.expected.spec;
-    hubspec_model::GroupsFanout::ALL
+    GroupsFanout::ALL
         .into_iter()
         .filter(|v| *v != spec.groups_fanout)
-        .find_map(|v| {
-            let alt: Spec = spec.with_fanout(v);
-            let expected = Transcript::run(alt, &outcome.expected.ops()).ok()?;
-            same_observations(&expected, &outcome.observed).then(|| format!("groups_fanout = {v}"))
+        .find(|v| {
+            let alt: Spec = spec.with_fanout(*v);
+            Transcript::run(alt, &outcome.expected.ops())
+                .is_ok_and(|expected| same_observations(&expected, &outcome.observed))
         })
 }
 

@@ -7,6 +7,7 @@ use crate::report::{
 };
 use crate::root_causes::RootCauses;
 use crate::target::Target;
+use crate::variants::{self, Detected};
 use crate::{exhaustive, mutants, probes, properties, scenario};
 use futures_util::stream::{self, StreamExt};
 use hubspec_model::is_exclusive;
@@ -190,6 +191,29 @@ pub async fn run_suite(
     let mut tally: BTreeMap<&'static str, Tally> =
         rules.iter().map(|r| (r.id, Tally::default())).collect();
     let mut roots = RootCauses::default();
+
+    // The variant each target serves, before anything judges it (see `variants`).
+    let mut detected_targets = Vec::with_capacity(targets.len());
+    for t in targets {
+        let (adjusted, detected) = variants::detect_fanout(t).await;
+        let fanout = tally.get_mut(variants::FANOUT_RULE);
+        match detected {
+            Detected::AsConfigured => {}
+            Detected::Undeclared(v) => {
+                if let Some(t) = fanout {
+                    t.variant = Some(format!("groups_fanout = {v}"));
+                }
+            }
+            Detected::Contradicted(_, findings) => {
+                if let Some(t) = fanout {
+                    t.cases += 1;
+                }
+                roots.add_case(&findings);
+            }
+        }
+        detected_targets.push(adjusted);
+    }
+    let targets = &detected_targets[..];
 
     // Scenarios and probes.
     let mut jobs: Vec<Job> = Vec::new();

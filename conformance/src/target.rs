@@ -18,6 +18,7 @@ const HUBSPEC: &str = "cargo run -p hubspec-conformance --bin hubspec --";
 pub const EMBEDDED_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// A target and how to restart it.
+#[derive(Clone)]
 pub struct Target {
     /// How to reach it and what it declares.
     pub config: TargetConfig,
@@ -100,6 +101,8 @@ impl Target {
             }));
         config.urls.clear();
         config.groups_fanout = served;
+        // The reference hub states the variant it serves.
+        config.groups_fanout_declared = true;
         config.timeouts.disconnect_timeout = EMBEDDED_DISCONNECT_TIMEOUT;
         config
     }

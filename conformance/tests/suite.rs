@@ -393,7 +393,8 @@ fn properties_catch_mutants_test() -> Result<(), Failed> {
 }
 
 /// Embedded hubs under both profiles, serving `served` and declaring `declared`.
-fn variant_targets(served: GroupsFanout, declared: GroupsFanout) -> Vec<Target> {
+/// Embedded hubs serving `served` whose configuration holds `declared`, stated or not.
+fn variant_targets(served: GroupsFanout, declared: GroupsFanout, stated: bool) -> Vec<Target> {
     world().rt.block_on(async {
         let mut targets = Vec::new();
         for profile in [Profile::Core, Profile::CoreStateful] {
@@ -401,6 +402,7 @@ fn variant_targets(served: GroupsFanout, declared: GroupsFanout) -> Vec<Target> 
                 .await
                 .expect("refhub starts");
             t.config.groups_fanout = declared;
+            t.config.groups_fanout_declared = stated;
             targets.push(t);
         }
         targets
@@ -420,7 +422,7 @@ fn shutdown(targets: Vec<Target>) {
 /// model/tests/snapshots.rs.)
 fn once_variant_test() -> Result<(), Failed> {
     let w = world();
-    let targets = variant_targets(GroupsFanout::Once, GroupsFanout::Once);
+    let targets = variant_targets(GroupsFanout::Once, GroupsFanout::Once, true);
     let mut problems = Vec::new();
     let plan = Plan {
         parts: [Part::Scenarios].into(),
@@ -441,15 +443,16 @@ fn once_variant_test() -> Result<(), Failed> {
     }
 }
 
-/// A hub that serves one fan-out while declaring the other gets the allowed-variant verdict
-/// on SND-GROUPS-FANOUT, naming the variant it showed, and fails nothing.
+/// A hub that serves a fan-out it did not state (its configuration holds the other one, as a
+/// default) gets the allowed-variant verdict on SND-GROUPS-FANOUT, naming the variant it
+/// showed, and fails nothing.
 fn allowed_variant_test() -> Result<(), Failed> {
     let w = world();
     for (served, declared) in [
         (GroupsFanout::Once, GroupsFanout::PerGroup),
         (GroupsFanout::PerGroup, GroupsFanout::Once),
     ] {
-        let targets = variant_targets(served, declared);
+        let targets = variant_targets(served, declared, false);
         let plan = Plan {
             only: vec!["SND-GROUPS-FANOUT".into()],
             parts: [Part::Scenarios].into(),
@@ -471,6 +474,42 @@ fn allowed_variant_test() -> Result<(), Failed> {
         if !report.passed() {
             return Err(format!("an allowed variant is not a failure: {report:?}").into());
         }
+    }
+    Ok(())
+}
+
+/// A hub that contradicts the fan-out it stated fails SND-GROUPS-FANOUT with one root cause,
+/// and the run goes on under the variant it serves: nothing else fails.
+fn contradicted_variant_test() -> Result<(), Failed> {
+    let w = world();
+    let targets = variant_targets(GroupsFanout::Once, GroupsFanout::PerGroup, true);
+    let plan = Plan {
+        only: vec!["SND-GROUPS-FANOUT".into(), "SND-GROUP".into()],
+        parts: [Part::Scenarios].into(),
+        ..Plan::from_env()
+    };
+    let report = w.rt.block_on(run_suite(&targets, &plan, &Lines::default()));
+    shutdown(targets);
+    let report = report.map_err(|e| e.to_string())?;
+    let verdicts: Vec<_> = report
+        .rules
+        .iter()
+        .map(|r| (r.id.as_str(), &r.verdict))
+        .collect();
+    let want = [
+        ("SND-GROUP", &Verdict::Pass),
+        ("SND-GROUPS-FANOUT", &Verdict::Fail),
+    ];
+    if verdicts != want {
+        return Err(format!("want {want:?}, got {verdicts:?}").into());
+    }
+    let causes: Vec<_> = report.root_causes.iter().map(|c| c.rule).collect();
+    if causes != ["SND-GROUPS-FANOUT"] {
+        return Err(format!("one root cause on the variant's rule, got {causes:?}").into());
+    }
+    let finding = &report.root_causes[0].finding;
+    if !finding.observed.contains("serves groups_fanout = once") {
+        return Err(format!("the finding names the variant served: {finding}").into());
     }
     Ok(())
 }
@@ -534,6 +573,9 @@ fn main() {
         }));
         trials.push(Trial::test("variant::allowed", || {
             shared(allowed_variant_test)
+        }));
+        trials.push(Trial::test("variant::contradicted", || {
+            shared(contradicted_variant_test)
         }));
     } else {
         eprintln!("not applicable: part::mutants and expected::refhub (they need the embedded reference hub)");

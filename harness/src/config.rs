@@ -83,6 +83,10 @@ pub struct TargetConfig {
     pub profile: Profile,
     /// How `Groups(list)` fans out on this target.
     pub groups_fanout: GroupsFanout,
+    /// Whether `groups_fanout` was stated (file, environment or flag). The suite detects the
+    /// variant a target serves: one it did not state is an allowed variant, one that
+    /// contradicts what it stated is a finding (SND-GROUPS-FANOUT).
+    pub groups_fanout_declared: bool,
     /// A shell command that restarts the target (capability `restart`).
     pub restart_command: Option<String>,
     /// Every bound.
@@ -491,6 +495,7 @@ impl Raw {
             capabilities,
             profile,
             groups_fanout,
+            groups_fanout_declared: self.groups_fanout.is_some(),
             restart_command,
             timeouts,
             max_record_bytes,

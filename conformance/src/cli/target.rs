@@ -169,6 +169,7 @@ pub fn configured_with(
         .extend(args.capabilities.iter().copied());
     if let Some(v) = args.groups_fanout {
         config.groups_fanout = v;
+        config.groups_fanout_declared = true;
     }
     args.timeouts.apply(&mut config);
     config.validate().map_err(|e| fail(Exit::Usage, e))?;
@@ -226,6 +227,8 @@ pub async fn embedded(args: &TargetArgs, profile: Profile) -> Result<Target, Str
         .await
         .map_err(|e| e.to_string())?;
     t.config.groups_fanout = declared;
+    // Without --groups-fanout the hub's variant is detected, as a configured target's is.
+    t.config.groups_fanout_declared = args.groups_fanout.is_some();
     args.timeouts.apply(&mut t.config);
     Ok(t)
 }

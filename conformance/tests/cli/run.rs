@@ -245,42 +245,51 @@ fn a_run_that_checks_no_rule_exits_2() {
     assert!(!out.stdout.contains("PASSED"), "{out}");
 }
 
-/// A hub serving `groups_fanout = once` while declared `per-group` (and the reverse) is an
-/// allowed variant, not a failure, and the verdict says which variant it showed.
+/// A hub serving `groups_fanout = once` that states no variant is an allowed variant, not a
+/// failure, and the verdict says which variant it showed; stating `per-group` and serving
+/// `once` is one failure of SND-GROUPS-FANOUT that names the variant served.
 #[test]
 fn a_hub_showing_the_other_fanout_gets_the_allowed_variant_verdict() {
-    for (served, declared) in [("once", "per-group"), ("per-group", "once")] {
-        let dir = fresh_dir(&format!("variant-{served}"));
-        let out = hubspec(
-            &[
-                "run",
-                "--hub-groups-fanout",
-                served,
-                "--groups-fanout",
-                declared,
-                "--only",
-                "SND-GROUPS-FANOUT",
-                "--part",
-                "scenarios",
-                "--report-dir",
-                dir.to_str().expect("utf-8 path"),
-            ],
-            Duration::from_secs(120),
-        );
-        assert_eq!(out.code, Some(0), "{out}");
+    for stated in [None, Some("per-group")] {
+        let dir = fresh_dir(&format!("variant-{}", stated.unwrap_or("unstated")));
+        let mut args = vec!["run", "--hub-groups-fanout", "once"];
+        if let Some(v) = stated {
+            args.extend(["--groups-fanout", v]);
+        }
+        let report_dir = dir.to_str().expect("utf-8 path");
+        args.extend([
+            "--only",
+            "SND-GROUPS-FANOUT",
+            "--part",
+            "scenarios",
+            "--report-dir",
+            report_dir,
+        ]);
+        let out = hubspec(&args, Duration::from_secs(120));
         let doc = read_json(&dir.join("report.json"));
         assert_schema(&doc);
         let rule = &doc["rules"][0];
-        assert_eq!(rule["verdict"], "allowed-variant", "{doc}");
-        assert_eq!(
-            rule["variant"],
-            format!("groups_fanout = {served}"),
-            "{doc}"
-        );
-        assert!(
-            out.stdout.contains(&format!("groups_fanout = {served}")),
-            "the console names the variant: {out}"
-        );
+        if stated.is_none() {
+            assert_eq!(out.code, Some(0), "{out}");
+            assert_eq!(rule["verdict"], "allowed-variant", "{doc}");
+            assert_eq!(rule["variant"], "groups_fanout = once", "{doc}");
+            assert!(
+                out.stdout.contains("groups_fanout = once"),
+                "the console names the variant: {out}"
+            );
+        } else {
+            assert_eq!(out.code, Some(1), "{out}");
+            assert_eq!(rule["verdict"], "fail", "{doc}");
+            assert_eq!(
+                doc["root_causes"].as_array().map(Vec::len),
+                Some(1),
+                "{doc}"
+            );
+            assert!(
+                out.stdout.contains("serves groups_fanout = once"),
+                "the finding names the variant served: {out}"
+            );
+        }
     }
 }
 
