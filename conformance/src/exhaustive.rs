@@ -6,6 +6,14 @@
 //! uncovered transitions of its current state first (most are self-loops: sends to connected
 //! connections change nothing) and otherwise heading to the nearest state that still has
 //! some. Each walk is mapped back to a concrete history and run as one case.
+//!
+//! A target that deviates would otherwise hide most of the graph: a walk is judged only up to
+//! its first divergence, so everything after it is unseen. So the part runs in rounds
+//! ([`ROUNDS`]): a transition a walk ran before its first divergence is covered; the one that
+//! diverged is excluded (named by the rule its root cause blames); the next round plans new
+//! walks to the transitions still uncovered, never through an excluded one. Coverage is then
+//! reported against what was coverable: the transitions neither excluded nor reachable only
+//! through excluded ones.
 
 use crate::case::{run_case, CaseOutcome};
 use crate::target::Target;
@@ -14,7 +22,7 @@ use hubspec_check::{concretize, Bounds, CheckState, HubModel};
 use hubspec_model::is_exclusive;
 use hubspec_model::{transcript::small_to_text, Op, Small, Spec};
 use stateright::Model;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// The model's graph within bounds.
 pub struct Graph {
@@ -118,11 +126,39 @@ pub fn graph_with(spec: Spec, bounds: Bounds, expire: bool) -> Graph {
     Graph { states, edges }
 }
 
+/// Per state, one flag per transition.
+type EdgeSet = Vec<Vec<bool>>;
+
+fn edge_set(graph: &Graph, value: bool) -> EdgeSet {
+    graph.edges.iter().map(|e| vec![value; e.len()]).collect()
+}
+
 /// Walks from the initial state that together take every transition, each at most
 /// `max_len` operations long.
 pub fn walks(graph: &Graph, max_len: usize) -> Vec<Vec<Op<Small>>> {
-    let mut uncovered: Vec<Vec<bool>> = graph.edges.iter().map(|e| vec![true; e.len()]).collect();
-    let mut left: usize = graph.transitions();
+    walks_avoiding(
+        graph,
+        max_len,
+        edge_set(graph, true),
+        &edge_set(graph, false),
+    )
+}
+
+/// Walks from the initial state that take every transition of `todo` they can reach without
+/// taking a `blocked` one, each at most `max_len` operations long.
+fn walks_avoiding(
+    graph: &Graph,
+    max_len: usize,
+    todo: EdgeSet,
+    blocked: &EdgeSet,
+) -> Vec<Vec<Op<Small>>> {
+    let mut uncovered = todo;
+    for (u, b) in uncovered.iter_mut().zip(blocked) {
+        for (u, b) in u.iter_mut().zip(b) {
+            *u &= !*b;
+        }
+    }
+    let mut left: usize = uncovered.iter().flatten().filter(|u| **u).count();
     let mut out = Vec::new();
     while left > 0 {
         let mut at = 0usize;
@@ -141,7 +177,7 @@ pub fn walks(graph: &Graph, max_len: usize) -> Vec<Vec<Op<Small>>> {
                 continue;
             }
             // Head for the nearest state with uncovered transitions.
-            let Some(path) = path_to_work(graph, &uncovered, at) else {
+            let Some(path) = path_to_work(graph, &uncovered, blocked, at) else {
                 break;
             };
             if walk.len() + path.len() > max_len {
@@ -167,6 +203,7 @@ pub fn walks(graph: &Graph, max_len: usize) -> Vec<Vec<Op<Small>>> {
 fn path_to_work(
     graph: &Graph,
     uncovered: &[Vec<bool>],
+    blocked: &[Vec<bool>],
     from: usize,
 ) -> Option<Vec<(usize, usize)>> {
     let mut prev: HashMap<usize, (usize, usize)> = HashMap::new();
@@ -184,7 +221,7 @@ fn path_to_work(
             return Some(path);
         }
         for (i, (_, to)) in graph.edges[s].iter().enumerate() {
-            if *to != from && !prev.contains_key(to) {
+            if *to != from && !blocked[s][i] && !prev.contains_key(to) {
                 prev.insert(*to, (s, i));
                 queue.push_back(*to);
             }
@@ -226,13 +263,22 @@ async fn shrink_failures(target: &Target, spec: Spec, failures: &mut [CaseOutcom
     }
 }
 
+/// Rounds of walks at most: the first covers the graph; each later one plans walks to what is
+/// still uncovered around the transitions that diverged. A correct target needs one.
+pub const ROUNDS: usize = 4;
+
 /// What the exhaustive part found.
 pub struct ExhaustiveRun {
     /// Transitions within the bounds.
     pub transitions: usize,
-    /// Transitions on walks that ran without divergence.
+    /// Transitions a walk ran before its first divergence (if any).
     pub covered: usize,
-    /// Walks run.
+    /// Transitions that could be covered: neither excluded nor reachable only through an
+    /// excluded one.
+    pub coverable: usize,
+    /// Transitions excluded because a walk diverged on them, per rule the divergence blamed.
+    pub excluded: BTreeMap<&'static str, usize>,
+    /// Walks run, over every round.
     pub walks: usize,
     /// Operations sent.
     pub ops: usize,
@@ -246,8 +292,8 @@ pub async fn run(target: &Target, spec: Spec, bounds: Bounds, parallel: usize) -
     run_with_progress(target, spec, bounds, false, parallel, &crate::Quiet).await
 }
 
-/// [`run`], with `Expire` transitions when `expire`, reporting the part (its walks) and each
-/// walk to `progress`.
+/// [`run`], with `Expire` transitions when `expire`, reporting the part (its walks, per
+/// round) and each walk to `progress`.
 pub async fn run_with_progress(
     target: &Target,
     spec: Spec,
@@ -257,41 +303,115 @@ pub async fn run_with_progress(
     progress: &dyn crate::Progress,
 ) -> ExhaustiveRun {
     let g = graph_with(spec, bounds, expire);
-    let walks = walks(&g, WALK_MAX);
     let transitions = g.transitions();
-    progress.part(
-        &format!("exhaustive ({}, {transitions} transitions)", spec.profile),
-        walks.len() as u64,
-    );
-    // The transitions each walk takes, for the coverage count.
-    let mut per_walk: Vec<usize> = Vec::with_capacity(walks.len());
-    {
-        let mut taken: Vec<Vec<bool>> = g.edges.iter().map(|e| vec![false; e.len()]).collect();
-        for walk in &walks {
+    let mut covered = edge_set(&g, false);
+    let mut blocked = edge_set(&g, false);
+    let mut excluded: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let (mut walks_run, mut ops) = (0, 0);
+    for round in 1..=ROUNDS {
+        let todo: EdgeSet = covered
+            .iter()
+            .map(|c| c.iter().map(|x| !x).collect())
+            .collect();
+        let walks = walks_avoiding(&g, WALK_MAX, todo, &blocked);
+        if walks.is_empty() {
+            break;
+        }
+        let round_name = if round == 1 {
+            String::new()
+        } else {
+            format!(", round {round}")
+        };
+        progress.part(
+            &format!(
+                "exhaustive ({}, {transitions} transitions{round_name})",
+                spec.profile
+            ),
+            walks.len() as u64,
+        );
+        let histories: Vec<Vec<Op>> = walks
+            .iter()
+            .map(|w| concretize(&spec, w).iter().map(small_to_text).collect())
+            .collect();
+        walks_run += walks.len();
+        ops += histories.iter().map(Vec::len).sum::<usize>();
+        let mut progressed = false;
+        for (i, o) in run_walks(target, spec, &histories, parallel, progress).await {
+            let first = (!o.passed())
+                .then(|| crate::root_causes::first_divergence(&o.findings))
+                .flatten();
+            // Ops before the first divergence ran as the model says; the one at it diverged.
+            let reached = first.map_or(walks[i].len(), |f| f.step.saturating_sub(1));
+            let rule = first.filter(|f| f.step > 0).and_then(|f| f.rules.first());
             let mut at = 0usize;
-            let mut new = 0;
-            for op in walk {
-                let i = g.edges[at]
+            for (k, op) in walks[i].iter().enumerate().take(reached + 1) {
+                let e = g.edges[at]
                     .iter()
                     .position(|(o, _)| o == op)
                     .expect("walks follow edges");
-                if !taken[at][i] {
-                    taken[at][i] = true;
-                    new += 1;
+                if k < reached {
+                    progressed |= !std::mem::replace(&mut covered[at][e], true);
+                } else if let Some(rule) = rule.filter(|_| !covered[at][e] && !blocked[at][e]) {
+                    blocked[at][e] = true;
+                    *excluded.entry(*rule).or_default() += 1;
+                    progressed = true;
                 }
-                at = g.edges[at][i].1;
+                at = g.edges[at][e].1;
             }
-            per_walk.push(new);
+            if !o.passed() {
+                failures.push(o);
+            }
+        }
+        if !progressed {
+            break;
         }
     }
-    let histories: Vec<Vec<Op>> = walks
-        .iter()
-        .map(|w| concretize(&spec, w).iter().map(small_to_text).collect())
-        .collect();
-    let ops = histories.iter().map(Vec::len).sum();
-    // Walks run `parallel` at once on the one hub (each session has its own prefix), except
-    // those that need the hub to themselves (broadcasts, the empty group name): those run
-    // alone afterwards, as the scenarios' exclusive cases do.
+    failures.sort_by_key(|o| o.ops);
+    shrink_failures(target, spec, &mut failures).await;
+    ExhaustiveRun {
+        transitions,
+        covered: covered.iter().flatten().filter(|c| **c).count(),
+        coverable: coverable(&g, &blocked),
+        excluded,
+        walks: walks_run,
+        ops,
+        failures,
+    }
+}
+
+/// Transitions out of states reachable from the initial one without a `blocked` transition,
+/// `blocked` ones aside.
+fn coverable(graph: &Graph, blocked: &EdgeSet) -> usize {
+    let mut seen = vec![false; graph.states.len()];
+    let mut queue = VecDeque::from([0usize]);
+    seen[0] = true;
+    let mut count = 0;
+    while let Some(s) = queue.pop_front() {
+        for (i, (_, to)) in graph.edges[s].iter().enumerate() {
+            if blocked[s][i] {
+                continue;
+            }
+            count += 1;
+            if !seen[*to] {
+                seen[*to] = true;
+                queue.push_back(*to);
+            }
+        }
+    }
+    count
+}
+
+/// Runs `histories` as walks (`parallel` at once on the one hub, each session with its own
+/// prefix), except those that need the hub to themselves (broadcasts, the empty group name):
+/// those run alone afterwards, as the scenarios' exclusive cases do.
+async fn run_walks(
+    target: &Target,
+    spec: Spec,
+    histories: &[Vec<Op>],
+    parallel: usize,
+    progress: &dyn crate::Progress,
+) -> Vec<(usize, CaseOutcome)> {
     let (exclusive, shared): (Vec<_>, Vec<_>) = histories
         .iter()
         .enumerate()
@@ -316,22 +436,5 @@ pub async fn run_with_progress(
     for (i, h) in exclusive {
         outcomes.push(one(target, spec, i, h, progress).await);
     }
-    let mut covered = 0;
-    let mut failures = Vec::new();
-    for (i, o) in outcomes {
-        if o.passed() {
-            covered += per_walk[i];
-        } else {
-            failures.push(o);
-        }
-    }
-    failures.sort_by_key(|o| o.ops);
-    shrink_failures(target, spec, &mut failures).await;
-    ExhaustiveRun {
-        transitions,
-        covered,
-        walks: walks.len(),
-        ops,
-        failures,
-    }
+    outcomes
 }

@@ -32,7 +32,8 @@ pub struct Row {
     pub blocked: BTreeSet<&'static str>,
     /// Rules applicable to at least one profile run (neither not-applicable in the report).
     pub applicable: usize,
-    /// Exhaustive coverage in percent, when that part ran.
+    /// Exhaustive coverage in percent of the coverable transitions (those the faults' divergences
+    /// did not exclude), when that part ran.
     pub coverage: Option<f64>,
 }
 
@@ -153,7 +154,7 @@ pub fn row_of(faults: &[Fault], report: &RunReport) -> Row {
         failing,
         blocked,
         applicable,
-        coverage: report.coverage.as_ref().map(|c| c.percent()),
+        coverage: report.coverage.as_ref().map(|c| c.percent_of_coverable()),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use hubspec_harness::DivergenceKind;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -221,6 +222,11 @@ pub struct Coverage {
     pub transitions: usize,
     /// Transitions run against the target without divergence.
     pub covered: usize,
+    /// Transitions that could be covered around the target's deviations: neither excluded nor
+    /// reachable only through an excluded one (all of them on a target that does not deviate).
+    pub coverable: usize,
+    /// Transitions excluded because a walk diverged on them, per rule its root cause blamed.
+    pub excluded: BTreeMap<&'static str, usize>,
     /// Walks (sessions) run.
     pub walks: usize,
     /// Operations sent.
@@ -235,6 +241,35 @@ impl Coverage {
         } else {
             100.0 * self.covered as f64 / self.transitions as f64
         }
+    }
+
+    /// Covered transitions as a percentage of the coverable ones.
+    pub fn percent_of_coverable(&self) -> f64 {
+        if self.coverable == 0 {
+            0.0
+        } else {
+            100.0 * self.covered as f64 / self.coverable as f64
+        }
+    }
+
+    /// `, 31 excluded (SND-GROUP 30, SND-FIFO 1): 98.2 % of the 29000 coverable`, or nothing
+    /// when nothing was excluded.
+    pub fn excluded_text(&self) -> String {
+        if self.excluded.is_empty() {
+            return String::new();
+        }
+        let by_rule: Vec<String> = self
+            .excluded
+            .iter()
+            .map(|(rule, n)| format!("{rule} {n}"))
+            .collect();
+        format!(
+            "; {} excluded where the target diverged ({}): {:.1} % of the {} coverable",
+            self.excluded.values().sum::<usize>(),
+            by_rule.join(", "),
+            self.percent_of_coverable(),
+            self.coverable
+        )
     }
 }
 

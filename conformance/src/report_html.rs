@@ -241,11 +241,12 @@ pub fn to_string(report: &RunReport) -> String {
     if let Some(c) = &report.coverage {
         let _ = writeln!(
             out,
-            "<h2 id=\"coverage\">Bounded-exhaustive coverage</h2>\n<dl class=\"meta\"><dt>bounds</dt><dd>{}</dd><dt>transitions</dt><dd>{} of {} covered ({:.1} %)</dd><dt>walks</dt><dd>{}</dd><dt>operations</dt><dd>{}</dd></dl>",
+            "<h2 id=\"coverage\">Bounded-exhaustive coverage</h2>\n<dl class=\"meta\"><dt>bounds</dt><dd>{}</dd><dt>transitions</dt><dd>{} of {} covered ({:.1} %){}</dd><dt>walks</dt><dd>{}</dd><dt>operations</dt><dd>{}</dd></dl>",
             escape(&c.bounds),
             c.covered,
             c.transitions,
             c.percent(),
+            escape(&c.excluded_text()),
             c.walks,
             c.ops
         );

@@ -134,6 +134,8 @@ const COVERAGE: &[(&str, Ty)] = &[
     ("bounds", Ty::Str),
     ("transitions", Ty::Uint),
     ("covered", Ty::Uint),
+    ("coverable", Ty::Uint),
+    ("excluded", Ty::Object),
     ("walks", Ty::Uint),
     ("ops", Ty::Uint),
 ];
@@ -425,6 +427,8 @@ pub(crate) mod fixtures {
                 bounds: "2 connections x 1 group".into(),
                 transitions: 40,
                 covered: 38,
+                coverable: 39,
+                excluded: [("SND-GROUP", 1)].into(),
                 walks: 3,
                 ops: 120,
             }),

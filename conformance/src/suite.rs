@@ -313,6 +313,10 @@ pub async fn run_suite(
             .await;
             c.transitions += run.transitions;
             c.covered += run.covered;
+            c.coverable += run.coverable;
+            for (rule, n) in run.excluded {
+                *c.excluded.entry(rule).or_default() += n;
+            }
             c.walks += run.walks;
             c.ops += run.ops;
             for o in run.failures {

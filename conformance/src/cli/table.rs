@@ -125,11 +125,12 @@ pub fn render(report: &RunReport) -> String {
     if let Some(c) = &report.coverage {
         let _ = writeln!(
             out,
-            "\nexhaustive: {}: {} of {} transitions covered ({:.1} %), {} walks, {} operations",
+            "\nexhaustive: {}: {} of {} transitions covered ({:.1} %){}, {} walks, {} operations",
             c.bounds,
             c.covered,
             c.transitions,
             c.percent(),
+            c.excluded_text(),
             c.walks,
             c.ops
         );
