@@ -12,6 +12,29 @@ use hubspec_model::sets::Bits;
 use hubspec_model::{Conn, ConnId, GroupSet, Hub, Op, Profile, Selector, Small, Spec, Status};
 use stateright::actor::Envelope;
 
+/// The specification every hub here follows: membership does not depend on the profile.
+pub fn spec() -> Spec {
+    Spec::new(Profile::Core)
+}
+
+/// A hub holding the connections `ids`, connected and in no group (a node's local
+/// connections, or every connection of the cluster).
+pub fn hub_of(ids: &[ConnId]) -> Hub<Small> {
+    let mut hub = Hub::<Small>::new();
+    for &id in ids {
+        hub.conns.push(Conn {
+            id,
+            user: None,
+            status: Status::Connected,
+            groups: Bits::default(),
+            buffer: Default::default(),
+            token: Bits::default(),
+        });
+    }
+    hub.next_id = ids.iter().map(|c| c.0).max().unwrap_or(0);
+    hub
+}
+
 /// One thing a client saw or did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
@@ -48,28 +71,17 @@ pub struct History {
 impl History {
     /// The start of a run: every client connected, in its initial groups.
     pub fn new(clients: u8, members: &[(ConnId, u8)]) -> Self {
-        let mut spec = Hub::<Small>::new();
-        for c in 1..=u32::from(clients) {
-            spec.conns.push(Conn {
-                id: ConnId(c),
-                user: None,
-                status: Status::Connected,
-                groups: Bits::default(),
-                buffer: Default::default(),
-                token: Bits::default(),
-            });
-        }
-        spec.next_id = u32::from(clients);
+        let all: Vec<ConnId> = (1..=u32::from(clients)).map(ConnId).collect();
+        let mut hub = hub_of(&all);
         for &(c, g) in members {
             let op = Op::AddToGroup {
                 caller: c,
                 group: Some(g),
             };
-            spec.apply(&Spec::new(Profile::Core), &op)
-                .expect("a client of the scenario");
+            hub.apply(&spec(), &op).expect("a client of the scenario");
         }
         History {
-            spec,
+            spec: hub,
             log: Vec::new(),
         }
     }
@@ -138,7 +150,7 @@ pub fn record(cluster: &Cluster, h: &History, env: Envelope<&Msg>) -> Option<His
             };
             let mut next = h.clone();
             next.spec
-                .apply(&Spec::new(Profile::Core), &op)
+                .apply(&spec(), &op)
                 .expect("every connection is connected in the specification");
             return Some(next);
         }

@@ -6,10 +6,11 @@
 //! machinery around it: subscriptions, group commands, acks and channel queues.
 
 use super::actor::{Ids, ScaleoutActor};
+use super::history::{hub_of, spec};
 use super::msg::{Body, Chan, Chans, Msg, Timer};
 use super::scenario::{Behaviour, Fault};
 use hubspec_model::sets::Bits;
-use hubspec_model::{Conn, ConnId, GroupSet, Hub, Op, Profile, Small, Spec, Status, Target};
+use hubspec_model::{ConnId, GroupSet, Hub, Op, Small, Target};
 use stateright::actor::{model_timeout, Out};
 
 /// Where the outcome of a local membership change goes.
@@ -59,11 +60,6 @@ pub struct NodeState {
     pub restarted: bool,
 }
 
-/// The specification the node's store follows: membership does not depend on the profile.
-fn spec() -> Spec {
-    Spec::new(Profile::Core)
-}
-
 /// The channels node `n` subscribes at start: group commands, its acks, its connections and
 /// their groups.
 pub fn initial_subs(n: u8, store: &Hub<Small>) -> Chans {
@@ -92,18 +88,7 @@ pub struct Node<'a> {
 impl NodeState {
     /// A started node holding `local` connections, subscribed to their channels.
     pub fn start(n: u8, local: &[ConnId], members: &[(ConnId, u8)], restarted: bool) -> Self {
-        let mut store = Hub::<Small>::new();
-        for &id in local {
-            store.conns.push(Conn {
-                id,
-                user: None,
-                status: Status::Connected,
-                groups: Bits::default(),
-                buffer: Default::default(),
-                token: Bits::default(),
-            });
-        }
-        store.next_id = local.iter().map(|c| c.0).max().unwrap_or(0);
+        let mut store = hub_of(local);
         let mut folded: Vec<(ConnId, Bits)> = local.iter().map(|&c| (c, Bits::default())).collect();
         for &(c, g) in members {
             if let Some(i) = local.iter().position(|&l| l == c) {
@@ -162,6 +147,19 @@ impl Node<'_> {
                 },
             ),
         }
+    }
+
+    /// Write `from`'s message of `step` to the socket of local connection `to`.
+    fn write(&mut self, to: ConnId, from: ConnId, step: u8, group: Option<u8>) {
+        self.out.send(
+            self.ids.sink(),
+            Msg::Push {
+                to,
+                from,
+                step,
+                group,
+            },
+        );
     }
 
     fn publish(&mut self, chan: Chan, body: Body, count_of: Option<Chan>) {
@@ -330,15 +328,7 @@ impl Node<'_> {
 
     fn connection_send(&mut self, caller: ConnId, step: u8, target: Target) {
         match self.state.holds(target) {
-            Some(to) => self.out.send(
-                self.ids.sink(),
-                Msg::Push {
-                    to,
-                    from: caller,
-                    step,
-                    group: None,
-                },
-            ),
+            Some(to) => self.write(to, caller, step, None),
             None => self.publish(
                 Chan::Conn(target),
                 Body::Invocation { from: caller, step },
@@ -429,15 +419,7 @@ impl Node<'_> {
                     members.extend(members.clone());
                 }
                 for to in members {
-                    self.out.send(
-                        self.ids.sink(),
-                        Msg::Push {
-                            to,
-                            from,
-                            step,
-                            group: Some(g),
-                        },
-                    );
+                    self.write(to, from, step, Some(g));
                 }
                 if let Some(Pending::Loopback { client, step }) = self.state.take_pending(
                     |p| matches!(p, Pending::Loopback { client, step: s } if *client == from && *s == step),
@@ -447,15 +429,7 @@ impl Node<'_> {
             }
             (Chan::Conn(target), Body::Invocation { from, step }) => {
                 if let Some(to) = self.state.holds(target) {
-                    self.out.send(
-                        self.ids.sink(),
-                        Msg::Push {
-                            to,
-                            from,
-                            step,
-                            group: None,
-                        },
-                    );
+                    self.write(to, from, step, None);
                 }
             }
             (

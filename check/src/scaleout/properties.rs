@@ -126,6 +126,18 @@ fn removal_invoked(
     )
 }
 
+/// The invocations that completed without error: (log index, client, step).
+fn completed_ok(log: &[Event]) -> impl Iterator<Item = (usize, ConnId, u8)> + '_ {
+    log.iter().enumerate().filter_map(|(i, e)| match *e {
+        Event::Done {
+            client,
+            step,
+            ok: true,
+        } => Some((i, client, step)),
+        _ => None,
+    })
+}
+
 fn exactly_once(_: &ClusterModel, state: &ClusterState) -> bool {
     let log = log(state);
     log.iter().enumerate().all(|(i, e)| match e {
@@ -146,15 +158,7 @@ fn add_effective(model: &ClusterModel, state: &ClusterState) -> bool {
     }
     let s = &model.cfg.scenario;
     let log = log(state);
-    log.iter().enumerate().all(|(i, e)| {
-        let Event::Done {
-            client,
-            step,
-            ok: true,
-        } = *e
-        else {
-            return true;
-        };
+    completed_ok(log).all(|(i, client, step)| {
         let Op::AddConnectionToGroup {
             target: Target::Id(t),
             group: Some(g),
@@ -189,15 +193,7 @@ fn send_delivered(model: &ClusterModel, state: &ClusterState) -> bool {
     }
     let s = &model.cfg.scenario;
     let log = log(state);
-    log.iter().enumerate().all(|(d, e)| {
-        let Event::Done {
-            client,
-            step,
-            ok: true,
-        } = *e
-        else {
-            return true;
-        };
+    completed_ok(log).all(|(d, client, step)| {
         let Some(g) = group_sent(s.op(client, step)) else {
             return true;
         };
