@@ -1,11 +1,17 @@
 //! The scale-out actor model: every scenario under every behaviour, with state counts and
 //! times; `--write-docs` regenerates `docs/src/scaleout-model.md`; `--path BEHAVIOUR SCENARIO
-//! PROPERTY` prints a counterexample (BEHAVIOUR: refhub, aspnet or unordered).
+//! PROPERTY` prints a counterexample (BEHAVIOUR: refhub, aspnet or unordered); `--large`
+//! checks the larger clusters of `large_scenarios` instead (three nodes, gaps and crashes).
 //!
 //! `cargo run --release -p hubspec-check --example scaleout [-- --write-docs]`
 
 use hubspec_check::scaleout::properties::PROPERTIES;
-use hubspec_check::scaleout::{counterexample, scenarios, Behaviour, Cluster, Table};
+use hubspec_check::scaleout::{
+    check_up_to, counterexample, large_scenarios, scenarios, Behaviour, Cluster, Run, Table,
+};
+
+/// The most states a `--large` run explores (about 1.5 GB at the largest).
+const LARGE_CAP: usize = 300_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -14,18 +20,23 @@ fn main() {
             return path(behaviour, scenario, property);
         }
     }
+    if args.iter().any(|a| a == "--large") {
+        // One run at a time, printed as it ends: these are the big ones.
+        for scenario in large_scenarios() {
+            for behaviour in Behaviour::ALL {
+                print_run(&check_up_to(
+                    Cluster::new(behaviour, scenario.clone()),
+                    Some(LARGE_CAP),
+                ));
+            }
+        }
+        return;
+    }
     let table = Table::check();
     let mut total = 0;
     for r in &table.runs {
         total += r.states;
-        println!(
-            "{:<20} {:<50} {:>7} states {:>9.2?}  counterexamples: {}",
-            r.behaviour.name(),
-            r.scenario,
-            r.states,
-            r.elapsed,
-            r.failed.join(", ")
-        );
+        print_run(r);
     }
     let elapsed: std::time::Duration = table.runs.iter().map(|r| r.elapsed).sum();
     println!("total {total} states in {elapsed:.2?}");
@@ -34,6 +45,18 @@ fn main() {
         std::fs::write(path, table.page()).expect("write the page");
         println!("wrote {path}");
     }
+}
+
+fn print_run(r: &Run) {
+    println!(
+        "{:<20} {:<32} {:>8} states{} {:>9.2?}  counterexamples: {}",
+        r.behaviour.name(),
+        r.scenario,
+        r.states,
+        if r.complete { "" } else { " (capped)" },
+        r.elapsed,
+        r.failed.join(", ")
+    );
 }
 
 fn path(behaviour: &str, scenario: &str, property: &str) {
@@ -45,6 +68,7 @@ fn path(behaviour: &str, scenario: &str, property: &str) {
     };
     let scenario = scenarios()
         .into_iter()
+        .chain(large_scenarios())
         .find(|s| s.name == scenario)
         .unwrap_or_else(|| panic!("unknown scenario {scenario}"));
     let (property, _) = PROPERTIES

@@ -25,5 +25,5 @@ pub mod properties;
 pub mod scenario;
 pub mod table;
 
-pub use scenario::{scenarios, Behaviour, Cluster, Fault, Scenario};
-pub use table::{check, counterexample, model, Counterexample, Run, Table};
+pub use scenario::{large_scenarios, scenarios, Behaviour, Cluster, Fault, Scenario};
+pub use table::{check, check_up_to, counterexample, model, Counterexample, Run, Table};

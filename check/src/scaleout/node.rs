@@ -339,6 +339,10 @@ impl Node<'_> {
     }
 
     /// The SUBSCRIBE reply for `chan`.
+    ///
+    /// Known simplification: a reply is not matched to its request, so a channel subscribed,
+    /// unsubscribed and subscribed again while the first reply is on its way would count as
+    /// live one reply early. No scenario subscribes a channel twice.
     pub fn subscribed(&mut self, chan: Chan) {
         self.state.live.put(chan);
         while let Some(Pending::Sub { target, then, .. }) = self

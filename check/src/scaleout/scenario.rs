@@ -10,7 +10,8 @@ pub enum Behaviour {
     /// once as a no-op (the PUBLISH reports no subscriber); a group send's Completion waits
     /// until its own publication came back and was written to the local members; a lost
     /// subscription closes every local client with `allowReconnect: true`. Inbound channel
-    /// messages are handled in arrival order.
+    /// messages are handled in arrival order. An ack that does not come although the id had a
+    /// subscriber (its node crashed) fails the invocation after a timeout, as in ASP.NET.
     Refhub,
     /// ASP.NET Core's Redis backplane (reference/scaleout.md §1.3–1.6): a remote add or remove
     /// waits for an ack that an unknown id never sends (the ~30 s timeout, here a timer that
@@ -200,5 +201,32 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         plain("subscription gap", cross_add(), &[], true, false),
         plain("node crash", cross_add(), &[], false, true),
+    ]
+}
+
+/// Larger clusters for the benchmark (`cargo run -p hubspec-check --example scaleout --
+/// --large`), too big for the default tests: three nodes, three clients, the cross-node cases
+/// of [`scenarios`] together, with a gap and a crash.
+pub fn large_scenarios() -> Vec<Scenario> {
+    let three = |name, clients, gaps, crashes| Scenario {
+        name,
+        nodes: 3,
+        clients,
+        members: vec![(c(1), 0)],
+        gaps,
+        crashes,
+    };
+    let clients = || {
+        vec![
+            (0, vec![to_group(1, 0, 1)]),
+            (1, vec![add(2, Target::Id(c(3)), 0), to_group(2, 0, 2)]),
+            (2, vec![]),
+        ]
+    };
+    vec![
+        three("three nodes", clients(), false, false),
+        three("three nodes, a gap", clients(), true, false),
+        three("three nodes, a crash", clients(), false, true),
+        three("three nodes, a gap and a crash", clients(), true, true),
     ]
 }
