@@ -10,7 +10,7 @@ use super::history::{hub_of, spec};
 use super::msg::{Body, Chan, Chans, Msg, Timer};
 use super::scenario::{Behaviour, Fault};
 use hubspec_model::sets::Bits;
-use hubspec_model::{ConnId, GroupSet, Hub, Op, Small, Target};
+use hubspec_model::{ConnId, GroupSet, Hub, Op, Selector, Small, Target};
 use stateright::actor::{model_timeout, Out};
 
 /// Where the outcome of a local membership change goes.
@@ -184,31 +184,20 @@ impl Node<'_> {
             client: caller,
             step,
         };
+        if let Some(change) = op.membership_change() {
+            let (target, group, add) = (change.target, *change.group, change.add);
+            return match self.state.holds(target) {
+                Some(t) => self.change(t, group, add, me),
+                None => self.remote_change(caller, step, target, group, add),
+            };
+        }
         match op {
-            Op::AddToGroup { group: Some(g), .. } => self.change(caller, g, true, me),
-            Op::RemoveFromGroup { group: Some(g), .. } => self.change(caller, g, false, me),
-            Op::AddConnectionToGroup {
-                target,
-                group: Some(g),
-                ..
-            }
-            | Op::RemoveConnectionFromGroup {
-                target,
-                group: Some(g),
-                ..
-            } => {
-                let add = matches!(op, Op::AddConnectionToGroup { .. });
-                match self.state.holds(target) {
-                    Some(t) => self.change(t, g, add, me),
-                    None => self.remote_change(caller, step, target, g, add),
-                }
-            }
             Op::Send {
-                selector: hubspec_model::Selector::Group(Some(g)),
+                selector: Selector::Group(Some(g)),
                 ..
             } => self.group_send(caller, step, g),
             Op::Send {
-                selector: hubspec_model::Selector::Connection(target),
+                selector: Selector::Connection(target),
                 ..
             } => self.connection_send(caller, step, target),
             other => unreachable!("not in the scale-out scenarios: {other:?}"),
