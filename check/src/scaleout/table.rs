@@ -253,8 +253,9 @@ for three node behaviours, exhaustively over every interleaving of a few small c
   members; a lost backplane subscription closes every local client with `allowReconnect: true`;
   an ack that does not come although the id had a subscriber (its node crashed) fails the
   invocation after a timeout.
-- **ASP.NET-compatible**: ASP.NET Core's Redis backplane as traced in the research
-  (`RedisHubLifetimeManager`, reference/scaleout.md §1.3–1.6): a remote add or remove waits for
+- **ASP.NET-compatible**: ASP.NET Core's Redis backplane as read from its source
+  (`src/SignalR/server/StackExchangeRedis/src/RedisHubLifetimeManager.cs` and
+  `Internal/AckHandler.cs` in dotnet/aspnetcore): a remote add or remove waits for
   an ack an unknown id never sends (the ~30 s timeout, which fails the invocation); a send to a
   local connection is written directly, a group send completes once published; the
   per-connection group set is case-insensitive (`StringComparer.OrdinalIgnoreCase`) while
