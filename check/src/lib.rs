@@ -17,6 +17,8 @@
 //!   checker did not gain from a second thread here).
 //! - [`concrete`]: canonical paths mapped back to histories a live server can replay.
 //! - [`run`]: running a check and collecting its figures.
+//! - [`scaleout`]: an actor model of several hub nodes on a pub/sub backplane, and the table of
+//!   which properties hold under which node behaviour.
 
 pub mod actions;
 pub mod bounds;
@@ -25,6 +27,7 @@ pub mod explore;
 pub mod model;
 pub mod properties;
 pub mod run;
+pub mod scaleout;
 pub mod state;
 
 pub use bounds::Bounds;
