@@ -509,3 +509,66 @@ async fn bad_requests_get_the_2x_errors_and_nothing_else_is_affected() {
     assert_eq!(a.sync().await, ["fine"]);
     assert_eq!(hub.model().conns.len(), 1);
 }
+
+/// `target/peers/classic` with `npm ci` done once per lock file: Microsoft's jQuery client
+/// (npm `signalr` 2.4.3), `jquery` and `jsdom`, pinned by
+/// `refhub/tests/peers/classic/package-lock.json`.
+fn classic_peer_dir() -> &'static std::path::PathBuf {
+    use crate::peers::{mark_installed, require_tool, run, sources, stage, work_dir};
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        require_tool("node", "--version", "Node.js 18 or newer");
+        require_tool("npm", "--version", "npm, which comes with Node.js");
+        let from = sources().join("classic");
+        let to = work_dir().join("classic");
+        let files = ["package.json", "package-lock.json", "peer.js"];
+        let stale = stage(&from, &to, &files, "package-lock.json");
+        if stale || !to.join("node_modules/signalr").is_dir() {
+            let mut npm = std::process::Command::new("npm");
+            npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&to);
+            if let Err(e) = run(npm, crate::peers::INSTALL_TIMEOUT) {
+                panic!("npm ci of the pinned jQuery SignalR client failed: {e}");
+            }
+            mark_installed(&from, &to, "package-lock.json");
+        }
+        to
+    })
+}
+
+/// The official classic client (jQuery, under jsdom) joins a group, loses its socket (cut
+/// by a proxy, no close frame), reconnects on its own with its groups token and cursor: the
+/// same id, still in the group, the message sent while it was away received exactly once.
+/// Then `stop()`'s `/abort` ends both connections.
+#[tokio::test]
+async fn the_official_jquery_client_reconnects_with_its_groups_token_and_cursor() {
+    let hub = start(|_| {}).await;
+    let dir = classic_peer_dir().clone();
+    let origin = base(&hub);
+    let result = tokio::task::spawn_blocking(move || {
+        let mut c = std::process::Command::new("node");
+        c.arg("peer.js")
+            .arg(&origin)
+            .arg("reconnect")
+            .current_dir(&dir);
+        crate::peers::run(c, crate::peers::RUN_TIMEOUT)
+    })
+    .await
+    .expect("node runner");
+    match result {
+        Ok(out) => assert!(out.contains("ok reconnect"), "{out}"),
+        Err(e) => panic!("{e}"),
+    }
+    for _ in 0..100 {
+        if hub.model().conns.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        hub.model().conns.is_empty(),
+        "stop() aborts: {:?}",
+        hub.model().conns
+    );
+    hub.shutdown().await;
+}
