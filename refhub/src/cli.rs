@@ -77,7 +77,7 @@ impl ServeArgs {
 
 /// Print every fault with its description and the rules it breaks.
 pub fn list_faults() {
-    for f in Fault::ALL {
+    for f in Fault::every() {
         println!(
             "{:<34} {} [{}]",
             f.name(),

@@ -19,7 +19,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hubspec_model::{ConnId, ErrorKind, GroupSet as _, Op};
 use hubspec_wire::classic::envelope::KEEP_ALIVE;
-use hubspec_wire::classic::{split_by_hub, Envelope, GroupsToken, HubInvocation, HubResponse};
+use hubspec_wire::classic::{split_by_hub, Envelope, HubInvocation, HubResponse};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -28,6 +28,7 @@ use crate::dispatch;
 use crate::server::Shared;
 use crate::state::{error_text, End, State};
 
+use super::conns::qualified;
 use super::http::{check, live, refuse};
 use super::HUB;
 
@@ -195,23 +196,31 @@ fn rejoin(
         st.suspend(conn);
     }
     let public_id = st.entries.get(&conn)?.public_id.clone();
-    let key = st.classic.key().to_vec();
-    let (verified, failure) = GroupsToken::groups_to_rejoin(&key, &public_id, groups_token);
-    if let Some(failure) = &failure {
-        tracing::info!(%conn, %failure, "classic reconnect: the groups token rejoins nothing");
-    }
-    let mut presented: Vec<String> = split_by_hub(&verified, &[HUB])
-        .into_iter()
-        .flat_map(|(_, groups)| groups)
-        .collect();
-    presented.sort();
-    presented.dedup();
     let held: Vec<String> = st
         .hub
         .conn(conn)
         .map(|c| c.token.items().collect())
         .unwrap_or_default();
-    if failure.is_none() && presented == held {
+    let key = st.classic.key().to_vec();
+    let rejoined = st
+        .faults()
+        .classic_rejoin(&key, &public_id, groups_token, &qualified(&held));
+    let presented = match rejoined {
+        Ok(groups) => {
+            let mut mine: Vec<String> = split_by_hub(&groups, &[HUB])
+                .into_iter()
+                .flat_map(|(_, groups)| groups)
+                .collect();
+            mine.sort();
+            mine.dedup();
+            Some(mine)
+        }
+        Err(failure) => {
+            tracing::info!(%conn, %failure, "classic reconnect: the groups token rejoins nothing");
+            None
+        }
+    };
+    if presented.as_ref() == Some(&held) {
         st.apply(&Op::Resume {
             conn,
             altered_token: false,
@@ -224,16 +233,17 @@ fn rejoin(
             conn,
             altered_token: true,
         });
-        if failure.is_none() {
-            for group in presented {
-                st.apply(&Op::AddToGroup {
-                    caller: conn,
-                    group: Some(group),
-                });
-            }
+        for group in presented.into_iter().flatten() {
+            st.apply(&Op::AddToGroup {
+                caller: conn,
+                group: Some(group),
+            });
         }
     }
-    let replay = st.classic.replay(conn, message_id)?;
+    let replay = match st.faults().classic_replays() {
+        true => st.classic.replay(conn, message_id)?,
+        false => st.classic.replay(conn, None)?,
+    };
     if !replay.items.is_empty() {
         transport.send_text(Envelope::with_messages(replay.cursor, replay.items).to_json());
     }

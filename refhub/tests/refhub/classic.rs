@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use hubspec_model::Status;
-use hubspec_refhub::{RefHub, CLASSIC_HUB, CLASSIC_PATH};
+use hubspec_refhub::{Fault, RefHub, CLASSIC_HUB, CLASSIC_PATH};
 use hubspec_wire::classic::{
     tamper, ClientState, ClientUrls, HubInvocation, NegotiateResponse, ServerFrame,
     ServerHubMessage,
@@ -571,4 +571,105 @@ async fn the_official_jquery_client_reconnects_with_its_groups_token_and_cursor(
         hub.model().conns
     );
     hub.shutdown().await;
+}
+
+/// A hub with one classic fault, and A (in group `g`) and B (in group `h`) connected, each
+/// holding a groups token.
+async fn two_in_groups(fault: Fault) -> (RefHub, Classic, Classic) {
+    let hub = start(|c| {
+        c.faults.insert(fault);
+    })
+    .await;
+    let mut a = Classic::connect(&hub, None).await;
+    let mut b = Classic::connect(&hub, None).await;
+    a.ok("AddToGroup", json!(["g"])).await;
+    b.ok("AddToGroup", json!(["h"])).await;
+    a.sync().await;
+    b.sync().await;
+    (hub, a, b)
+}
+
+/// Cuts A's socket, lets `away` run while it is suspended, and reconnects it presenting
+/// `token` (its own when `None`).
+async fn cut_and_reconnect(hub: &RefHub, a: Classic, token: Option<String>) -> Classic {
+    let (id, urls, mut state, base) = a.cut();
+    wait_suspended(hub, 1).await;
+    if let Some(token) = token {
+        state.groups_token = Some(token);
+    }
+    Classic::reconnect(id, urls, state, base).await
+}
+
+/// Whether a send from `b` to `group` reaches `a`.
+async fn reaches(a: &mut Classic, b: &mut Classic, group: &str) -> bool {
+    b.ok("SendToGroup", json!([group, "probe"])).await;
+    a.sync().await == ["probe"]
+}
+
+#[tokio::test]
+async fn fault_classic_token_unverified_breaks_rec_classic_altered_token() {
+    let (hub, a, mut b) = two_in_groups(Fault::ClassicTokenUnverified).await;
+    let altered = tamper(a.state.groups_token.as_deref().unwrap());
+    let mut a = cut_and_reconnect(&hub, a, Some(altered)).await;
+    // REC-CLASSIC-ALTERED-TOKEN would have A in no group.
+    assert!(reaches(&mut a, &mut b, "g").await);
+}
+
+#[tokio::test]
+async fn fault_classic_no_rejoin_breaks_rec_classic_rejoin() {
+    let (hub, a, mut b) = two_in_groups(Fault::ClassicNoRejoin).await;
+    let mut a = cut_and_reconnect(&hub, a, None).await;
+    // REC-CLASSIC-REJOIN would have A back in g.
+    assert!(!reaches(&mut a, &mut b, "g").await);
+}
+
+#[tokio::test]
+async fn fault_classic_no_replay_breaks_rec_resume_replays() {
+    let (hub, a, mut b) = two_in_groups(Fault::ClassicNoReplay).await;
+    let (id, urls, state, base) = a.cut();
+    wait_suspended(&hub, 1).await;
+    b.ok("SendToGroup", json!(["g", "missed"])).await;
+    let mut a = Classic::reconnect(id, urls, state, base).await;
+    // REC-RESUME-REPLAYS would give A "missed"; it is still in g.
+    assert_eq!(a.sync().await, Vec::<String>::new());
+    assert!(reaches(&mut a, &mut b, "g").await);
+}
+
+#[tokio::test]
+async fn fault_classic_foreign_token_breaks_rec_classic_altered_token() {
+    let (hub, a, mut b) = two_in_groups(Fault::ClassicForeignToken).await;
+    let foreign = b.state.groups_token.clone().unwrap();
+    let mut a = cut_and_reconnect(&hub, a, Some(foreign)).await;
+    // A token issued to B rejoins nothing for A; with the fault A is in B's group h.
+    assert!(reaches(&mut a, &mut b, "h").await);
+    assert!(!reaches(&mut a, &mut b, "g").await);
+}
+
+/// The same reconnects on the correct hub: each fault above is what makes the difference.
+#[tokio::test]
+async fn without_a_fault_the_same_reconnects_keep_the_classic_rules() {
+    let hub = start(|_| {}).await;
+    let mut a = Classic::connect(&hub, None).await;
+    let mut b = Classic::connect(&hub, None).await;
+    a.ok("AddToGroup", json!(["g"])).await;
+    b.ok("AddToGroup", json!(["h"])).await;
+    a.sync().await;
+    b.sync().await;
+    let own = a.state.groups_token.clone().unwrap();
+    let foreign = b.state.groups_token.clone().unwrap();
+    let mut a = cut_and_reconnect(&hub, a, None).await;
+    assert!(reaches(&mut a, &mut b, "g").await, "own token: rejoined");
+    let mut a = cut_and_reconnect(&hub, a, Some(tamper(&own))).await;
+    assert!(
+        !reaches(&mut a, &mut b, "g").await,
+        "altered token: nothing"
+    );
+    a.ok("AddToGroup", json!(["g"])).await;
+    a.sync().await;
+    let mut a = cut_and_reconnect(&hub, a, Some(foreign)).await;
+    assert!(
+        !reaches(&mut a, &mut b, "h").await,
+        "foreign token: nothing"
+    );
+    assert!(!reaches(&mut a, &mut b, "g").await);
 }
