@@ -166,7 +166,9 @@ impl State {
     fn model(&mut self, op: &Op<Text>) -> Option<Outcome<Text>> {
         // An operation is judged by the protocol of the connection it concerns: classic
         // connections by the classic profile, whatever the core endpoint serves.
-        let spec = self.faults.spec(self.classic.spec_for(op, self.spec));
+        let spec = self
+            .faults
+            .spec(self.classic.spec_for(op, self.spec, &self.faults));
         match self.hub.apply(&spec, op) {
             Ok(outcome) => Some(outcome),
             Err(e) => {

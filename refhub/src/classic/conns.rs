@@ -13,6 +13,7 @@ use hubspec_wire::classic::groups_token::qualify;
 use hubspec_wire::classic::{ClientHubInvocation, Envelope, GroupsToken, Replay, ReplayBuffer};
 use hubspec_wire::HubMessage;
 
+use crate::faults::FaultState;
 use crate::state::Entry;
 
 use super::HUB;
@@ -61,7 +62,7 @@ impl ClassicConns {
 
     /// The spec `op` is judged by: the classic profile when it concerns a classic
     /// connection (its caller, or the connection dropped, resumed or ended), else `base`.
-    pub(crate) fn spec_for(&self, op: &Op, base: Spec) -> Spec {
+    pub(crate) fn spec_for(&self, op: &Op, base: Spec, faults: &FaultState) -> Spec {
         let conn = match op {
             Op::Disconnect { conn }
             | Op::Drop { conn }
@@ -70,11 +71,12 @@ impl ClassicConns {
             other => other.caller(),
         };
         if conn.is_some_and(|c| self.conns.contains_key(&c)) {
-            Spec {
+            let classic = Spec {
                 profile: Profile::Classic,
                 verify_rejoin: false,
                 ..base
-            }
+            };
+            faults.classic_spec(op, classic, base)
         } else {
             base
         }

@@ -314,10 +314,14 @@ fn frame(shared: &Arc<Shared>, conn: ConnId, generation: u64, transport: &Transp
         return;
     }
     let performed = st.invoke(conn, call, method);
-    let cancelled =
+    let mut cancelled =
         performed.completion.as_ref().err() == Some(&error_text(ErrorKind::Cancelled, method));
     let response = match performed.completion {
         Ok(result) => HubResponse::result(id, result),
+        Err(_) if cancelled && !st.faults().classic_cancels() => {
+            cancelled = false;
+            HubResponse::result(id, None)
+        }
         Err(error) => HubResponse::detailed_error(id, error),
     };
     if let Some(op) = performed.deferred {

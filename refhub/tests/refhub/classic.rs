@@ -256,9 +256,11 @@ async fn invocations_get_bare_results_and_errors_and_sends_come_in_envelopes() {
     assert!(error.contains("Method does not exist"), "{error}");
     let error = a.invoke("AddToGroup", json!([null])).await.unwrap_err();
     assert!(error.contains("ArgumentNullException"), "{error}");
-    // SND-CLASSIC-EMPTY-NAME: a classic send to "" is refused.
-    let error = a.invoke("SendToGroup", json!(["", "p"])).await.unwrap_err();
-    assert!(!error.is_empty());
+    // SND-CLASSIC-EMPTY-NAME: a classic send to "" is refused (a core caller's is not).
+    for method in ["SendToGroup", "SendToOthersInGroup"] {
+        let error = a.invoke(method, json!(["", "p"])).await.unwrap_err();
+        assert!(error.contains("Cannot send to an empty group name."), "{error}");
+    }
     assert_eq!(a.sync().await, ["x"]);
 }
 
@@ -672,4 +674,34 @@ async fn without_a_fault_the_same_reconnects_keep_the_classic_rules() {
         "foreign token: nothing"
     );
     assert!(!reaches(&mut a, &mut b, "g").await);
+}
+
+#[tokio::test]
+async fn fault_classic_unknown_id_succeeds_breaks_grp_classic_unknown_id_cancelled() {
+    let hub = start(|c| {
+        c.faults.insert(Fault::ClassicUnknownIdSucceeds);
+        c.classic_ack_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let mut a = Classic::connect(&hub, None).await;
+    // GRP-CLASSIC-UNKNOWN-ID-CANCELLED would cancel it after 30 s; the result is at once.
+    let result = a
+        .invoke("AddConnectionToGroup", json!(["no-such-id", "g"]))
+        .await;
+    assert_eq!(result, Ok(None));
+}
+
+#[tokio::test]
+async fn fault_classic_empty_name_accepted_breaks_snd_classic_empty_name() {
+    let hub = start(|c| {
+        c.faults.insert(Fault::ClassicEmptyNameAccepted);
+    })
+    .await;
+    let mut a = Classic::connect(&hub, None).await;
+    // SND-CLASSIC-EMPTY-NAME would refuse it.
+    assert_eq!(a.invoke("SendToGroup", json!(["", "p"])).await, Ok(None));
+    assert_eq!(
+        a.invoke("SendToOthersInGroup", json!(["", "p"])).await,
+        Ok(None)
+    );
 }
