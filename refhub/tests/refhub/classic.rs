@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hubspec_model::Status;
 use hubspec_refhub::{Fault, RefHub, CLASSIC_HUB, CLASSIC_PATH};
 use hubspec_wire::classic::{
     tamper, ClientState, ClientUrls, HubInvocation, NegotiateResponse, ServerFrame,
@@ -16,6 +15,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{http, start, status_of, Client, Ws, WAIT};
+use crate::reconnect::wait_status;
 
 /// One classic client: the URLs it builds, its socket, the cursor and token it keeps.
 struct Classic {
@@ -198,23 +198,6 @@ impl Classic {
     }
 }
 
-/// Waits until the model has `n` suspended connections.
-async fn wait_suspended(hub: &RefHub, n: usize) {
-    for _ in 0..250 {
-        let now = hub
-            .model()
-            .conns
-            .iter()
-            .filter(|c| c.status == Status::Suspended)
-            .count();
-        if now == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never saw {n} suspended connection(s)");
-}
-
 #[tokio::test]
 async fn negotiate_answers_as_a_2x_server_to_the_jquery_client() {
     let hub = start(|c| c.disconnect_timeout = Duration::from_secs(30)).await;
@@ -259,7 +242,10 @@ async fn invocations_get_bare_results_and_errors_and_sends_come_in_envelopes() {
     // SND-CLASSIC-EMPTY-NAME: a classic send to "" is refused (a core caller's is not).
     for method in ["SendToGroup", "SendToOthersInGroup"] {
         let error = a.invoke(method, json!(["", "p"])).await.unwrap_err();
-        assert!(error.contains("Cannot send to an empty group name."), "{error}");
+        assert!(
+            error.contains("Cannot send to an empty group name."),
+            "{error}"
+        );
     }
     assert_eq!(a.sync().await, ["x"]);
 }
@@ -301,7 +287,7 @@ async fn a_reconnect_keeps_the_id_rejoins_the_token_groups_and_replays_once_in_o
     b.ok("SendToGroup", json!(["g", "before"])).await;
     assert_eq!(a.sync().await, ["before"]);
     let (id, urls, state, base) = a.cut();
-    wait_suspended(&hub, 1).await;
+    wait_status(&hub, 1).await;
     b.ok("SendToGroup", json!(["g", "m1"])).await;
     b.ok("SendToConnection", json!([id, "m2"])).await;
     let mut a = Classic::reconnect(id.clone(), urls, state, base).await;
@@ -325,7 +311,7 @@ async fn an_altered_or_foreign_token_rejoins_nothing_and_the_reconnect_proceeds(
     b.sync().await;
     let b_token = b.state.groups_token.clone().unwrap();
     let (id, urls, mut state, base) = a.cut();
-    wait_suspended(&hub, 1).await;
+    wait_status(&hub, 1).await;
     b.ok("SendToGroup", json!(["g", "m"])).await;
     state.groups_token = state.groups_token.as_deref().map(tamper);
     let mut a = Classic::reconnect(id, urls, state, base).await;
@@ -344,7 +330,7 @@ async fn an_altered_or_foreign_token_rejoins_nothing_and_the_reconnect_proceeds(
     a.ok("AddToGroup", json!(["h"])).await;
     a.sync().await;
     let (id, urls, mut state, base) = a.cut();
-    wait_suspended(&hub, 1).await;
+    wait_status(&hub, 1).await;
     state.groups_token = Some(b_token);
     let mut a = Classic::reconnect(id, urls, state, base).await;
     b.ok("SendToGroup", json!(["g", "o"])).await;
@@ -363,7 +349,7 @@ async fn an_authentic_older_token_rejoins_its_own_groups() {
     a.ok("AddToGroup", json!(["h"])).await;
     a.sync().await;
     let (id, urls, mut state, base) = a.cut();
-    wait_suspended(&hub, 1).await;
+    wait_status(&hub, 1).await;
     state.groups_token = Some(old);
     let mut a = Classic::reconnect(id, urls, state, base).await;
     b.ok("SendToGroup", json!(["g", "in g"])).await;
@@ -400,8 +386,8 @@ async fn a_suspended_connection_ends_after_the_disconnect_timeout() {
     let hub = start(|c| c.disconnect_timeout = Duration::from_millis(300)).await;
     let a = Classic::connect(&hub, None).await;
     let (id, urls, state, base) = a.cut();
-    wait_suspended(&hub, 1).await;
-    wait_suspended(&hub, 0).await;
+    wait_status(&hub, 1).await;
+    wait_status(&hub, 0).await;
     assert!(hub.model().conns.is_empty());
     let url = urls.reconnect(
         state.groups_token.as_deref(),
@@ -575,13 +561,10 @@ async fn the_official_jquery_client_reconnects_with_its_groups_token_and_cursor(
     hub.shutdown().await;
 }
 
-/// A hub with one classic fault, and A (in group `g`) and B (in group `h`) connected, each
+/// A hub with `fault` (or none), and A (in group `g`) and B (in group `h`) connected, each
 /// holding a groups token.
-async fn two_in_groups(fault: Fault) -> (RefHub, Classic, Classic) {
-    let hub = start(|c| {
-        c.faults.insert(fault);
-    })
-    .await;
+async fn two_in_groups(fault: Option<Fault>) -> (RefHub, Classic, Classic) {
+    let hub = start(|c| c.faults.extend(fault)).await;
     let mut a = Classic::connect(&hub, None).await;
     let mut b = Classic::connect(&hub, None).await;
     a.ok("AddToGroup", json!(["g"])).await;
@@ -595,7 +578,7 @@ async fn two_in_groups(fault: Fault) -> (RefHub, Classic, Classic) {
 /// `token` (its own when `None`).
 async fn cut_and_reconnect(hub: &RefHub, a: Classic, token: Option<String>) -> Classic {
     let (id, urls, mut state, base) = a.cut();
-    wait_suspended(hub, 1).await;
+    wait_status(hub, 1).await;
     if let Some(token) = token {
         state.groups_token = Some(token);
     }
@@ -610,7 +593,7 @@ async fn reaches(a: &mut Classic, b: &mut Classic, group: &str) -> bool {
 
 #[tokio::test]
 async fn fault_classic_token_unverified_breaks_rec_classic_altered_token() {
-    let (hub, a, mut b) = two_in_groups(Fault::ClassicTokenUnverified).await;
+    let (hub, a, mut b) = two_in_groups(Some(Fault::ClassicTokenUnverified)).await;
     let altered = tamper(a.state.groups_token.as_deref().unwrap());
     let mut a = cut_and_reconnect(&hub, a, Some(altered)).await;
     // REC-CLASSIC-ALTERED-TOKEN would have A in no group.
@@ -619,7 +602,7 @@ async fn fault_classic_token_unverified_breaks_rec_classic_altered_token() {
 
 #[tokio::test]
 async fn fault_classic_no_rejoin_breaks_rec_classic_rejoin() {
-    let (hub, a, mut b) = two_in_groups(Fault::ClassicNoRejoin).await;
+    let (hub, a, mut b) = two_in_groups(Some(Fault::ClassicNoRejoin)).await;
     let mut a = cut_and_reconnect(&hub, a, None).await;
     // REC-CLASSIC-REJOIN would have A back in g.
     assert!(!reaches(&mut a, &mut b, "g").await);
@@ -627,9 +610,9 @@ async fn fault_classic_no_rejoin_breaks_rec_classic_rejoin() {
 
 #[tokio::test]
 async fn fault_classic_no_replay_breaks_rec_resume_replays() {
-    let (hub, a, mut b) = two_in_groups(Fault::ClassicNoReplay).await;
+    let (hub, a, mut b) = two_in_groups(Some(Fault::ClassicNoReplay)).await;
     let (id, urls, state, base) = a.cut();
-    wait_suspended(&hub, 1).await;
+    wait_status(&hub, 1).await;
     b.ok("SendToGroup", json!(["g", "missed"])).await;
     let mut a = Classic::reconnect(id, urls, state, base).await;
     // REC-RESUME-REPLAYS would give A "missed"; it is still in g.
@@ -639,7 +622,7 @@ async fn fault_classic_no_replay_breaks_rec_resume_replays() {
 
 #[tokio::test]
 async fn fault_classic_foreign_token_breaks_rec_classic_altered_token() {
-    let (hub, a, mut b) = two_in_groups(Fault::ClassicForeignToken).await;
+    let (hub, a, mut b) = two_in_groups(Some(Fault::ClassicForeignToken)).await;
     let foreign = b.state.groups_token.clone().unwrap();
     let mut a = cut_and_reconnect(&hub, a, Some(foreign)).await;
     // A token issued to B rejoins nothing for A; with the fault A is in B's group h.
@@ -650,13 +633,7 @@ async fn fault_classic_foreign_token_breaks_rec_classic_altered_token() {
 /// The same reconnects on the correct hub: each fault above is what makes the difference.
 #[tokio::test]
 async fn without_a_fault_the_same_reconnects_keep_the_classic_rules() {
-    let hub = start(|_| {}).await;
-    let mut a = Classic::connect(&hub, None).await;
-    let mut b = Classic::connect(&hub, None).await;
-    a.ok("AddToGroup", json!(["g"])).await;
-    b.ok("AddToGroup", json!(["h"])).await;
-    a.sync().await;
-    b.sync().await;
+    let (hub, a, mut b) = two_in_groups(None).await;
     let own = a.state.groups_token.clone().unwrap();
     let foreign = b.state.groups_token.clone().unwrap();
     let mut a = cut_and_reconnect(&hub, a, None).await;
