@@ -90,6 +90,12 @@ impl RefHub {
                 "profile classic is not served: refhub speaks ASP.NET Core SignalR (core, core-stateful)".into(),
             ));
         }
+        if config.normalized_path().eq_ignore_ascii_case(classic::PATH) {
+            return Err(RefHubError::Config(format!(
+                "path {} is the classic endpoint's; serve the core hub at another path",
+                classic::PATH
+            )));
+        }
         let rooms = rooms::RoomsDb::open(config.rooms_db.as_deref())?;
         let state = state::State::new(config.clone(), rooms)?;
         let listener =

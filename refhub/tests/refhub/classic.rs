@@ -682,3 +682,13 @@ async fn fault_classic_empty_name_accepted_breaks_snd_classic_empty_name() {
         Ok(None)
     );
 }
+
+#[tokio::test]
+async fn the_core_hub_cannot_take_the_classic_path() {
+    let config = hubspec_refhub::RefHubConfig {
+        path: CLASSIC_PATH.to_owned(),
+        ..Default::default()
+    };
+    let error = RefHub::start(config).await.unwrap_err();
+    assert!(error.to_string().contains("classic endpoint"), "{error}");
+}
