@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// faster closes that connection with an error.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_invocations_per_sec: u32,
+    /// Classic endpoint: how long an add or remove of an id that is not live waits before it
+    /// completes as cancelled, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub classic_ack_timeout_ms: u64,
     /// List the faults with the rules each breaks, and exit.
     #[arg(long)]
     pub list_faults: bool,
@@ -65,6 +69,7 @@ impl ServeArgs {
             max_message_bytes: self.max_message_bytes,
             max_group_name_bytes: self.max_group_name_bytes,
             max_invocations_per_second: self.max_invocations_per_sec,
+            classic_ack_timeout: Duration::from_millis(self.classic_ack_timeout_ms),
             ..RefHubConfig::default()
         }
     }
@@ -72,7 +77,7 @@ impl ServeArgs {
 
 /// Print every fault with its description and the rules it breaks.
 pub fn list_faults() {
-    for f in Fault::ALL {
+    for f in Fault::every() {
         println!(
             "{:<34} {} [{}]",
             f.name(),

@@ -18,7 +18,8 @@ pub struct RefHubConfig {
     pub listen: SocketAddr,
     /// The hub's path, e.g. `/hub`; negotiate is at `{path}/negotiate`.
     pub path: String,
-    /// `core` or `core-stateful` (`classic` is refused: refhub speaks ASP.NET Core's protocol).
+    /// `core` or `core-stateful` (`classic` is refused here: this path speaks
+    /// ASP.NET Core's protocol; classic clients use `/signalr`, served beside it on the same state).
     pub profile: Profile,
     /// How `SendToGroups` fans out.
     pub groups_fanout: GroupsFanout,
@@ -59,6 +60,13 @@ pub struct RefHubConfig {
     /// Slow-consumer limit: the most messages queued to one socket and not yet written; more
     /// closes that connection (refhub addition; ASP.NET Core applies backpressure instead).
     pub max_queued_messages: usize,
+    /// Classic endpoint: how long `AddConnectionToGroup` / `RemoveConnectionFromGroup` of an id
+    /// that is not live waits before it completes as cancelled (the 2.x `AckHandler`'s
+    /// threshold, 30 s; GRP-CLASSIC-UNKNOWN-ID-CANCELLED). Tests shorten it.
+    pub classic_ack_timeout: Duration,
+    /// Classic endpoint: the messages kept per connection for a reconnect's replay (the 2.x
+    /// `DefaultMessageBufferSize`, 1000, which is per topic there).
+    pub classic_replay_messages: usize,
 }
 
 impl Default for RefHubConfig {
@@ -80,6 +88,8 @@ impl Default for RefHubConfig {
             max_pending_invocations: 256,
             max_invocations_per_second: 100_000,
             max_queued_messages: 100_000,
+            classic_ack_timeout: Duration::from_secs(30),
+            classic_replay_messages: hubspec_wire::classic::replay::DEFAULT_CAPACITY,
         }
     }
 }

@@ -23,6 +23,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use hubspec_model::{
     ConnId, Delivery, GroupsFanout, Hub, Op, Selector, Spec, Status, Target, Text,
 };
+use hubspec_wire::classic::{GroupsToken, TokenError};
 use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, NegotiateResponse};
 
 use crate::dispatch::{Call, Name};
@@ -143,6 +144,22 @@ pub enum Fault {
     /// `GetConnectionId` from a connection that is in a group (other than its restored rooms)
     /// is never answered.
     GetConnectionIdHangs,
+    // [classic] The classic endpoint's faults (listed in `Fault::CLASSIC`).
+    /// A classic reconnect does not verify the groups token: the connection gets back the
+    /// groups it had at the drop, whatever token it presents.
+    ClassicTokenUnverified,
+    /// A classic reconnect rejoins no group, whatever its token.
+    ClassicNoRejoin,
+    /// A classic reconnect replays nothing from its cursor: messages sent while it was away are lost.
+    ClassicNoReplay,
+    /// A classic reconnect accepts a groups token issued to another connection and rejoins its groups.
+    ClassicForeignToken,
+    /// A classic add or remove of an id that is not live completes at once, successfully
+    /// (as in ASP.NET Core), instead of being cancelled when no acknowledgement comes.
+    ClassicUnknownIdSucceeds,
+    /// A classic send to the group named `""` is taken as an ordinary group name (as in
+    /// ASP.NET Core) instead of being refused.
+    ClassicEmptyNameAccepted,
 }
 
 impl Fault {
@@ -203,6 +220,26 @@ impl Fault {
         Fault::GetConnectionIdHangs,
     ];
 
+    // [classic]
+    /// The classic endpoint's faults. Apart from [`Fault::ALL`] while the suite cannot drive
+    /// the classic endpoint (the harness speaks ASP.NET Core only): conformance hunts every
+    /// fault of `ALL`, and a fault it cannot reach would fail its mutants part. They are
+    /// selected with `--fault` and listed by `--list-faults` like the others, and
+    /// refhub's own classic tests show each one breaking its rule.
+    pub const CLASSIC: [Fault; 6] = [
+        Fault::ClassicTokenUnverified,
+        Fault::ClassicNoRejoin,
+        Fault::ClassicNoReplay,
+        Fault::ClassicForeignToken,
+        Fault::ClassicUnknownIdSucceeds,
+        Fault::ClassicEmptyNameAccepted,
+    ];
+
+    /// Every fault: [`Fault::ALL`], then [`Fault::CLASSIC`].
+    pub fn every() -> impl Iterator<Item = Fault> {
+        Fault::ALL.into_iter().chain(Fault::CLASSIC)
+    }
+
     /// The fault's name on the command line (`--fault NAME`).
     pub fn name(self) -> &'static str {
         match self {
@@ -259,6 +296,13 @@ impl Fault {
             Fault::CloseWithoutMessage => "close-without-message",
             Fault::SequenceMissingOnResume => "sequence-missing-on-resume",
             Fault::GetConnectionIdHangs => "get-connection-id-hangs",
+            // [classic]
+            Fault::ClassicTokenUnverified => "classic-token-unverified",
+            Fault::ClassicNoRejoin => "classic-no-rejoin",
+            Fault::ClassicNoReplay => "classic-no-replay",
+            Fault::ClassicForeignToken => "classic-foreign-token",
+            Fault::ClassicUnknownIdSucceeds => "classic-unknown-id-succeeds",
+            Fault::ClassicEmptyNameAccepted => "classic-empty-name-accepted",
         }
     }
 
@@ -332,6 +376,13 @@ impl Fault {
             Fault::CloseWithoutMessage => "a client Close is answered without a Close message",
             Fault::SequenceMissingOnResume => "a resume replays without a Sequence first",
             Fault::GetConnectionIdHangs => "GetConnectionId from a group member never completes",
+            // [classic]
+            Fault::ClassicTokenUnverified => "a classic reconnect ignores its groups token and gets back its groups of the drop",
+            Fault::ClassicNoRejoin => "a classic reconnect rejoins no group",
+            Fault::ClassicNoReplay => "a classic reconnect replays nothing from its cursor",
+            Fault::ClassicForeignToken => "a classic reconnect accepts another connection's groups token",
+            Fault::ClassicUnknownIdSucceeds => "a classic add or remove of an id not live succeeds at once",
+            Fault::ClassicEmptyNameAccepted => "a classic send to the group \"\" is not refused",
         }
     }
 
@@ -393,6 +444,13 @@ impl Fault {
             Fault::CloseWithoutMessage => &["PRO-CLOSE"],
             Fault::SequenceMissingOnResume => &["PRO-SEQUENCE"],
             Fault::GetConnectionIdHangs => &["PRO-RESPONSIVE"],
+            // [classic]
+            Fault::ClassicTokenUnverified => &["REC-CLASSIC-ALTERED-TOKEN"],
+            Fault::ClassicNoRejoin => &["REC-CLASSIC-REJOIN"],
+            Fault::ClassicNoReplay => &["REC-RESUME-REPLAYS"],
+            Fault::ClassicForeignToken => &["REC-CLASSIC-ALTERED-TOKEN"],
+            Fault::ClassicUnknownIdSucceeds => &["GRP-CLASSIC-UNKNOWN-ID-CANCELLED"],
+            Fault::ClassicEmptyNameAccepted => &["SND-CLASSIC-EMPTY-NAME"],
         }
     }
 }
@@ -986,6 +1044,67 @@ impl FaultState {
         }
         out
     }
+
+    // [classic]
+    /// What a classic reconnect of `public_id` presenting `token` rejoins, as hub-qualified
+    /// names (`Err`: the token is refused and nothing is rejoined; no token rejoins nothing).
+    /// `held` is what the model kept for it at the drop, qualified the same way.
+    /// `classic-token-unverified`: `held`, whatever the token; `classic-no-rejoin`: nothing;
+    /// `classic-foreign-token`: an authentic token of another connection is taken as its own.
+    pub(crate) fn classic_rejoin(
+        &self,
+        key: &[u8],
+        public_id: &str,
+        token: Option<&str>,
+        held: &[String],
+    ) -> Result<Vec<String>, TokenError> {
+        if self.has(Fault::ClassicTokenUnverified) {
+            return Ok(held.to_vec());
+        }
+        if self.has(Fault::ClassicNoRejoin) {
+            return Ok(Vec::new());
+        }
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        match GroupsToken::verify(key, public_id, token) {
+            Err(TokenError::OtherConnection) if self.has(Fault::ClassicForeignToken) => {
+                GroupsToken::open_any_owner(key, token).map(|(_, groups)| groups)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether a classic reconnect replays what was logged after its cursor
+    /// (`classic-no-replay`: no).
+    pub(crate) fn classic_replays(&self) -> bool {
+        !self.has(Fault::ClassicNoReplay)
+    }
+
+    /// Whether a classic add or remove the model cancelled is answered as cancelled after the
+    /// ack timeout (`classic-unknown-id-succeeds`: no, as a success at once).
+    pub(crate) fn classic_cancels(&self) -> bool {
+        !self.has(Fault::ClassicUnknownIdSucceeds)
+    }
+
+    /// The spec an operation of a classic connection is judged by: `classic`, or with
+    /// `classic-empty-name-accepted`, `base` (the core endpoint's) for a send to one group.
+    pub(crate) fn classic_spec(&self, op: &Op<Text>, classic: Spec, base: Spec) -> Spec {
+        let one_group = matches!(
+            op,
+            Op::Send {
+                selector: Selector::Group(_)
+                    | Selector::GroupExcept(..)
+                    | Selector::OthersInGroup(_),
+                ..
+            }
+        );
+        if one_group && self.has(Fault::ClassicEmptyNameAccepted) {
+            base
+        } else {
+            classic
+        }
+    }
 }
 
 /// The groups `id` is in.
@@ -1034,16 +1153,13 @@ impl fmt::Display for Fault {
 impl FromStr for Fault {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Fault::ALL
-            .into_iter()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                format!(
-                    "unknown fault '{s}' (expected one of: {})",
-                    names.join(", ")
-                )
-            })
+        Fault::every().find(|f| f.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Fault::every().map(|f| f.name()).collect();
+            format!(
+                "unknown fault '{s}' (expected one of: {})",
+                names.join(", ")
+            )
+        })
     }
 }
 
@@ -1055,7 +1171,7 @@ mod tests {
     #[test]
     fn every_fault_round_trips_through_its_name() {
         let mut names = BTreeSet::new();
-        for f in Fault::ALL {
+        for f in Fault::every() {
             assert_eq!(f.name().parse::<Fault>(), Ok(f));
             assert!(names.insert(f.name()), "duplicate name {}", f.name());
             assert!(!f.description().is_empty());
@@ -1075,6 +1191,7 @@ mod tests {
             hubspec_model::Profile::Core,
             hubspec_model::Profile::CoreStateful,
         ];
+        // The classic endpoint's rules: `every_classic_rule_refhub_serves_has_a_classic_fault`.
         let missing: Vec<&str> = hubspec_model::RULES
             .iter()
             .filter(|r| served.iter().any(|p| r.applies_to(*p)))
@@ -1084,9 +1201,39 @@ mod tests {
         assert!(missing.is_empty(), "rules no fault breaks: {missing:?}");
     }
 
+    // [classic]
+    /// Every rule stated for `classic` alone that the classic endpoint serves has a classic
+    /// fault, and so has replay (REC-RESUME-REPLAYS), which classic keeps its own way.
+    /// REC-CLASSIC-VERIFY is not served: the endpoint does not verify rejoins.
+    #[test]
+    fn every_classic_rule_refhub_serves_has_a_classic_fault() {
+        let named: BTreeSet<&str> = Fault::CLASSIC
+            .iter()
+            .flat_map(|f| f.breaks().iter().copied())
+            .collect();
+        let only = |r: &&hubspec_model::Rule| {
+            r.applies_to(hubspec_model::Profile::Classic)
+                && !r.applies_to(hubspec_model::Profile::Core)
+                && !r.applies_to(hubspec_model::Profile::CoreStateful)
+        };
+        let mut missing: Vec<&str> = hubspec_model::RULES
+            .iter()
+            .filter(only)
+            .map(|r| r.id)
+            .filter(|id| !named.contains(id) && *id != "REC-CLASSIC-VERIFY")
+            .collect();
+        if !named.contains("REC-RESUME-REPLAYS") {
+            missing.push("REC-RESUME-REPLAYS");
+        }
+        assert!(
+            missing.is_empty(),
+            "classic rules no classic fault breaks: {missing:?}"
+        );
+    }
+
     #[test]
     fn every_fault_breaks_only_rules_that_exist() {
-        for f in Fault::ALL {
+        for f in Fault::every() {
             assert!(!f.breaks().is_empty(), "{f} breaks no rule");
             for id in f.breaks() {
                 assert!(

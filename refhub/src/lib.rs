@@ -23,6 +23,8 @@
 //! - `state`: the model plus ids, tokens, sockets and replay buffers; contract calls become
 //!   model operations there, and the model's deliveries become frames.
 //! - `rooms`: the rooms records in SQLite.
+//! - `classic`: the classic ASP.NET SignalR 2.x endpoint at `/signalr` (WebSockets), on the
+//!   same state: classic and core connections share groups and sends.
 //! - [`cli`]: the flags of `hubspec-refhub` and `hubspec serve`, and serving until a signal.
 //! - [`faults`]: the named, off-by-default bugs ([`Fault`]) and every hook through which
 //!   they perturb the hub (`FaultState` for `state`, `WireFaults` for `connection` and
@@ -38,6 +40,7 @@
 //! one writer task draining one FIFO queue, so per-connection order is the order of the
 //! model's deliveries.
 
+mod classic;
 pub mod cli;
 pub mod config;
 mod connection;
@@ -57,6 +60,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use classic::{HUB as CLASSIC_HUB, PATH as CLASSIC_PATH};
 pub use config::RefHubConfig;
 pub use error::RefHubError;
 pub use faults::Fault;
@@ -85,6 +89,12 @@ impl RefHub {
             return Err(RefHubError::Config(
                 "profile classic is not served: refhub speaks ASP.NET Core SignalR (core, core-stateful)".into(),
             ));
+        }
+        if config.normalized_path().eq_ignore_ascii_case(classic::PATH) {
+            return Err(RefHubError::Config(format!(
+                "path {} is the classic endpoint's; serve the core hub at another path",
+                classic::PATH
+            )));
         }
         let rooms = rooms::RoomsDb::open(config.rooms_db.as_deref())?;
         let state = state::State::new(config.clone(), rooms)?;

@@ -51,6 +51,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(&format!("{path}/negotiate"), post(negotiate))
         .route(&path, get(websocket))
+        .merge(crate::classic::routes())
         .with_state(shared)
 }
 

@@ -31,6 +31,7 @@ use hubspec_model::{
 use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer};
 use serde_json::Value;
 
+use crate::classic::ClassicConns;
 use crate::config::RefHubConfig;
 use crate::connection::{Out, Transport};
 use crate::dispatch::{errors, Call, Name, Send};
@@ -60,6 +61,11 @@ impl Entry {
     /// Whether a socket is attached (connected, not suspended).
     pub(crate) fn has_transport(&self) -> bool {
         self.transport.is_some()
+    }
+
+    /// The socket, while connected.
+    pub(crate) fn transport(&self) -> Option<&Transport> {
+        self.transport.as_ref()
     }
 }
 
@@ -105,7 +111,7 @@ pub(crate) struct State {
     /// The model: memberships, connections, rooms records.
     pub(crate) hub: Hub<Text>,
     pub(crate) entries: HashMap<ConnId, Entry>,
-    by_public: HashMap<String, ConnId>,
+    pub(crate) by_public: HashMap<String, ConnId>,
     pub(crate) tokens: HashMap<String, Token>,
     rooms: RoomsDb,
     /// Bumped on every restart; a task holding an older value is stale.
@@ -114,6 +120,9 @@ pub(crate) struct State {
     faults: FaultState,
     /// Connections to end once the current operation is done (buffer or queue overflow).
     overflowed: Vec<(ConnId, String)>,
+    /// The connections made on the classic endpoint (`/signalr`), with what only they have:
+    /// cursors, replay logs, the groups their last token carried.
+    pub(crate) classic: ClassicConns,
 }
 
 impl State {
@@ -121,6 +130,7 @@ impl State {
     pub(crate) fn new(config: RefHubConfig, rooms: RoomsDb) -> Result<State, crate::RefHubError> {
         let mut hub = Hub::new();
         rooms.load_into(&mut hub)?;
+        let classic = ClassicConns::new(config.classic_replay_messages);
         Ok(State {
             spec: config.spec(),
             faults: FaultState::new(config.faults.clone()),
@@ -133,6 +143,7 @@ impl State {
             epoch: 0,
             next_generation: 0,
             overflowed: Vec::new(),
+            classic,
         })
     }
 
@@ -146,14 +157,18 @@ impl State {
         self.faults.public_id(crate::server::new_id())
     }
 
-    fn next_generation(&mut self) -> u64 {
+    pub(crate) fn next_generation(&mut self) -> u64 {
         self.next_generation += 1;
         self.next_generation
     }
 
     /// The model's answer to `op`, with the spec the op is judged by.
     fn model(&mut self, op: &Op<Text>) -> Option<Outcome<Text>> {
-        let spec = self.faults.spec(self.spec);
+        // An operation is judged by the protocol of the connection it concerns: classic
+        // connections by the classic profile, whatever the core endpoint serves.
+        let spec = self
+            .faults
+            .spec(self.classic.spec_for(op, self.spec, &self.faults));
         match self.hub.apply(&spec, op) {
             Ok(outcome) => Some(outcome),
             Err(e) => {
@@ -165,7 +180,7 @@ impl State {
     }
 
     /// Applies `op` to the model and writes its deliveries.
-    fn apply(&mut self, op: &Op<Text>) -> Option<OpResult> {
+    pub(crate) fn apply(&mut self, op: &Op<Text>) -> Option<OpResult> {
         let outcome = self.model(op)?;
         self.deliver(&outcome.deliveries);
         Some(outcome.result)
@@ -200,6 +215,13 @@ impl State {
         let Some(entry) = self.entries.get_mut(&to) else {
             return;
         };
+        if let Some(frame) = self.classic.push(to, message) {
+            // A classic connection: logged for replay, written inside an envelope.
+            if let Some(transport) = &entry.transport {
+                transport.send_text(frame);
+            }
+            return;
+        }
         let text = match &mut entry.buffer {
             Some(buffer) => Utf8Bytes::from(buffer.write(message)),
             None => text.unwrap_or_else(|| Utf8Bytes::from(message.to_wire())),
@@ -238,6 +260,7 @@ impl State {
 
     /// Ends every connection that overflowed during the last operation.
     pub(crate) fn settle(&mut self) {
+        self.classic.send_new_tokens(&self.hub, &self.entries);
         while let Some((id, error)) = self.overflowed.pop() {
             tracing::warn!(conn = %id, %error, "ending connection");
             // refhub's own limits (a client that does not read, a full replay buffer); ASP.NET
@@ -327,6 +350,7 @@ impl State {
     /// Returns its socket, if it had one, for the caller to close.
     pub(crate) fn end(&mut self, id: ConnId, how: End) -> Option<Transport> {
         let entry = self.entries.remove(&id)?;
+        self.classic.remove(id);
         let suspended = self
             .hub
             .conn(id)
@@ -401,6 +425,17 @@ impl State {
         Some(generation)
     }
 
+    /// A new socket for a suspended connection (a classic reconnect, after the caller's
+    /// `Resume`): it becomes the connection's transport under a new generation, so the old
+    /// socket's task and expiry timer are stale. Returns the generation.
+    pub(crate) fn attach(&mut self, id: ConnId, transport: Transport) -> Option<u64> {
+        let generation = self.next_generation();
+        let entry = self.entries.get_mut(&id)?;
+        entry.transport = Some(transport);
+        entry.generation = generation;
+        Some(generation)
+    }
+
     /// The in-process restart: every connection ends at once (the model's `Restart`), tokens
     /// die, and the rooms records are reloaded from the database. Returns the sockets to
     /// close.
@@ -432,6 +467,7 @@ impl State {
             .filter_map(|(_, e)| e.transport)
             .collect();
         self.by_public.clear();
+        self.classic.clear();
         self.tokens.clear();
         self.tokens.extend(kept);
         self.overflowed.clear();
@@ -647,14 +683,14 @@ pub(crate) fn completion(
     HubMessage::completion(invocation_id, result)
 }
 
-fn error_text(kind: ErrorKind, target: &str) -> String {
+pub(crate) fn error_text(kind: ErrorKind, target: &str) -> String {
     match kind {
         ErrorKind::NullGroupName => errors::argument_null(target, "groupName"),
         ErrorKind::NullConnectionId => errors::argument_null(target, "connectionId"),
         ErrorKind::EmptyGroupName => errors::empty_group_name(target),
         ErrorKind::NoUser => errors::no_user(target),
         ErrorKind::ConnectionGone => errors::hub_exception(target, "The connection is gone."),
-        // Classic only (an ack that times out); refhub serves the core profiles.
+        // Classic only: an ack that times out (the classic endpoint delays it).
         ErrorKind::Cancelled => errors::hub_exception(target, "A task was canceled."),
     }
 }

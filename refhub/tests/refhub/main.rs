@@ -3,6 +3,8 @@
 //! - `bad_input`: every kind of bad input gets its documented error.
 //! - `binary`: the `hubspec-refhub` command line, its tracing log, and rooms across a real
 //!   process restart (SIGTERM, same port, same `--rooms-db`).
+//! - `classic`: the classic endpoint (`/signalr`, ASP.NET SignalR 2.x) with a classic client
+//!   built from `hubspec_wire::classic`.
 //! - `client`: the minimal test client.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
@@ -13,6 +15,7 @@
 
 mod bad_input;
 mod binary;
+mod classic;
 mod client;
 mod faults;
 mod groups;

@@ -14,16 +14,16 @@ use tokio::io::AsyncBufReadExt;
 use crate::client::start;
 
 /// How long an install may take.
-const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long one peer run may take.
-const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn sources() -> PathBuf {
+pub(crate) fn sources() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
 
 /// `target/peers`, next to the test executable's profile directory.
-fn work_dir() -> PathBuf {
+pub(crate) fn work_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target
     let target = exe
@@ -35,7 +35,7 @@ fn work_dir() -> PathBuf {
 }
 
 /// Runs `command` to completion within `timeout`; `Err` has its output.
-fn run(mut command: Command, timeout: Duration) -> Result<String, String> {
+pub(crate) fn run(mut command: Command, timeout: Duration) -> Result<String, String> {
     let what = format!("{command:?}");
     let mut child = command
         .stdout(Stdio::piped())
@@ -70,7 +70,7 @@ fn run(mut command: Command, timeout: Duration) -> Result<String, String> {
     }
 }
 
-fn require_tool(tool: &str, arg: &str, hint: &str) {
+pub(crate) fn require_tool(tool: &str, arg: &str, hint: &str) {
     let mut c = Command::new(tool);
     c.arg(arg);
     if let Err(e) = run(c, Duration::from_secs(30)) {
@@ -80,7 +80,7 @@ fn require_tool(tool: &str, arg: &str, hint: &str) {
 
 /// Copies `files` from `from` to `to`; returns whether any lock/requirements content changed
 /// compared with the stamp of the last successful install.
-fn stage(from: &Path, to: &Path, files: &[&str], stamp_of: &str) -> bool {
+pub(crate) fn stage(from: &Path, to: &Path, files: &[&str], stamp_of: &str) -> bool {
     std::fs::create_dir_all(to).expect("create target/peers");
     for f in files {
         std::fs::copy(from.join(f), to.join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
@@ -90,7 +90,7 @@ fn stage(from: &Path, to: &Path, files: &[&str], stamp_of: &str) -> bool {
     std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str())
 }
 
-fn mark_installed(from: &Path, to: &Path, stamp_of: &str) {
+pub(crate) fn mark_installed(from: &Path, to: &Path, stamp_of: &str) {
     let want = std::fs::read_to_string(from.join(stamp_of)).expect("lock file");
     std::fs::write(to.join(".installed"), want).expect("write stamp");
 }

@@ -18,7 +18,7 @@ fn cut(client: Client) -> (String, String) {
 }
 
 /// Waits until the model shows the connection with this status (or gone for `None`).
-async fn wait_status(hub: &hubspec_refhub::RefHub, count_suspended: usize) {
+pub(crate) async fn wait_status(hub: &hubspec_refhub::RefHub, count_suspended: usize) {
     for _ in 0..100 {
         let n = hub
             .model()
