@@ -8,10 +8,18 @@
 //! before the diverging send: a divergence that goes away was a change that took effect late.
 //! Each target keeps what its diagnoses found per signature, so a faulty server that makes
 //! fifty cases diverge the same way pays for one experiment.
+//!
+//! The send half of the timing rule has the mirror experiment. A message queued after its
+//! send's Completion arrives after the step's barrier: within a history it is *late*
+//! (SND-DELIVERED-BEFORE-COMPLETION, see `hubspec_harness::blame`), but when the minimal
+//! history ends with that send, the run is over before it comes, and it looks lost. So a lost
+//! copy at a send is rerun with one more step (a `Connect`) after a pause of one barrier bound:
+//! a copy that arrives in the pause is late, not lost.
 
 use crate::case::CaseOutcome;
 use crate::root_causes::{blamed, first_divergence};
 use crate::target::Target;
+use hubspec_harness::blame::LATE_DELIVERY;
 use hubspec_harness::{DivergenceKind, Session};
 use hubspec_model::{ConnId, Op, Target as Id};
 use std::collections::BTreeMap;
@@ -58,11 +66,16 @@ fn could_be_late(o: &CaseOutcome) -> Option<usize> {
 
 /// `o` (a minimal counterexample) with [`LATE_CHANGE`] blamed first when its divergence is a
 /// late membership change: it goes away when the target is given one barrier bound before the
-/// send.
-pub async fn late_change(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
-    let Some(index) = could_be_late(&o) else {
-        return o;
+/// send. Otherwise, [`late_delivery`]'s experiment.
+pub async fn late_change(target: &Target, o: CaseOutcome) -> CaseOutcome {
+    let o = match could_be_late(&o) {
+        Some(index) => late_change_at(target, o, index).await,
+        None => o,
     };
+    late_delivery(target, o).await
+}
+
+async fn late_change_at(target: &Target, mut o: CaseOutcome, index: usize) -> CaseOutcome {
     let f = first_divergence(&o.findings).expect("could_be_late found one");
     let key = (blamed(f), f.op_kind.unwrap_or(""), f.kind.name());
     let cached = target
@@ -94,6 +107,75 @@ pub async fn late_change(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
         for f in o.findings.iter_mut().filter(|f| f.step == step) {
             f.rules.retain(|r| *r != LATE_CHANGE);
             f.rules.insert(0, LATE_CHANGE);
+        }
+    }
+    o
+}
+
+/// Whether the first divergence of `o` is a lost copy of a send: the one shape a delivery
+/// queued after the Completion takes when nothing follows the send in the history.
+fn could_be_queued_late(o: &CaseOutcome) -> Option<usize> {
+    let f = first_divergence(&o.findings)?;
+    if f.kind != DivergenceKind::Lost || blamed(f) == LATE_CHANGE || blamed(f) == LATE_DELIVERY {
+        return None;
+    }
+    let index = f.step.checked_sub(1)?;
+    matches!(o.expected.ops().get(index)?, Op::Send { .. }).then_some(index)
+}
+
+/// `o` (a minimal counterexample) with [`LATE_DELIVERY`] blamed first when its lost copies
+/// arrive after all: the history up to the send is rerun with a `Connect` after it, before
+/// which the target is given one barrier bound, and every divergence up to the send is then a
+/// late copy.
+pub async fn late_delivery(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
+    let Some(index) = could_be_queued_late(&o) else {
+        return o;
+    };
+    let f = first_divergence(&o.findings).expect("could_be_queued_late found one");
+    // Its own kind in the key: the late-change experiment keys the same signature.
+    let key = (blamed(f), f.op_kind.unwrap_or(""), "lost, then late?");
+    let cached = target
+        .diagnoses
+        .lock()
+        .expect("not poisoned")
+        .get(&key)
+        .copied();
+    let late = match cached {
+        Some(late) => late,
+        None => {
+            let spec = o.expected.spec;
+            let mut ops = o.expected.ops()[..=index].to_vec();
+            ops.push(Op::Connect { user: None });
+            let mut session =
+                Session::new(&target.config, spec, "diagnosis", target.restarter.clone());
+            session.settle_before(index + 1, target.config.timeouts.barrier);
+            let report = session.run(&ops).await;
+            session.close().await;
+            let late = report.is_ok_and(|r| {
+                let upto: Vec<_> = r
+                    .divergences
+                    .iter()
+                    .filter(|d| d.step <= index + 1)
+                    .collect();
+                !upto.is_empty() && upto.iter().all(|d| d.kind == DivergenceKind::Late)
+            });
+            target
+                .diagnoses
+                .lock()
+                .expect("not poisoned")
+                .insert(key, late);
+            late
+        }
+    };
+    if late {
+        let step = f.step;
+        for f in o
+            .findings
+            .iter_mut()
+            .filter(|f| f.step == step && f.kind == DivergenceKind::Lost)
+        {
+            f.rules.retain(|r| *r != LATE_DELIVERY);
+            f.rules.insert(0, LATE_DELIVERY);
         }
     }
     o

@@ -27,7 +27,9 @@
 //!      groups → `GRP-MULTI-MEMBERSHIP`; missing right after `r` was added →
 //!      `GRP-EFFECT-BEFORE-COMPLETION`.
 //! 2. **Kind**: a duplicate → `SND-EXACTLY-ONCE` (for `Groups`, `SND-GROUPS-FANOUT`); a
-//!    reordering or a late message → `SND-FIFO`; an unexpected recipient → `SND-EXACTLY-ONCE`.
+//!    reordering → `SND-FIFO`; an unexpected recipient → `SND-EXACTLY-ONCE`. A late message
+//!    (after its step's barrier) skips the history: it reached the right connection, only
+//!    after the barrier's marker → `SND-DELIVERED-BEFORE-COMPLETION`, then `SND-FIFO`.
 //! 3. **Selector**: `SND-GROUP`, `SND-USER`, … (see [`selector_rule`]).
 //!
 //! At a `Resume` step, wrong replays are `REC-RESUME-REPLAYS` first. Result mismatches have
@@ -39,6 +41,10 @@
 
 use crate::divergence::DivergenceKind;
 use hubspec_model::{ConnId, Hub, MembershipChange, Op, Profile, Selector, Spec, Target};
+
+/// The rule of a send whose message is queued after its Completion: it arrives after the
+/// barrier that follows its step (the send half of the contract's timing rule).
+pub const LATE_DELIVERY: &str = "SND-DELIVERED-BEFORE-COMPLETION";
 
 /// The rule of a send selector.
 pub fn selector_rule(selector: &Selector) -> &'static str {
@@ -117,11 +123,24 @@ pub fn delivery_rules(
     else {
         // A message at a step that sends nothing (or one no op sent).
         match kind {
-            DivergenceKind::Reordered | DivergenceKind::Late => push(&mut rules, "SND-FIFO"),
+            DivergenceKind::Late => {
+                push(&mut rules, LATE_DELIVERY);
+                push(&mut rules, "SND-FIFO");
+            }
+            DivergenceKind::Reordered => push(&mut rules, "SND-FIFO"),
             _ => push(&mut rules, "SND-EXACTLY-ONCE"),
         }
         return rules;
     };
+    // A copy that came after its step's barrier was sent to the right connection: no
+    // membership explains it, only when it was queued. The barrier's marker, sent after the
+    // Completion, overtook it.
+    if kind == DivergenceKind::Late {
+        push(&mut rules, LATE_DELIVERY);
+        push(&mut rules, "SND-FIFO");
+        push(&mut rules, selector_rule(selector));
+        return rules;
+    }
     let ctx = Ctx::new(spec, ops, send_index, kind, recipient, selector);
     // A copy to a connection the selector itself leaves out (the caller of `Others` and
     // `OthersInGroup`, a listed id of `AllExcept` and `GroupExcept`): the selector decides,
@@ -158,7 +177,7 @@ pub fn delivery_rules(
         DivergenceKind::Duplicate | DivergenceKind::Unexpected => {
             push(&mut rules, "SND-EXACTLY-ONCE")
         }
-        DivergenceKind::Reordered | DivergenceKind::Late => push(&mut rules, "SND-FIFO"),
+        DivergenceKind::Reordered => push(&mut rules, "SND-FIFO"),
         _ => {}
     }
     push(&mut rules, selector_rule(selector));
@@ -819,7 +838,7 @@ mod tests {
     }
 
     #[test]
-    fn reordering_and_late_messages_blame_fifo() {
+    fn reordering_blames_fifo_and_a_late_message_the_send_timing() {
         let ops = vec![connect(None), to_group(1, "g")];
         assert_eq!(
             delivery_rules(&Spec::default(), &ops, 1, Reordered, c(1), None),
@@ -827,8 +846,19 @@ mod tests {
         );
         assert_eq!(
             delivery_rules(&Spec::default(), &ops, 1, Late, c(1), None),
-            vec!["SND-FIFO", "SND-GROUP"]
+            vec![LATE_DELIVERY, "SND-FIFO", "SND-GROUP"]
         );
+    }
+
+    /// A copy that arrives late right after its recipient was added is not a late add: the
+    /// add had landed (the send reached it), the send's queueing had not.
+    #[test]
+    fn a_late_copy_after_an_add_is_not_blamed_on_the_membership_timing() {
+        let ops = vec![connect(None), connect(None), add(1, "g"), to_group(2, "g")];
+        let rules = delivery_rules(&Spec::default(), &ops, 3, Late, c(1), None);
+        assert_eq!(rules, vec![LATE_DELIVERY, "SND-FIFO", "SND-GROUP"]);
+        let rules = delivery_rules(&Spec::default(), &ops, 3, Lost, c(1), None);
+        assert_eq!(rules[0], "GRP-EFFECT-BEFORE-COMPLETION");
     }
 
     #[test]

@@ -143,11 +143,20 @@ pub enum Fault {
     /// `GetConnectionId` from a connection that is in a group (other than its restored rooms)
     /// is never answered.
     GetConnectionIdHangs,
+    // [timing]
+    /// `SendToOthers` completes before its messages are queued (a hub method that does not
+    /// await `Clients.Others.SendAsync`): they go out a moment after the Completion.
+    SendCompletesBeforeQueue,
+    /// Rooms records are kept in memory only: a restart forgets them.
+    RoomsInMemory,
+    /// Under profile `core`, the token of a connection whose transport was lost stays valid,
+    /// so a socket at it is accepted (as a new connection with the old id) instead of refused.
+    CoreDropResumable,
 }
 
 impl Fault {
     /// Every fault, in a stable order.
-    pub const ALL: [Fault; 53] = [
+    pub const ALL: [Fault; 56] = [
         Fault::StickyGroups,
         Fault::NoRejoinOnResume,
         Fault::OthersInGroupIncludesCaller,
@@ -201,6 +210,10 @@ impl Fault {
         Fault::CloseWithoutMessage,
         Fault::SequenceMissingOnResume,
         Fault::GetConnectionIdHangs,
+        // [timing]
+        Fault::SendCompletesBeforeQueue,
+        Fault::RoomsInMemory,
+        Fault::CoreDropResumable,
     ];
 
     /// The fault's name on the command line (`--fault NAME`).
@@ -259,6 +272,10 @@ impl Fault {
             Fault::CloseWithoutMessage => "close-without-message",
             Fault::SequenceMissingOnResume => "sequence-missing-on-resume",
             Fault::GetConnectionIdHangs => "get-connection-id-hangs",
+            // [timing]
+            Fault::SendCompletesBeforeQueue => "send-completes-before-queue",
+            Fault::RoomsInMemory => "rooms-in-memory",
+            Fault::CoreDropResumable => "core-drop-resumable",
         }
     }
 
@@ -332,6 +349,10 @@ impl Fault {
             Fault::CloseWithoutMessage => "a client Close is answered without a Close message",
             Fault::SequenceMissingOnResume => "a resume replays without a Sequence first",
             Fault::GetConnectionIdHangs => "GetConnectionId from a group member never completes",
+            // [timing]
+            Fault::SendCompletesBeforeQueue => "SendToOthers completes before its messages are queued; they go out a moment later",
+            Fault::RoomsInMemory => "rooms records are kept in memory only and a restart forgets them",
+            Fault::CoreDropResumable => "under core, a socket at the token of a lost connection is accepted instead of refused",
         }
     }
 
@@ -351,7 +372,9 @@ impl Fault {
             Fault::RemoveDropsGroup => &["GRP-REMOVE-ONE"],
             Fault::BufferLostOnResume => &["REC-RESUME-REPLAYS"],
             Fault::MembershipsSurviveRestart => &["RST-WIPES-MEMBERSHIP"],
-            Fault::RoomsNotRestored => &["ROOM-RESTORE-ON-CONNECT", "ROOM-SURVIVE-RESTART"],
+            // After a restart too, but that is the restore's doing; a restart that forgets the
+            // records is `rooms-in-memory`.
+            Fault::RoomsNotRestored => &["ROOM-RESTORE-ON-CONNECT"],
             Fault::GroupsFanoutOpposite => &["SND-GROUPS-FANOUT"],
             Fault::UserSendMissesOne => &["SND-USER", "SND-USERS"],
             Fault::LateMembership => &["GRP-EFFECT-BEFORE-COMPLETION"],
@@ -393,6 +416,10 @@ impl Fault {
             Fault::CloseWithoutMessage => &["PRO-CLOSE"],
             Fault::SequenceMissingOnResume => &["PRO-SEQUENCE"],
             Fault::GetConnectionIdHangs => &["PRO-RESPONSIVE"],
+            // [timing]
+            Fault::SendCompletesBeforeQueue => &["SND-DELIVERED-BEFORE-COMPLETION"],
+            Fault::RoomsInMemory => &["ROOM-SURVIVE-RESTART"],
+            Fault::CoreDropResumable => &["REC-CORE-DROP-ENDS"],
         }
     }
 }
@@ -673,6 +700,18 @@ impl FaultState {
         !self.has(Fault::ExpireNever)
     }
 
+    // [timing]
+    /// Whether a restart forgets the rooms records (`rooms-in-memory`).
+    pub(crate) fn forgets_rooms_on_restart(&self) -> bool {
+        self.has(Fault::RoomsInMemory)
+    }
+
+    // [timing]
+    /// Whether the token of a connection lost under `core` stays valid (`core-drop-resumable`).
+    pub(crate) fn keeps_token_on_core_drop(&self) -> bool {
+        self.has(Fault::CoreDropResumable)
+    }
+
     /// Whether the tokens of stateful connections survive a restart (`restart-keeps-tokens`).
     pub(crate) fn keeps_tokens_on_restart(&self) -> bool {
         self.has(Fault::RestartKeepsTokens)
@@ -729,8 +768,21 @@ impl FaultState {
     }
 
     /// `late-membership`: whether the operation of `call` is applied only after its Completion
-    /// (a membership change the model would perform).
+    /// (a membership change the model would perform); `send-completes-before-queue`: the same
+    /// for a `SendToOthers`, which cannot fail, so its Completion is right as it is.
     pub(crate) fn defers(&self, hub: &Hub, call: &Call, op: &Op<Text>) -> bool {
+        // [timing]
+        if self.has(Fault::SendCompletesBeforeQueue)
+            && matches!(
+                op,
+                Op::Send {
+                    selector: Selector::Others,
+                    ..
+                }
+            )
+        {
+            return true;
+        }
         if !self.has(Fault::LateMembership) || !call.is_membership() {
             return false;
         }

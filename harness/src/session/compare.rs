@@ -763,7 +763,10 @@ mod tests {
         );
         assert_eq!(kinds(&f), vec![(2, DivergenceKind::Late)]);
         let d = &f.divergences[0];
-        assert_eq!(d.rules, vec!["SND-FIFO", "SND-CALLER"]);
+        assert_eq!(
+            d.rules,
+            vec!["SND-DELIVERED-BEFORE-COMPLETION", "SND-FIFO", "SND-CALLER"]
+        );
         assert_eq!(
             d.observed,
             "c1 receives nothing; c1 <= \"m1\" arrived during step 3, after the barrier of step 2"
