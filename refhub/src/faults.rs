@@ -390,7 +390,9 @@ impl Fault {
             Fault::AddByIdIgnored => &["GRP-ADD-BY-ID"],
             Fault::EndedMemberBreaksGroupSend => &["CON-DISCONNECT-LEAVES-GROUPS", "SND-GROUP"],
             Fault::IdsReused => &["CON-IDS-UNIQUE"],
-            Fault::CoreDropRejoins => &["REC-CORE-DROP-ENDS", "REC-RECONNECT-IS-NEW"],
+            // The lost connection does end; that a socket at its token is refused is
+            // `core-drop-resumable`'s.
+            Fault::CoreDropRejoins => &["REC-RECONNECT-IS-NEW"],
             Fault::SuspendedIgnoresMembership => &["REC-SUSPENDED-KEEPS-GROUPS"],
             Fault::ExpireNever => &["REC-EXPIRE-ENDS"],
             Fault::GracefulCloseResumable => &["REC-GRACEFUL-NO-RESUME"],
