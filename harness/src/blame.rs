@@ -516,6 +516,28 @@ const HISTORY_RULES: &[(&str, Blame)] = &[
     }),
 ];
 
+/// Whether a connection that was in a group `selector` addresses when it ended (a disconnect,
+/// a drop that ended it, an expiry) has ended by step `index`.
+fn ended_member_of(spec: &Spec, ops: &[Op], index: usize, selector: &Selector) -> bool {
+    let groups: Vec<&String> = selector.group_names().collect();
+    if groups.is_empty() {
+        return false;
+    }
+    let Some(now) = state_before(spec, ops, index) else {
+        return false;
+    };
+    ops[..index].iter().enumerate().any(|(i, op)| {
+        let (Op::Disconnect { conn } | Op::Drop { conn } | Op::Expire { conn }) = op else {
+            return false;
+        };
+        now.conn(*conn).is_none()
+            && state_before(spec, ops, i).is_some_and(|hub| {
+                hub.conn(*conn)
+                    .is_some_and(|c| c.groups.iter().any(|g| groups.contains(&g)))
+            })
+    })
+}
+
 /// The rules a wrong result at step `index` (0-based) violates.
 pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> {
     let mut rules = Vec::new();
@@ -570,6 +592,11 @@ pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> 
                 | Selector::OthersInGroup(None) => push(&mut rules, "GRP-NULL-NAME"),
                 Selector::Connection(Target::Null) => push(&mut rules, "GRP-NULL-CONNECTION-ID"),
                 _ => {}
+            }
+            // A group send that fails (or succeeds) wrongly where a member of the group has
+            // ended: the ended connection was not taken out of its groups.
+            if ended_member_of(spec, ops, index, selector) {
+                push(&mut rules, "CON-DISCONNECT-LEAVES-GROUPS");
             }
             push(&mut rules, selector_rule(selector));
         }
@@ -859,6 +886,26 @@ mod tests {
         assert_eq!(rules, vec![LATE_DELIVERY, "SND-FIFO", "SND-GROUP"]);
         let rules = delivery_rules(&Spec::default(), &ops, 3, Lost, c(1), None);
         assert_eq!(rules[0], "GRP-EFFECT-BEFORE-COMPLETION");
+    }
+
+    /// A group send whose result is wrong after a member of the group disconnected: the
+    /// disconnect did not take it out of the group.
+    #[test]
+    fn a_wrong_group_send_result_after_a_member_ended_blames_the_disconnect() {
+        let ops = vec![
+            connect(None),
+            connect(None),
+            add(1, "g"),
+            Op::Disconnect { conn: c(1) },
+            to_group(2, "g"),
+        ];
+        assert_eq!(
+            result_rules(&Spec::default(), &ops, 4),
+            vec!["CON-DISCONNECT-LEAVES-GROUPS", "SND-GROUP"]
+        );
+        // A member that is still live explains nothing.
+        let ops = vec![connect(None), connect(None), add(1, "g"), to_group(2, "g")];
+        assert_eq!(result_rules(&Spec::default(), &ops, 3), vec!["SND-GROUP"]);
     }
 
     #[test]
