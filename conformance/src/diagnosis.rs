@@ -78,30 +78,11 @@ pub async fn late_change(target: &Target, o: CaseOutcome) -> CaseOutcome {
 async fn late_change_at(target: &Target, mut o: CaseOutcome, index: usize) -> CaseOutcome {
     let f = first_divergence(&o.findings).expect("could_be_late found one");
     let key = (blamed(f), f.op_kind.unwrap_or(""), f.kind.name());
-    let cached = target
-        .diagnoses
-        .lock()
-        .expect("not poisoned")
-        .get(&key)
-        .copied();
-    let late = match cached {
-        Some(late) => late,
-        None => {
-            let spec = o.expected.spec;
-            let mut session =
-                Session::new(&target.config, spec, "diagnosis", target.restarter.clone());
-            session.settle_before(index, target.config.timeouts.barrier);
-            let report = session.run(&o.expected.ops()[..=index]).await;
-            session.close().await;
-            let late = report.is_ok_and(|r| r.divergences.is_empty());
-            target
-                .diagnoses
-                .lock()
-                .expect("not poisoned")
-                .insert(key, late);
-            late
-        }
-    };
+    let ops = &o.expected.ops()[..=index];
+    let late = experiment(target, key, o.expected.spec, ops, index, |r| {
+        r.divergences.is_empty()
+    })
+    .await;
     if late {
         let step = f.step;
         for f in o.findings.iter_mut().filter(|f| f.step == step) {
@@ -134,39 +115,17 @@ pub async fn late_delivery(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
     let f = first_divergence(&o.findings).expect("could_be_queued_late found one");
     // Its own kind in the key: the late-change experiment keys the same signature.
     let key = (blamed(f), f.op_kind.unwrap_or(""), "lost, then late?");
-    let cached = target
-        .diagnoses
-        .lock()
-        .expect("not poisoned")
-        .get(&key)
-        .copied();
-    let late = match cached {
-        Some(late) => late,
-        None => {
-            let spec = o.expected.spec;
-            let mut ops = o.expected.ops()[..=index].to_vec();
-            ops.push(Op::Connect { user: None });
-            let mut session =
-                Session::new(&target.config, spec, "diagnosis", target.restarter.clone());
-            session.settle_before(index + 1, target.config.timeouts.barrier);
-            let report = session.run(&ops).await;
-            session.close().await;
-            let late = report.is_ok_and(|r| {
-                let upto: Vec<_> = r
-                    .divergences
-                    .iter()
-                    .filter(|d| d.step <= index + 1)
-                    .collect();
-                !upto.is_empty() && upto.iter().all(|d| d.kind == DivergenceKind::Late)
-            });
-            target
-                .diagnoses
-                .lock()
-                .expect("not poisoned")
-                .insert(key, late);
-            late
-        }
-    };
+    let mut ops = o.expected.ops()[..=index].to_vec();
+    ops.push(Op::Connect { user: None });
+    let late = experiment(target, key, o.expected.spec, &ops, index + 1, |r| {
+        let upto: Vec<_> = r
+            .divergences
+            .iter()
+            .filter(|d| d.step <= index + 1)
+            .collect();
+        !upto.is_empty() && upto.iter().all(|d| d.kind == DivergenceKind::Late)
+    })
+    .await;
     if late {
         let step = f.step;
         for f in o
@@ -179,4 +138,37 @@ pub async fn late_delivery(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
         }
     }
     o
+}
+
+/// What the experiment keyed `key` found: from the target's cache, or by running `ops` with a
+/// pause of one barrier bound before step `pause_before` (0-based) and asking `found` of the
+/// report. A run the harness could not finish found nothing.
+async fn experiment(
+    target: &Target,
+    key: (&'static str, &'static str, &'static str),
+    spec: hubspec_model::Spec,
+    ops: &[Op],
+    pause_before: usize,
+    found: impl FnOnce(&hubspec_harness::RunReport) -> bool,
+) -> bool {
+    let cached = target
+        .diagnoses
+        .lock()
+        .expect("not poisoned")
+        .get(&key)
+        .copied();
+    if let Some(found) = cached {
+        return found;
+    }
+    let mut session = Session::new(&target.config, spec, "diagnosis", target.restarter.clone());
+    session.settle_before(pause_before, target.config.timeouts.barrier);
+    let report = session.run(ops).await;
+    session.close().await;
+    let result = report.is_ok_and(|r| found(&r));
+    target
+        .diagnoses
+        .lock()
+        .expect("not poisoned")
+        .insert(key, result);
+    result
 }
