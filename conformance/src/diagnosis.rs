@@ -8,10 +8,18 @@
 //! before the diverging send: a divergence that goes away was a change that took effect late.
 //! Each target keeps what its diagnoses found per signature, so a faulty server that makes
 //! fifty cases diverge the same way pays for one experiment.
+//!
+//! The send half of the timing rule has the mirror experiment. A message queued after its
+//! send's Completion arrives after the step's barrier: within a history it is *late*
+//! (SND-DELIVERED-BEFORE-COMPLETION, see `hubspec_harness::blame`), but when the minimal
+//! history ends with that send, the run is over before it comes, and it looks lost. So a lost
+//! copy at a send is rerun with one more step (a `Connect`) after a pause of one barrier bound:
+//! a copy that arrives in the pause is late, not lost.
 
 use crate::case::CaseOutcome;
 use crate::root_causes::{blamed, first_divergence};
 use crate::target::Target;
+use hubspec_harness::blame::LATE_DELIVERY;
 use hubspec_harness::{DivergenceKind, Session};
 use hubspec_model::{ConnId, Op, Target as Id};
 use std::collections::BTreeMap;
@@ -58,37 +66,23 @@ fn could_be_late(o: &CaseOutcome) -> Option<usize> {
 
 /// `o` (a minimal counterexample) with [`LATE_CHANGE`] blamed first when its divergence is a
 /// late membership change: it goes away when the target is given one barrier bound before the
-/// send.
-pub async fn late_change(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
-    let Some(index) = could_be_late(&o) else {
-        return o;
+/// send. Otherwise, [`late_delivery`]'s experiment.
+pub async fn late_change(target: &Target, o: CaseOutcome) -> CaseOutcome {
+    let o = match could_be_late(&o) {
+        Some(index) => late_change_at(target, o, index).await,
+        None => o,
     };
+    late_delivery(target, o).await
+}
+
+async fn late_change_at(target: &Target, mut o: CaseOutcome, index: usize) -> CaseOutcome {
     let f = first_divergence(&o.findings).expect("could_be_late found one");
     let key = (blamed(f), f.op_kind.unwrap_or(""), f.kind.name());
-    let cached = target
-        .diagnoses
-        .lock()
-        .expect("not poisoned")
-        .get(&key)
-        .copied();
-    let late = match cached {
-        Some(late) => late,
-        None => {
-            let spec = o.expected.spec;
-            let mut session =
-                Session::new(&target.config, spec, "diagnosis", target.restarter.clone());
-            session.settle_before(index, target.config.timeouts.barrier);
-            let report = session.run(&o.expected.ops()[..=index]).await;
-            session.close().await;
-            let late = report.is_ok_and(|r| r.divergences.is_empty());
-            target
-                .diagnoses
-                .lock()
-                .expect("not poisoned")
-                .insert(key, late);
-            late
-        }
-    };
+    let ops = &o.expected.ops()[..=index];
+    let late = experiment(target, key, o.expected.spec, ops, index, |r| {
+        r.divergences.is_empty()
+    })
+    .await;
     if late {
         let step = f.step;
         for f in o.findings.iter_mut().filter(|f| f.step == step) {
@@ -97,4 +91,84 @@ pub async fn late_change(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
         }
     }
     o
+}
+
+/// Whether the first divergence of `o` is a lost copy of a send: the one shape a delivery
+/// queued after the Completion takes when nothing follows the send in the history.
+fn could_be_queued_late(o: &CaseOutcome) -> Option<usize> {
+    let f = first_divergence(&o.findings)?;
+    if f.kind != DivergenceKind::Lost || blamed(f) == LATE_CHANGE || blamed(f) == LATE_DELIVERY {
+        return None;
+    }
+    let index = f.step.checked_sub(1)?;
+    matches!(o.expected.ops().get(index)?, Op::Send { .. }).then_some(index)
+}
+
+/// `o` (a minimal counterexample) with [`LATE_DELIVERY`] blamed first when its lost copies
+/// arrive after all: the history up to the send is rerun with a `Connect` after it, before
+/// which the target is given one barrier bound, and every divergence up to the send is then a
+/// late copy.
+pub async fn late_delivery(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
+    let Some(index) = could_be_queued_late(&o) else {
+        return o;
+    };
+    let f = first_divergence(&o.findings).expect("could_be_queued_late found one");
+    // Its own kind in the key: the late-change experiment keys the same signature.
+    let key = (blamed(f), f.op_kind.unwrap_or(""), "lost, then late?");
+    let mut ops = o.expected.ops()[..=index].to_vec();
+    ops.push(Op::Connect { user: None });
+    let late = experiment(target, key, o.expected.spec, &ops, index + 1, |r| {
+        let upto: Vec<_> = r
+            .divergences
+            .iter()
+            .filter(|d| d.step <= index + 1)
+            .collect();
+        !upto.is_empty() && upto.iter().all(|d| d.kind == DivergenceKind::Late)
+    })
+    .await;
+    if late {
+        let step = f.step;
+        for f in o
+            .findings
+            .iter_mut()
+            .filter(|f| f.step == step && f.kind == DivergenceKind::Lost)
+        {
+            f.rules.retain(|r| *r != LATE_DELIVERY);
+            f.rules.insert(0, LATE_DELIVERY);
+        }
+    }
+    o
+}
+
+/// What the experiment keyed `key` found: from the target's cache, or by running `ops` with a
+/// pause of one barrier bound before step `pause_before` (0-based) and asking `found` of the
+/// report. A run the harness could not finish found nothing.
+async fn experiment(
+    target: &Target,
+    key: (&'static str, &'static str, &'static str),
+    spec: hubspec_model::Spec,
+    ops: &[Op],
+    pause_before: usize,
+    found: impl FnOnce(&hubspec_harness::RunReport) -> bool,
+) -> bool {
+    let cached = target
+        .diagnoses
+        .lock()
+        .expect("not poisoned")
+        .get(&key)
+        .copied();
+    if let Some(found) = cached {
+        return found;
+    }
+    let mut session = Session::new(&target.config, spec, "diagnosis", target.restarter.clone());
+    session.settle_before(pause_before, target.config.timeouts.barrier);
+    let report = session.run(ops).await;
+    session.close().await;
+    let result = report.is_ok_and(|r| found(&r));
+    target
+        .diagnoses
+        .lock()
+        .expect("not poisoned")
+        .insert(key, result);
+    result
 }

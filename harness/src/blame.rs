@@ -27,7 +27,9 @@
 //!      groups → `GRP-MULTI-MEMBERSHIP`; missing right after `r` was added →
 //!      `GRP-EFFECT-BEFORE-COMPLETION`.
 //! 2. **Kind**: a duplicate → `SND-EXACTLY-ONCE` (for `Groups`, `SND-GROUPS-FANOUT`); a
-//!    reordering or a late message → `SND-FIFO`; an unexpected recipient → `SND-EXACTLY-ONCE`.
+//!    reordering → `SND-FIFO`; an unexpected recipient → `SND-EXACTLY-ONCE`. A late message
+//!    (after its step's barrier) skips the history: it reached the right connection, only
+//!    after the barrier's marker → `SND-DELIVERED-BEFORE-COMPLETION`, then `SND-FIFO`.
 //! 3. **Selector**: `SND-GROUP`, `SND-USER`, … (see [`selector_rule`]).
 //!
 //! At a `Resume` step, wrong replays are `REC-RESUME-REPLAYS` first. Result mismatches have
@@ -39,6 +41,10 @@
 
 use crate::divergence::DivergenceKind;
 use hubspec_model::{ConnId, Hub, MembershipChange, Op, Profile, Selector, Spec, Target};
+
+/// The rule of a send whose message is queued after its Completion: it arrives after the
+/// barrier that follows its step (the send half of the contract's timing rule).
+pub const LATE_DELIVERY: &str = "SND-DELIVERED-BEFORE-COMPLETION";
 
 /// The rule of a send selector.
 pub fn selector_rule(selector: &Selector) -> &'static str {
@@ -117,11 +123,24 @@ pub fn delivery_rules(
     else {
         // A message at a step that sends nothing (or one no op sent).
         match kind {
-            DivergenceKind::Reordered | DivergenceKind::Late => push(&mut rules, "SND-FIFO"),
+            DivergenceKind::Late => {
+                push(&mut rules, LATE_DELIVERY);
+                push(&mut rules, "SND-FIFO");
+            }
+            DivergenceKind::Reordered => push(&mut rules, "SND-FIFO"),
             _ => push(&mut rules, "SND-EXACTLY-ONCE"),
         }
         return rules;
     };
+    // A copy that came after its step's barrier was sent to the right connection: no
+    // membership explains it, only when it was queued. The barrier's marker, sent after the
+    // Completion, overtook it.
+    if kind == DivergenceKind::Late {
+        push(&mut rules, LATE_DELIVERY);
+        push(&mut rules, "SND-FIFO");
+        push(&mut rules, selector_rule(selector));
+        return rules;
+    }
     let ctx = Ctx::new(spec, ops, send_index, kind, recipient, selector);
     // A copy to a connection the selector itself leaves out (the caller of `Others` and
     // `OthersInGroup`, a listed id of `AllExcept` and `GroupExcept`): the selector decides,
@@ -158,7 +177,7 @@ pub fn delivery_rules(
         DivergenceKind::Duplicate | DivergenceKind::Unexpected => {
             push(&mut rules, "SND-EXACTLY-ONCE")
         }
-        DivergenceKind::Reordered | DivergenceKind::Late => push(&mut rules, "SND-FIFO"),
+        DivergenceKind::Reordered => push(&mut rules, "SND-FIFO"),
         _ => {}
     }
     push(&mut rules, selector_rule(selector));
@@ -497,6 +516,28 @@ const HISTORY_RULES: &[(&str, Blame)] = &[
     }),
 ];
 
+/// Whether a connection that was in a group `selector` addresses when it ended (a disconnect,
+/// a drop that ended it, an expiry) has ended by step `index`.
+fn ended_member_of(spec: &Spec, ops: &[Op], index: usize, selector: &Selector) -> bool {
+    let groups: Vec<&String> = selector.group_names().collect();
+    if groups.is_empty() {
+        return false;
+    }
+    let Some(now) = state_before(spec, ops, index) else {
+        return false;
+    };
+    ops[..index].iter().enumerate().any(|(i, op)| {
+        let (Op::Disconnect { conn } | Op::Drop { conn } | Op::Expire { conn }) = op else {
+            return false;
+        };
+        now.conn(*conn).is_none()
+            && state_before(spec, ops, i).is_some_and(|hub| {
+                hub.conn(*conn)
+                    .is_some_and(|c| c.groups.iter().any(|g| groups.contains(&g)))
+            })
+    })
+}
+
 /// The rules a wrong result at step `index` (0-based) violates.
 pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> {
     let mut rules = Vec::new();
@@ -551,6 +592,11 @@ pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> 
                 | Selector::OthersInGroup(None) => push(&mut rules, "GRP-NULL-NAME"),
                 Selector::Connection(Target::Null) => push(&mut rules, "GRP-NULL-CONNECTION-ID"),
                 _ => {}
+            }
+            // A group send that fails (or succeeds) wrongly where a member of the group has
+            // ended: the ended connection was not taken out of its groups.
+            if ended_member_of(spec, ops, index, selector) {
+                push(&mut rules, "CON-DISCONNECT-LEAVES-GROUPS");
             }
             push(&mut rules, selector_rule(selector));
         }
@@ -819,7 +865,7 @@ mod tests {
     }
 
     #[test]
-    fn reordering_and_late_messages_blame_fifo() {
+    fn reordering_blames_fifo_and_a_late_message_the_send_timing() {
         let ops = vec![connect(None), to_group(1, "g")];
         assert_eq!(
             delivery_rules(&Spec::default(), &ops, 1, Reordered, c(1), None),
@@ -827,8 +873,39 @@ mod tests {
         );
         assert_eq!(
             delivery_rules(&Spec::default(), &ops, 1, Late, c(1), None),
-            vec!["SND-FIFO", "SND-GROUP"]
+            vec![LATE_DELIVERY, "SND-FIFO", "SND-GROUP"]
         );
+    }
+
+    /// A copy that arrives late right after its recipient was added is not a late add: the
+    /// add had landed (the send reached it), the send's queueing had not.
+    #[test]
+    fn a_late_copy_after_an_add_is_not_blamed_on_the_membership_timing() {
+        let ops = vec![connect(None), connect(None), add(1, "g"), to_group(2, "g")];
+        let rules = delivery_rules(&Spec::default(), &ops, 3, Late, c(1), None);
+        assert_eq!(rules, vec![LATE_DELIVERY, "SND-FIFO", "SND-GROUP"]);
+        let rules = delivery_rules(&Spec::default(), &ops, 3, Lost, c(1), None);
+        assert_eq!(rules[0], "GRP-EFFECT-BEFORE-COMPLETION");
+    }
+
+    /// A group send whose result is wrong after a member of the group disconnected: the
+    /// disconnect did not take it out of the group.
+    #[test]
+    fn a_wrong_group_send_result_after_a_member_ended_blames_the_disconnect() {
+        let ops = vec![
+            connect(None),
+            connect(None),
+            add(1, "g"),
+            Op::Disconnect { conn: c(1) },
+            to_group(2, "g"),
+        ];
+        assert_eq!(
+            result_rules(&Spec::default(), &ops, 4),
+            vec!["CON-DISCONNECT-LEAVES-GROUPS", "SND-GROUP"]
+        );
+        // A member that is still live explains nothing.
+        let ops = vec![connect(None), connect(None), add(1, "g"), to_group(2, "g")];
+        assert_eq!(result_rules(&Spec::default(), &ops, 3), vec!["SND-GROUP"]);
     }
 
     #[test]

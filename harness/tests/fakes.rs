@@ -466,7 +466,7 @@ async fn a_refused_handshake_is_pro_handshake() {
 }
 
 #[tokio::test]
-async fn a_message_after_its_barrier_is_late_and_blamed_on_fifo() {
+async fn a_message_after_its_barrier_is_late_and_blamed_on_the_send_timing() {
     let report = run_against(Fault::LateDelivery).await;
     let d = report
         .divergences
@@ -474,7 +474,11 @@ async fn a_message_after_its_barrier_is_late_and_blamed_on_fifo() {
         .find(|d| d.kind == DivergenceKind::Late)
         .unwrap_or_else(|| panic!("no late divergence: {:?}", report.divergences));
     assert_eq!(d.step, 2, "reported at the step that sent it:\n{d}");
-    assert_eq!(d.rules[0], "SND-FIFO", "{d}");
+    assert_eq!(
+        d.rules[..2],
+        ["SND-DELIVERED-BEFORE-COMPLETION", "SND-FIFO"],
+        "{d}"
+    );
     assert!(d.observed.contains("after the barrier of step 2"), "{d}");
     assert!(
         !report

@@ -464,6 +464,11 @@ async fn every_refhub_fault_is_caught_and_blamed_on_a_rule_it_breaks() {
             // shows as a copy to the wrong connection, blamed on SND-EXACTLY-ONCE.
             let known: &[&str] = match fault {
                 hubspec_refhub::Fault::IdsReused => &["SND-EXACTLY-ONCE"],
+                // FIXME(SND-DELIVERED-BEFORE-COMPLETION): the copies go out 2 s after the
+                // Completion, after these short histories end, so a session alone sees them
+                // lost (SND-OTHERS); the suite's diagnosis reruns the history with a pause
+                // after the send and finds them late (conformance/src/diagnosis.rs).
+                hubspec_refhub::Fault::SendCompletesBeforeQueue => &["SND-OTHERS"],
                 _ => &[],
             };
             if !fault

@@ -316,6 +316,9 @@ pub static RULES: &[Rule] = &[
     rule!("SND-FIFO", Sends,
         "Messages to one connection arrive in the order the hub sent them.",
         [DHLM, "aspnetcore: src/SignalR/server/Core/src/HubConnectionContext.cs (_writeLock) @ 28f53b3eac04a73d624dd5f993c03da83a49cbdb"]),
+    rule!("SND-DELIVERED-BEFORE-COMPLETION", Sends,
+        "A send is complete when its invocation completes: its messages are queued to every recipient before its Completion, so each arrives before anything sent to that recipient afterwards.",
+        [DHLM, "aspnetcore: src/SignalR/server/Core/src/Internal/DefaultHubDispatcher.cs (the Completion is written after the hub method's task) @ 953674e31b51d95cb9a99e4f938b003b198ab8a4"]),
     // Restart.
     rule!("RST-WIPES-MEMBERSHIP", Restart,
         "A server restart ends every connection; no membership survives it, and connections made afterwards start in no group.",

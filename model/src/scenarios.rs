@@ -706,6 +706,17 @@ fn sends() -> Vec<Scenario> {
     s.send_group(b, "g");
     out.push(s.done());
 
+    // shows: what a send delivers is there before anything sent after its Completion, here a
+    // message to the same connection by id.
+    let mut s = Script::new("SND-DELIVERED-BEFORE-COMPLETION", "then-direct");
+    let (a, b) = (s.anon(), s.anon());
+    s.send(b, Selector::Others);
+    s.send(b, Selector::Connection(id(a)));
+    s.add(a, g("g"));
+    s.send_group(b, "g");
+    s.send(b, Selector::Connection(id(a)));
+    out.push(s.done());
+
     out
 }
 

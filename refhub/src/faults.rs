@@ -160,11 +160,20 @@ pub enum Fault {
     /// A classic send to the group named `""` is taken as an ordinary group name (as in
     /// ASP.NET Core) instead of being refused.
     ClassicEmptyNameAccepted,
+    // [timing]
+    /// `SendToOthers` completes before its messages are queued (a hub method that does not
+    /// await `Clients.Others.SendAsync`): they go out a moment after the Completion.
+    SendCompletesBeforeQueue,
+    /// Rooms records are kept in memory only: a restart forgets them.
+    RoomsInMemory,
+    /// Under profile `core`, the token of a connection whose transport was lost stays valid,
+    /// so a socket at it is accepted (as a new connection with the old id) instead of refused.
+    CoreDropResumable,
 }
 
 impl Fault {
     /// Every fault, in a stable order.
-    pub const ALL: [Fault; 53] = [
+    pub const ALL: [Fault; 56] = [
         Fault::StickyGroups,
         Fault::NoRejoinOnResume,
         Fault::OthersInGroupIncludesCaller,
@@ -218,6 +227,10 @@ impl Fault {
         Fault::CloseWithoutMessage,
         Fault::SequenceMissingOnResume,
         Fault::GetConnectionIdHangs,
+        // [timing]
+        Fault::SendCompletesBeforeQueue,
+        Fault::RoomsInMemory,
+        Fault::CoreDropResumable,
     ];
 
     // [classic]
@@ -303,6 +316,10 @@ impl Fault {
             Fault::ClassicForeignToken => "classic-foreign-token",
             Fault::ClassicUnknownIdSucceeds => "classic-unknown-id-succeeds",
             Fault::ClassicEmptyNameAccepted => "classic-empty-name-accepted",
+            // [timing]
+            Fault::SendCompletesBeforeQueue => "send-completes-before-queue",
+            Fault::RoomsInMemory => "rooms-in-memory",
+            Fault::CoreDropResumable => "core-drop-resumable",
         }
     }
 
@@ -383,6 +400,10 @@ impl Fault {
             Fault::ClassicForeignToken => "a classic reconnect accepts another connection's groups token",
             Fault::ClassicUnknownIdSucceeds => "a classic add or remove of an id not live succeeds at once",
             Fault::ClassicEmptyNameAccepted => "a classic send to the group \"\" is not refused",
+            // [timing]
+            Fault::SendCompletesBeforeQueue => "SendToOthers completes before its messages are queued; they go out a moment later",
+            Fault::RoomsInMemory => "rooms records are kept in memory only and a restart forgets them",
+            Fault::CoreDropResumable => "under core, a socket at the token of a lost connection is accepted instead of refused",
         }
     }
 
@@ -402,7 +423,9 @@ impl Fault {
             Fault::RemoveDropsGroup => &["GRP-REMOVE-ONE"],
             Fault::BufferLostOnResume => &["REC-RESUME-REPLAYS"],
             Fault::MembershipsSurviveRestart => &["RST-WIPES-MEMBERSHIP"],
-            Fault::RoomsNotRestored => &["ROOM-RESTORE-ON-CONNECT", "ROOM-SURVIVE-RESTART"],
+            // After a restart too, but that is the restore's doing; a restart that forgets the
+            // records is `rooms-in-memory`.
+            Fault::RoomsNotRestored => &["ROOM-RESTORE-ON-CONNECT"],
             Fault::GroupsFanoutOpposite => &["SND-GROUPS-FANOUT"],
             Fault::UserSendMissesOne => &["SND-USER", "SND-USERS"],
             Fault::LateMembership => &["GRP-EFFECT-BEFORE-COMPLETION"],
@@ -416,9 +439,13 @@ impl Fault {
             Fault::UnknownIdFails => &["GRP-UNKNOWN-ID"],
             Fault::ClosedIdFails => &["GRP-CLOSED-ID"],
             Fault::AddByIdIgnored => &["GRP-ADD-BY-ID"],
-            Fault::EndedMemberBreaksGroupSend => &["CON-DISCONNECT-LEAVES-GROUPS", "SND-GROUP"],
+            // The failing send is the dead member's doing: SND-GROUP is its echo, and has
+            // faults of its own.
+            Fault::EndedMemberBreaksGroupSend => &["CON-DISCONNECT-LEAVES-GROUPS"],
             Fault::IdsReused => &["CON-IDS-UNIQUE"],
-            Fault::CoreDropRejoins => &["REC-CORE-DROP-ENDS", "REC-RECONNECT-IS-NEW"],
+            // The lost connection does end; that a socket at its token is refused is
+            // `core-drop-resumable`'s.
+            Fault::CoreDropRejoins => &["REC-RECONNECT-IS-NEW"],
             Fault::SuspendedIgnoresMembership => &["REC-SUSPENDED-KEEPS-GROUPS"],
             Fault::ExpireNever => &["REC-EXPIRE-ENDS"],
             Fault::GracefulCloseResumable => &["REC-GRACEFUL-NO-RESUME"],
@@ -451,6 +478,10 @@ impl Fault {
             Fault::ClassicForeignToken => &["REC-CLASSIC-ALTERED-TOKEN"],
             Fault::ClassicUnknownIdSucceeds => &["GRP-CLASSIC-UNKNOWN-ID-CANCELLED"],
             Fault::ClassicEmptyNameAccepted => &["SND-CLASSIC-EMPTY-NAME"],
+            // [timing]
+            Fault::SendCompletesBeforeQueue => &["SND-DELIVERED-BEFORE-COMPLETION"],
+            Fault::RoomsInMemory => &["ROOM-SURVIVE-RESTART"],
+            Fault::CoreDropResumable => &["REC-CORE-DROP-ENDS"],
         }
     }
 }
@@ -731,6 +762,18 @@ impl FaultState {
         !self.has(Fault::ExpireNever)
     }
 
+    // [timing]
+    /// Whether a restart forgets the rooms records (`rooms-in-memory`).
+    pub(crate) fn forgets_rooms_on_restart(&self) -> bool {
+        self.has(Fault::RoomsInMemory)
+    }
+
+    // [timing]
+    /// Whether the token of a connection lost under `core` stays valid (`core-drop-resumable`).
+    pub(crate) fn keeps_token_on_core_drop(&self) -> bool {
+        self.has(Fault::CoreDropResumable)
+    }
+
     /// Whether the tokens of stateful connections survive a restart (`restart-keeps-tokens`).
     pub(crate) fn keeps_tokens_on_restart(&self) -> bool {
         self.has(Fault::RestartKeepsTokens)
@@ -787,8 +830,21 @@ impl FaultState {
     }
 
     /// `late-membership`: whether the operation of `call` is applied only after its Completion
-    /// (a membership change the model would perform).
+    /// (a membership change the model would perform); `send-completes-before-queue`: the same
+    /// for a `SendToOthers`, which cannot fail, so its Completion is right as it is.
     pub(crate) fn defers(&self, hub: &Hub, call: &Call, op: &Op<Text>) -> bool {
+        // [timing]
+        if self.has(Fault::SendCompletesBeforeQueue)
+            && matches!(
+                op,
+                Op::Send {
+                    selector: Selector::Others,
+                    ..
+                }
+            )
+        {
+            return true;
+        }
         if !self.has(Fault::LateMembership) || !call.is_membership() {
             return false;
         }

@@ -81,6 +81,12 @@ impl RoomsDb {
         Ok(records)
     }
 
+    /// Deletes every record (the `rooms-in-memory` fault's restart).
+    pub(crate) fn clear(&self) -> Result<(), RefHubError> {
+        self.conn.execute("DELETE FROM rooms", [])?;
+        Ok(())
+    }
+
     /// Replaces the model's records with the database's.
     pub(crate) fn load_into(&self, hub: &mut Hub<Text>) -> Result<(), RefHubError> {
         hub.rooms = self.load()?.into_iter().collect();

@@ -364,6 +364,7 @@ impl State {
                 lost_on_core,
             },
         );
+        let user = self.hub.conn(id).and_then(|c| c.user.clone());
         let op = if suspended || how == End::Expired {
             Op::Expire { conn: id }
         } else if how == End::Lost && self.spec.profile == Profile::Core {
@@ -375,6 +376,16 @@ impl State {
         self.by_public.remove(&entry.public_id);
         if let Some(token) = &entry.token {
             self.tokens.remove(token);
+            // `core-drop-resumable`: the token stays valid, as a negotiated connection's.
+            if lost_on_core && self.faults.keeps_token_on_core_drop() {
+                let negotiated = Token::Negotiated {
+                    public_id: entry.public_id.clone(),
+                    stateful: false,
+                    user,
+                    at: Instant::now(),
+                };
+                self.tokens.insert(token.clone(), negotiated);
+            }
         }
         entry.transport
     }
@@ -472,6 +483,12 @@ impl State {
         self.tokens.extend(kept);
         self.overflowed.clear();
         self.apply(&Op::Restart);
+        // `rooms-in-memory`: the records did not outlive the process.
+        if self.faults.forgets_rooms_on_restart() {
+            if let Err(e) = self.rooms.clear() {
+                tracing::error!(error = %e, "cannot forget rooms records");
+            }
+        }
         if let Err(e) = self.rooms.load_into(&mut self.hub) {
             tracing::error!(error = %e, "cannot reload rooms records");
         }

@@ -157,6 +157,26 @@ impl<'a> Run<'a> {
         });
     }
 
+    /// Moves the divergence just pushed (a wrong result) before the broken barriers of its
+    /// step: the result came first, and a barrier that broke after a wrong result (a resume
+    /// the server should have refused, on a socket that is no connection) is its consequence,
+    /// so the result is the step's first divergence.
+    fn before_its_barrier(&mut self) {
+        let last = self.divergences.len() - 1;
+        let step = self.divergences[last].step;
+        let Some(at) = self.divergences[..last]
+            .iter()
+            .position(|d| d.step == step && d.kind == DivergenceKind::BrokenBarrier)
+        else {
+            return;
+        };
+        let d = self.divergences.remove(last);
+        self.divergences.insert(at, d);
+        for l in self.lost.iter_mut().filter(|l| l.at >= at) {
+            l.at += 1;
+        }
+    }
+
     /// Step `index` could not complete under the protocol: `e`, with its rule.
     ///
     /// A resume the model refuses (after a restart, a close, an expiry) that the server took
@@ -401,6 +421,7 @@ impl<'a> Run<'a> {
                 text,
                 Vec::new(),
             );
+            self.before_its_barrier();
         }
     }
 
@@ -768,7 +789,10 @@ mod tests {
         );
         assert_eq!(kinds(&f), vec![(2, DivergenceKind::Late)]);
         let d = &f.divergences[0];
-        assert_eq!(d.rules, vec!["SND-FIFO", "SND-CALLER"]);
+        assert_eq!(
+            d.rules,
+            vec!["SND-DELIVERED-BEFORE-COMPLETION", "SND-FIFO", "SND-CALLER"]
+        );
         assert_eq!(
             d.observed,
             "c1 receives nothing; c1 <= \"m1\" arrived during step 3, after the barrier of step 2"
@@ -969,5 +993,45 @@ mod tests {
         assert_eq!(buffered.len(), 1);
         assert_eq!(buffered[0].mode, Mode::Buffered);
         assert_eq!(f.observed, expected(spec, &ops));
+    }
+
+    /// A resume the model refuses that the server accepted, on a socket whose barrier then
+    /// broke: the wrong result is the step's first divergence, the broken barrier its echo.
+    #[test]
+    fn a_wrong_result_comes_before_the_barrier_it_broke() {
+        let spec = Spec::new(hubspec_model::Profile::Core);
+        let ops = [
+            connect(),
+            Op::Drop { conn: c(1) },
+            Op::Resume {
+                conn: c(1),
+                altered_token: false,
+            },
+        ];
+        let expected = expected(spec, &ops);
+        let names = Names::new(PREFIX.into());
+        let mut run = Run::new(&ops, &expected);
+        play(&mut run, &names, 0, &[]);
+        play(&mut run, &names, 1, &[]);
+        run.begin(2);
+        run.set_result(2, OpResult::Ok);
+        run.push(
+            2,
+            DivergenceKind::BrokenBarrier,
+            vec!["PRO-CLOSE"],
+            "c1 gets its own SendToConnection marker back".into(),
+            "c1: connection closed".into(),
+            Vec::new(),
+        );
+        run.compare(2, no_frames);
+        let f = run.finish();
+        assert_eq!(
+            kinds(&f),
+            vec![
+                (3, DivergenceKind::Result),
+                (3, DivergenceKind::BrokenBarrier)
+            ]
+        );
+        assert_eq!(f.divergences[0].rules[0], "REC-CORE-DROP-ENDS");
     }
 }

@@ -1213,3 +1213,61 @@ async fn sequence_missing_on_resume() {
     .await;
     assert_eq!((right, wrong), (true, false));
 }
+
+// [timing]
+#[tokio::test]
+async fn send_completes_before_queue() {
+    let (right, wrong) = both(
+        Fault::SendCompletesBeforeQueue,
+        plain,
+        async |hub: &RefHub| {
+            let mut a = Client::connect(hub, None, false).await;
+            let mut b = Client::connect(hub, None, false).await;
+            b.ok("SendToOthers", json!(["p"])).await;
+            let id = a.id.clone();
+            b.ok("SendToConnection", json!([id, "q"])).await;
+            let by_completion = a.sync().await;
+            // Past the fault's delay (2 s): the copy was late, not lost.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            (by_completion, a.sync().await)
+        },
+    )
+    .await;
+    assert_eq!(right, (vec!["p".to_owned(), "q".to_owned()], vec![]));
+    assert_eq!(
+        wrong,
+        (vec!["q".to_owned()], vec!["p".to_owned()]),
+        "the direct message overtakes the SendToOthers that completed before it"
+    );
+}
+
+#[tokio::test]
+async fn rooms_in_memory() {
+    let (right, wrong) = both(Fault::RoomsInMemory, plain, async |hub: &RefHub| {
+        let mut a = Client::connect(hub, Some("u"), false).await;
+        a.ok("JoinRoom", json!(["r"])).await;
+        hub.restart().await;
+        let mut a2 = Client::connect(hub, Some("u"), false).await;
+        let mut b = Client::connect(hub, None, false).await;
+        b.ok("SendToGroup", json!(["r", "p"])).await;
+        a2.sync().await
+    })
+    .await;
+    assert_eq!(right, vec!["p"]);
+    assert_eq!(wrong, Vec::<String>::new(), "the restart forgot the room");
+}
+
+#[tokio::test]
+async fn core_drop_resumable() {
+    let core = |c: &mut hubspec_refhub::RefHubConfig| c.profile = hubspec_model::Profile::Core;
+    let (right, wrong) = both(Fault::CoreDropResumable, core, async |hub: &RefHub| {
+        let a = Client::connect(hub, None, false).await;
+        let token = a.token.clone().unwrap();
+        drop(a);
+        wait_conns(hub, 0).await;
+        socket_at(hub, &token).await
+    })
+    .await;
+    assert_eq!(right, Err(404));
+    assert_eq!(wrong, Ok(()));
+}
