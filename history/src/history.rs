@@ -117,6 +117,11 @@ pub fn max_copies(spec: &Spec, op: &Op) -> usize {
     }
 }
 
+/// [`max_copies`] of the send that carried `payload` (0 when none did).
+pub fn max_copies_of(h: &History, payload: &str) -> usize {
+    h.send_of(payload).map_or(0, |s| max_copies(&h.spec, &s.op))
+}
+
 /// What one connection received, in its own order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StreamEvent {

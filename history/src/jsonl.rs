@@ -185,6 +185,8 @@ pub fn from_jsonl(input: impl BufRead) -> Result<History, HistoryError> {
             what: "the history is empty: no header",
         });
     };
+    // Canonical order, so a history reads back equal to the one written.
+    ops.sort_by_key(|o| o.id);
     let h = History {
         spec,
         conns,

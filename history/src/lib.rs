@@ -40,7 +40,7 @@ pub mod verdict;
 
 pub use check::{check, Report};
 pub use error::HistoryError;
-pub use history::{ConnInfo, End, History, OpId, OpRecord, StreamEvent, NEVER};
+pub use history::{max_copies_of, ConnInfo, End, History, OpId, OpRecord, StreamEvent, NEVER};
 pub use shrink::shrink;
 pub use timeline::render;
 pub use verdict::{Verdict, Violation};

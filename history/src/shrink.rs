@@ -21,9 +21,7 @@ pub fn shrink(h: &History, budget: Duration) -> Result<Option<(History, Violatio
         return Ok(None);
     };
     let sig = (first.rule, first.conn);
-    let fails = |cand: &History| -> Result<Option<Violation>, HistoryError> {
-        Ok(first_violation_matching(cand, budget, sig)?)
-    };
+    let fails = |cand: &History| first_violation_matching(cand, budget, sig);
     let mut best = (h.clone(), first);
 
     // 1. The earliest cut that still fails (binary search over invocation times).

@@ -1,0 +1,316 @@
+//! Hand-written histories, one per verdict.
+
+use hubspec_history::verdict::*;
+use hubspec_history::{check, End, History, Verdict};
+use hubspec_model::{ConnId, ErrorKind, Op, OpResult, Profile, Selector, Spec, Target};
+use std::time::{Duration, Instant};
+
+pub const C1: ConnId = ConnId(1);
+pub const C2: ConnId = ConnId(2);
+pub const C3: ConnId = ConnId(3);
+pub const BUDGET: Duration = Duration::from_secs(5);
+
+pub fn ok(ts: u64) -> End {
+    End::Completed {
+        ts,
+        result: OpResult::Ok,
+    }
+}
+
+pub fn join(c: ConnId, g: &str) -> Op {
+    Op::AddToGroup {
+        caller: c,
+        group: Some(g.into()),
+    }
+}
+
+pub fn leave(c: ConnId, g: &str) -> Op {
+    Op::RemoveFromGroup {
+        caller: c,
+        group: Some(g.into()),
+    }
+}
+
+pub fn to_group(c: ConnId, g: &str, p: &str) -> Op {
+    Op::Send {
+        caller: c,
+        selector: Selector::Group(Some(g.into())),
+        payload: p.into(),
+    }
+}
+
+pub fn to_all(c: ConnId, p: &str) -> Op {
+    Op::Send {
+        caller: c,
+        selector: Selector::All,
+        payload: p.into(),
+    }
+}
+
+pub fn three() -> History {
+    History::new(Spec::default(), &[None, None, None])
+}
+
+pub fn verdict(h: &History) -> Verdict {
+    check(h, BUDGET).unwrap().verdict
+}
+
+/// The rules `h` breaks, asserting it breaks some.
+pub fn rules(h: &History) -> Vec<&'static str> {
+    let v = verdict(h);
+    assert!(
+        !v.passed(),
+        "expected a violation:\n{}",
+        hubspec_history::render(h, &[])
+    );
+    v.rules()
+}
+
+#[test]
+fn l1_accepts_a_send_that_reaches_a_later_joiner_and_misses_an_earlier_one() {
+    // join(c1) →rt join(c2), both inside one send: no single snapshot has c2 without c1 (L0
+    // rejects this), but each recipient may place the send on its own (ASP.NET Core's
+    // non-snapshot enumeration of the group, research §4.4).
+    let mut h = three();
+    h.op(join(C1, "g"), 10, ok(20));
+    h.op(join(C2, "g"), 30, ok(40));
+    h.op(to_group(C3, "g", "m"), 5, ok(50));
+    h.deliver(C2, 45, "m");
+    assert_eq!(verdict(&h), Verdict::Linearizable);
+}
+
+#[test]
+fn a_payload_no_send_carried_is_a_phantom() {
+    let mut h = three();
+    h.op(to_all(C1, "m"), 10, ok(20));
+    for c in [C1, C2, C3] {
+        h.deliver(c, 15, "m");
+    }
+    h.deliver(C2, 16, "ghost");
+    assert_eq!(rules(&h), [CC_PHANTOM]);
+}
+
+#[test]
+fn a_second_copy_of_a_single_send_is_a_duplicate() {
+    let mut h = three();
+    h.op(to_all(C1, "m"), 10, ok(20));
+    for c in [C1, C2, C3, C3] {
+        h.deliver(c, 15, "m");
+    }
+    assert_eq!(rules(&h), [CC_DUPLICATE]);
+}
+
+#[test]
+fn a_send_received_before_one_that_completed_before_it_breaks_fifo() {
+    let mut h = three();
+    h.op(to_all(C1, "a"), 10, ok(20));
+    h.op(to_all(C2, "b"), 30, ok(40));
+    for c in [C1, C2] {
+        h.deliver(c, 15, "a");
+        h.deliver(c, 35, "b");
+    }
+    h.deliver(C3, 36, "b");
+    h.deliver(C3, 37, "a");
+    assert_eq!(rules(&h), [CC_FIFO]);
+    // Overlapping sends may arrive in either order.
+    let mut h = three();
+    h.op(to_all(C1, "a"), 10, ok(40));
+    h.op(to_all(C2, "b"), 20, ok(30));
+    for c in [C1, C2, C3] {
+        h.deliver(c, 25, "b");
+        h.deliver(c, 35, "a");
+    }
+    assert_eq!(verdict(&h), Verdict::Linearizable);
+}
+
+#[test]
+fn nothing_may_arrive_after_a_stream_ends() {
+    let mut h = three();
+    h.op(Op::Disconnect { conn: C3 }, 10, ok(20));
+    h.close(C3, 20);
+    h.op(to_all(C1, "m"), 30, ok(40));
+    h.deliver(C1, 35, "m");
+    h.deliver(C2, 35, "m");
+    h.deliver(C3, 35, "m");
+    assert_eq!(rules(&h), [CC_AFTER_CLOSE]);
+}
+
+#[test]
+fn an_invocation_that_never_completes_is_reported() {
+    let mut h = three();
+    h.op(join(C1, "g"), 10, End::Pending);
+    assert_eq!(rules(&h), [CC_COMPLETES]);
+    // Indeterminate is not hung.
+    let mut h = three();
+    h.op(join(C1, "g"), 10, End::Info { ts: 50 });
+    assert_eq!(verdict(&h), Verdict::Linearizable);
+}
+
+#[test]
+fn a_delivery_to_a_connection_that_joined_only_after_the_send_completed_breaks_atomicity() {
+    let mut h = three();
+    h.op(to_group(C1, "g", "m"), 1, ok(5));
+    h.op(join(C2, "g"), 10, ok(20));
+    h.deliver(C2, 4, "m");
+    assert_eq!(rules(&h), [CC_ATOMIC_SEND]);
+}
+
+#[test]
+fn a_join_or_leave_that_is_not_effective_at_its_completion_is_blamed() {
+    // Joined before the send was invoked, yet missed it.
+    let mut h = three();
+    h.op(join(C2, "g"), 10, ok(20));
+    h.op(to_group(C1, "g", "m"), 30, ok(40));
+    assert_eq!(rules(&h), [CC_EFFECT_AT_COMPLETION]);
+    // Left before the send was invoked, yet received it.
+    let mut h = three();
+    h.op(join(C2, "g"), 1, ok(2));
+    h.op(leave(C2, "g"), 10, ok(20));
+    h.op(to_group(C1, "g", "m"), 30, ok(40));
+    h.deliver(C2, 35, "m");
+    assert_eq!(rules(&h), [CC_EFFECT_AT_COMPLETION]);
+    // Disconnected (by the client's Close) before the send, yet received it.
+    let mut h = three();
+    h.op(Op::Disconnect { conn: C3 }, 10, ok(20));
+    h.op(to_all(C1, "m"), 30, ok(40));
+    for c in [C1, C2, C3] {
+        h.deliver(c, 35, "m");
+    }
+    assert_eq!(rules(&h), [CC_EFFECT_AT_COMPLETION]);
+}
+
+#[test]
+fn an_indeterminate_join_may_or_may_not_take_effect() {
+    for delivered in [false, true] {
+        let mut h = three();
+        h.op(join(C2, "g"), 10, End::Info { ts: 15 });
+        h.op(to_group(C1, "g", "m"), 30, ok(40));
+        if delivered {
+            h.deliver(C2, 35, "m");
+        }
+        assert_eq!(verdict(&h), Verdict::Linearizable, "delivered: {delivered}");
+    }
+    // But not before it was invoked.
+    let mut h = three();
+    h.op(to_group(C1, "g", "m"), 1, ok(5));
+    h.op(join(C2, "g"), 10, End::Info { ts: 15 });
+    h.deliver(C2, 4, "m");
+    assert_eq!(rules(&h), [CC_ATOMIC_SEND]);
+}
+
+#[test]
+fn an_indeterminate_send_that_was_seen_took_effect_inside_its_interval() {
+    let mut h = three();
+    h.op(to_group(C1, "g", "m"), 10, End::Info { ts: 12 });
+    h.op(join(C2, "g"), 30, ok(40));
+    h.deliver(C2, 50, "m");
+    // It may take effect after the join: its interval has no end.
+    assert_eq!(verdict(&h), Verdict::Linearizable);
+    // Unseen, it may not have happened at all, even though c2 was a member throughout.
+    let mut h = three();
+    h.op(join(C2, "g"), 1, ok(2));
+    h.op(to_group(C1, "g", "m"), 10, End::Info { ts: 12 });
+    assert_eq!(verdict(&h), Verdict::Linearizable);
+}
+
+#[test]
+fn a_wrong_result_is_no_linearization() {
+    let mut h = three();
+    h.op(
+        Op::AddConnectionToGroup {
+            caller: C1,
+            target: Target::Null,
+            group: Some("g".into()),
+        },
+        10,
+        ok(20),
+    );
+    assert!(!verdict(&h).passed());
+    let mut h = three();
+    h.op(
+        Op::AddConnectionToGroup {
+            caller: C1,
+            target: Target::Null,
+            group: Some("g".into()),
+        },
+        10,
+        End::Completed {
+            ts: 20,
+            result: OpResult::Error(ErrorKind::NullConnectionId),
+        },
+    );
+    assert_eq!(verdict(&h), Verdict::Linearizable);
+}
+
+fn stateful(replayed: bool, resumed: bool) -> History {
+    let mut h = History::new(Spec::new(Profile::CoreStateful), &[None, None]);
+    h.op(join(C2, "g"), 1, ok(2));
+    h.op(Op::Drop { conn: C2 }, 10, ok(11));
+    h.op(to_group(C1, "g", "m"), 20, ok(30));
+    if resumed {
+        h.op(
+            Op::Resume {
+                conn: C2,
+                altered_token: false,
+            },
+            40,
+            ok(50),
+        );
+    }
+    if replayed {
+        h.deliver(C2, 45, "m");
+    }
+    h
+}
+
+#[test]
+fn a_stateful_resume_replays_what_was_kept_and_nothing_else() {
+    assert_eq!(verdict(&stateful(true, true)), Verdict::Linearizable);
+    assert_eq!(rules(&stateful(false, true)), [CC_RESUME_GAP]);
+    // Never resumed: what was kept is never seen.
+    assert_eq!(verdict(&stateful(false, false)), Verdict::Linearizable);
+    assert_eq!(rules(&stateful(true, false)), [CC_RESUME_GAP]);
+}
+
+#[test]
+fn a_pathological_history_is_unknown_within_its_budget() {
+    // c1 is the target of 18 indeterminate joins of distinct groups (one per lane), and a send
+    // to all of them plus a group nobody joins claims 19 copies on c1: impossible, but only
+    // after every subset of the joins is tried (2^18 configurations).
+    let n = 20;
+    let users = vec![None; n];
+    let mut h = History::new(Spec::default(), &users);
+    let mut groups = Vec::new();
+    for x in 3..=n as u32 {
+        let g = format!("g{x}");
+        h.op(
+            Op::AddConnectionToGroup {
+                caller: ConnId(x),
+                target: Target::Id(C1),
+                group: Some(g.clone()),
+            },
+            10,
+            End::Info { ts: 11 },
+        );
+        groups.push(Some(g));
+    }
+    groups.push(Some("nobody".into()));
+    h.op(
+        Op::Send {
+            caller: C2,
+            selector: Selector::Groups(groups),
+            payload: "m".into(),
+        },
+        100,
+        ok(110),
+    );
+    for _ in 0..19 {
+        h.deliver(C1, 105, "m");
+    }
+    let budget = Duration::from_millis(300);
+    let start = Instant::now();
+    let report = check(&h, budget).unwrap();
+    assert_eq!(report.verdict, Verdict::Unknown { conn: C1 });
+    assert!(!report.verdict.passed(), "Unknown counts as a failure");
+    assert!(start.elapsed() < budget + Duration::from_millis(500));
+}
