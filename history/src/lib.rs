@@ -26,10 +26,13 @@
 //! - [`check`]: the pipeline: well-formedness, stream checks, one search per connection, blame.
 //! - [`shrink`]: weakening a failing history to a small witness.
 //! - [`timeline`]: a plain-text timeline per connection.
+//! - [`generate`]: histories made by running the model (for the tests and the throughput
+//!   example).
 //! - [`error`]: the crate's error type (a history that is malformed or unreadable).
 
 pub mod check;
 pub mod error;
+pub mod generate;
 pub mod history;
 pub mod jsonl;
 pub mod search;

@@ -1,11 +1,19 @@
 //! Properties over histories made by running the model (`gen`).
 
-use crate::gen::{plan, run};
 use crate::hand::BUDGET;
+use hubspec_history::generate::{run, Step};
 use hubspec_history::jsonl::{from_jsonl, to_jsonl};
 use hubspec_history::verdict::*;
 use hubspec_history::{check, max_copies_of, shrink, End, History, StreamEvent, Verdict};
 use proptest::prelude::*;
+
+/// A plan: the profile (stateful or not) and its steps.
+fn plan(max: usize) -> impl Strategy<Value = (bool, Vec<Step>)> {
+    (
+        any::<bool>(),
+        proptest::collection::vec(any::<Step>(), 1..max),
+    )
+}
 
 fn cfg() -> ProptestConfig {
     ProptestConfig {
@@ -82,7 +90,7 @@ proptest! {
     }
 
     #[test]
-    fn a_delivery_after_the_end_of_a_stream_is_caught(steps in proptest::collection::vec(any::<crate::gen::Step>(), 1..30), k in 0u8..4) {
+    fn a_delivery_after_the_end_of_a_stream_is_caught(steps in proptest::collection::vec(any::<Step>(), 1..30), k in 0u8..4) {
         // Every connection ends with a disconnect, then one more send to all.
         let mut steps = steps;
         for c in 0..4u8 {

@@ -1,26 +1,20 @@
 //! Histories made by running the model: one operation at a time at points 100 apart, each
 //! interval widened around its point without overlapping its lane's neighbours. The model's own
 //! run is a placement inside every interval, so every such history is linearizable; corrupting
-//! one shows what the checker catches.
+//! one shows what the checker catches. The tests drive it with proptest, the throughput
+//! example with a seeded generator; it takes its randomness as input, so it stays pure.
 
-use hubspec_history::{End, History};
+use crate::history::{End, History};
 use hubspec_model::{ConnId, Hub, Mode, Op, Profile, Selector, Spec, Target};
-use proptest::prelude::*;
 use std::collections::BTreeSet;
 
 /// Four connections: two of user u0, one of u1, one anonymous.
 pub const USERS: [Option<&str>; 4] = [Some("u0"), Some("u1"), None, Some("u0")];
 
-/// One step of a plan: (kind, arguments, widen left, widen right).
+/// One step of a plan: (kind, connection and arguments, widen left, widen right). Kinds: joins
+/// and leaves (self and by id), sends through nine selectors, now and then a disconnect or a
+/// drop (a drop suspends under `core-stateful`, and that lane's next step is its resume).
 pub type Step = (u8, u8, u8, u8);
-
-/// A plan: the profile (stateful or not) and its steps.
-pub fn plan(max: usize) -> impl Strategy<Value = (bool, Vec<Step>)> {
-    (
-        any::<bool>(),
-        proptest::collection::vec(any::<Step>(), 1..max),
-    )
-}
 
 fn group(b: u8) -> Option<String> {
     match b % 7 {
@@ -51,8 +45,15 @@ fn selector(k: u8, b: u8) -> Selector {
     }
 }
 
-/// Run `steps` on the model; `widen` false keeps every interval a point.
+/// Run `steps` on the model over the four connections of [`USERS`]; `widen` false keeps every
+/// interval a point (then the model's order is the only placement).
 pub fn run(stateful: bool, steps: &[Step], widen: bool) -> History {
+    run_with(&USERS, stateful, steps, widen)
+}
+
+/// [`run`] over one connection per entry of `users` (at most 255; by-id targets name c1..c4).
+pub fn run_with(users: &[Option<&str>], stateful: bool, steps: &[Step], widen: bool) -> History {
+    let lanes = users.len() as u8;
     let profile = if stateful {
         Profile::CoreStateful
     } else {
@@ -60,8 +61,8 @@ pub fn run(stateful: bool, steps: &[Step], widen: bool) -> History {
     };
     let spec = Spec::new(profile);
     let mut hub = Hub::new();
-    let mut h = History::new(spec, &USERS);
-    for u in USERS {
+    let mut h = History::new(spec, users);
+    for u in users {
         hub.apply(
             &spec,
             &Op::Connect {
@@ -75,7 +76,7 @@ pub fn run(stateful: bool, steps: &[Step], widen: bool) -> History {
     // (point, lane, op, result, widen left, widen right)
     let mut done = Vec::new();
     for (i, &(k, a, wl, wr)) in steps.iter().enumerate() {
-        let c = ConnId(u32::from(a % 4) + 1);
+        let c = ConnId(u32::from(a % lanes) + 1);
         if ended.contains(&c) {
             continue;
         }
