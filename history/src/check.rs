@@ -59,15 +59,32 @@ pub fn check(h: &History, budget: Duration) -> Result<Report, HistoryError> {
             Found::Linearizable => {}
             Found::Unknown => unknown = unknown.or(Some(c.id)),
             Found::Illegal { stuck, placed } => {
-                let rule = blame(&p, deadline, &mut report);
-                let detail = match stuck.and_then(|id| h.get(id)) {
-                    Some(o) => format!(
-                        "no placement explains #{} ({}) after {placed} placed operation(s)",
-                        o.id,
-                        o.op.kind()
-                    ),
-                    None => format!("no placement explains the history after {placed} operations"),
+                let (rule, sure) = blame(&p, deadline, &mut report);
+                let mut detail = match stuck.and_then(|id| h.get(id)) {
+                    Some(o) => match o.payload() {
+                        Some(payload) => format!(
+                            "received {} cop(ies) of #{} ({}, [{}, {}]); no order of the sends \
+                             and {}'s changes within their intervals explains that ({placed} placed)",
+                            h.copies(c.id, payload),
+                            o.id,
+                            o.op.kind(),
+                            o.inv,
+                            fmt_ret(o.ret()),
+                            c.id
+                        ),
+                        None => format!(
+                            "#{} ({}, [{}, {}]) fits no placement ({placed} placed)",
+                            o.id,
+                            o.op.kind(),
+                            o.inv,
+                            fmt_ret(o.ret())
+                        ),
+                    },
+                    None => format!("no placement explains the history ({placed} placed)"),
                 };
+                if !sure {
+                    detail.push_str(" (blame inconclusive: a relaxed search ran out of time)");
+                }
                 violations.push(Violation {
                     rule,
                     conn: Some(c.id),
@@ -86,25 +103,42 @@ pub fn check(h: &History, budget: Duration) -> Result<Report, HistoryError> {
     Ok(report)
 }
 
+fn fmt_ret(ret: u64) -> String {
+    if ret == crate::history::NEVER {
+        "never".into()
+    } else {
+        ret.to_string()
+    }
+}
+
 fn add(report: &mut Report, effort: Effort) {
     report.states += effort.states;
     report.steps += effort.steps;
 }
 
-/// The rule a failing partition breaks: the first relaxation that explains it.
-fn blame(p: &Partition, deadline: Instant, report: &mut Report) -> &'static str {
-    if !p.suspensions.is_empty() {
-        let (found, effort) = search(&p.with_any_replay(), deadline);
+/// The rule a failing partition breaks: the first relaxation that explains it; `false` when a
+/// relaxed search ran out of time, so a later rule may be blamed for an earlier one.
+fn blame(p: &Partition, deadline: Instant, report: &mut Report) -> (&'static str, bool) {
+    let mut sure = true;
+    let relaxations: [(bool, fn(&Partition) -> Partition, &'static str); 2] = [
+        (
+            !p.suspensions.is_empty(),
+            Partition::with_any_replay,
+            CC_RESUME_GAP,
+        ),
+        (true, Partition::with_late_changes, CC_EFFECT_AT_COMPLETION),
+    ];
+    for (applies, relax, rule) in relaxations {
+        if !applies {
+            continue;
+        }
+        let (found, effort) = search(&relax(p), deadline);
         add(report, effort);
-        if found == Found::Linearizable {
-            return CC_RESUME_GAP;
+        match found {
+            Found::Linearizable => return (rule, sure),
+            Found::Unknown => sure = false,
+            Found::Illegal { .. } => {}
         }
     }
-    let (found, effort) = search(&p.with_late_changes(), deadline);
-    add(report, effort);
-    if found == Found::Linearizable {
-        CC_EFFECT_AT_COMPLETION
-    } else {
-        CC_ATOMIC_SEND
-    }
+    (CC_ATOMIC_SEND, sure)
 }
