@@ -116,11 +116,14 @@ fn add(report: &mut Report, effort: Effort) {
     report.steps += effort.steps;
 }
 
+/// Whether it applies, how to relax a partition, the rule blamed when that explains it.
+type Relaxation = (bool, fn(&Partition) -> Partition, &'static str);
+
 /// The rule a failing partition breaks: the first relaxation that explains it; `false` when a
 /// relaxed search ran out of time, so a later rule may be blamed for an earlier one.
 fn blame(p: &Partition, deadline: Instant, report: &mut Report) -> (&'static str, bool) {
     let mut sure = true;
-    let relaxations: [(bool, fn(&Partition) -> Partition, &'static str); 2] = [
+    let relaxations: [Relaxation; 2] = [
         (
             !p.suspensions.is_empty(),
             Partition::with_any_replay,
