@@ -364,3 +364,69 @@ impl Search<'_> {
         Some((next, drops))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::End;
+    use hubspec_model::{Profile, Selector, Target};
+
+    fn ok(ts: u64) -> End {
+        End::Completed {
+            ts,
+            result: OpResult::Ok,
+        }
+    }
+
+    #[test]
+    fn each_change_belongs_to_the_connection_it_changes_and_every_send_to_all() {
+        let (c1, c2) = (ConnId(1), ConnId(2));
+        let mut h = History::new(Spec::new(Profile::CoreStateful), &[None, Some("u")]);
+        let by_id = h.op(
+            Op::AddConnectionToGroup {
+                caller: c1,
+                target: Target::Id(c2),
+                group: Some("g".into()),
+            },
+            1,
+            ok(2),
+        );
+        let null = h.op(
+            Op::AddConnectionToGroup {
+                caller: c1,
+                target: Target::Null,
+                group: Some("g".into()),
+            },
+            3,
+            ok(4),
+        );
+        let send = h.op(
+            Op::Send {
+                caller: c1,
+                selector: Selector::All,
+                payload: "m".into(),
+            },
+            5,
+            End::Info { ts: 6 },
+        );
+        let drop = h.op(Op::Drop { conn: c2 }, 7, ok(8));
+        h.deliver(c2, 6, "m");
+        let ids = |p: &Partition| p.items.iter().map(|i| i.id).collect::<Vec<_>>();
+        let p1 = Partition::of(&h, c1);
+        let p2 = Partition::of(&h, c2);
+        assert_eq!(ids(&p1), [null, send]);
+        assert_eq!(ids(&p2), [by_id, send, drop]);
+        // The indeterminate send must be placed only where it was seen.
+        assert_eq!(
+            (p1.items[1].mandatory, p2.items[1].mandatory),
+            (false, true)
+        );
+        assert_eq!(
+            (p1.suspensions.len(), p2.suspensions),
+            (0, vec![Resumption::Lost])
+        );
+        // Every connection is open in each partition's start, with its user.
+        assert_eq!(p2.start.conn(c2).unwrap().user.as_deref(), Some("u"));
+        assert!(p1.start.is_connected(c2));
+    }
+}

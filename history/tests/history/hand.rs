@@ -312,5 +312,8 @@ fn a_pathological_history_is_unknown_within_its_budget() {
     let report = check(&h, budget).unwrap();
     assert_eq!(report.verdict, Verdict::Unknown { conn: C1 });
     assert!(!report.verdict.passed(), "Unknown counts as a failure");
-    assert!(start.elapsed() < budget + Duration::from_millis(500));
+    // It stopped at its budget (exhausting 2^18 configurations takes over a minute), with slack
+    // for a loaded machine; it had explored some of them.
+    assert!(start.elapsed() < budget + Duration::from_millis(1500));
+    assert!(report.states > 10, "{report:?}");
 }
