@@ -47,6 +47,21 @@ pub fn to_all(c: ConnId, p: &str) -> Op {
     }
 }
 
+/// A send to all by `caller` over `[inv, ret]`, received at `at` by each of `to`.
+pub fn broadcast(
+    h: &mut History,
+    caller: ConnId,
+    p: &str,
+    (inv, ret): (u64, u64),
+    at: u64,
+    to: &[ConnId],
+) {
+    h.op(to_all(caller, p), inv, ok(ret));
+    for c in to {
+        h.deliver(*c, at, p);
+    }
+}
+
 pub fn three() -> History {
     History::new(Spec::default(), &[None, None, None])
 }
@@ -82,10 +97,7 @@ fn l1_accepts_a_send_that_reaches_a_later_joiner_and_misses_an_earlier_one() {
 #[test]
 fn a_payload_no_send_carried_is_a_phantom() {
     let mut h = three();
-    h.op(to_all(C1, "m"), 10, ok(20));
-    for c in [C1, C2, C3] {
-        h.deliver(c, 15, "m");
-    }
+    broadcast(&mut h, C1, "m", (10, 20), 15, &[C1, C2, C3]);
     h.deliver(C2, 16, "ghost");
     assert_eq!(rules(&h), [CC_PHANTOM]);
 }
@@ -93,23 +105,15 @@ fn a_payload_no_send_carried_is_a_phantom() {
 #[test]
 fn a_second_copy_of_a_single_send_is_a_duplicate() {
     let mut h = three();
-    h.op(to_all(C1, "m"), 10, ok(20));
-    for c in [C1, C2, C3, C3] {
-        h.deliver(c, 15, "m");
-    }
+    broadcast(&mut h, C1, "m", (10, 20), 15, &[C1, C2, C3, C3]);
     assert_eq!(rules(&h), [CC_DUPLICATE]);
 }
 
 #[test]
 fn a_send_received_before_one_that_completed_before_it_breaks_fifo() {
     let mut h = three();
-    h.op(to_all(C1, "a"), 10, ok(20));
-    h.op(to_all(C2, "b"), 30, ok(40));
-    for c in [C1, C2] {
-        h.deliver(c, 15, "a");
-        h.deliver(c, 35, "b");
-    }
-    h.deliver(C3, 36, "b");
+    broadcast(&mut h, C1, "a", (10, 20), 15, &[C1, C2]);
+    broadcast(&mut h, C2, "b", (30, 40), 35, &[C1, C2, C3]);
     h.deliver(C3, 37, "a");
     assert_eq!(rules(&h), [CC_FIFO]);
     // Overlapping sends may arrive in either order.
@@ -128,10 +132,7 @@ fn nothing_may_arrive_after_a_stream_ends() {
     let mut h = three();
     h.op(Op::Disconnect { conn: C3 }, 10, ok(20));
     h.close(C3, 20);
-    h.op(to_all(C1, "m"), 30, ok(40));
-    h.deliver(C1, 35, "m");
-    h.deliver(C2, 35, "m");
-    h.deliver(C3, 35, "m");
+    broadcast(&mut h, C1, "m", (30, 40), 35, &[C1, C2, C3]);
     assert_eq!(rules(&h), [CC_AFTER_CLOSE]);
 }
 
@@ -172,10 +173,7 @@ fn a_join_or_leave_that_is_not_effective_at_its_completion_is_blamed() {
     // Disconnected (by the client's Close) before the send, yet received it.
     let mut h = three();
     h.op(Op::Disconnect { conn: C3 }, 10, ok(20));
-    h.op(to_all(C1, "m"), 30, ok(40));
-    for c in [C1, C2, C3] {
-        h.deliver(c, 35, "m");
-    }
+    broadcast(&mut h, C1, "m", (30, 40), 35, &[C1, C2, C3]);
     assert_eq!(rules(&h), [CC_EFFECT_AT_COMPLETION]);
 }
 
@@ -215,31 +213,17 @@ fn an_indeterminate_send_that_was_seen_took_effect_inside_its_interval() {
 
 #[test]
 fn a_wrong_result_is_no_linearization() {
-    let mut h = three();
-    h.op(
-        Op::AddConnectionToGroup {
-            caller: C1,
-            target: Target::Null,
-            group: Some("g".into()),
-        },
-        10,
-        ok(20),
-    );
-    assert!(!verdict(&h).passed());
-    let mut h = three();
-    h.op(
-        Op::AddConnectionToGroup {
-            caller: C1,
-            target: Target::Null,
-            group: Some("g".into()),
-        },
-        10,
-        End::Completed {
-            ts: 20,
-            result: OpResult::Error(ErrorKind::NullConnectionId),
-        },
-    );
-    assert_eq!(verdict(&h), Verdict::Linearizable);
+    let add_null = Op::AddConnectionToGroup {
+        caller: C1,
+        target: Target::Null,
+        group: Some("g".into()),
+    };
+    let refused = OpResult::Error(ErrorKind::NullConnectionId);
+    for (result, passes) in [(OpResult::Ok, false), (refused, true)] {
+        let mut h = three();
+        h.op(add_null.clone(), 10, End::Completed { ts: 20, result });
+        assert_eq!(verdict(&h).passed(), passes, "{result}");
+    }
 }
 
 fn stateful(replayed: bool, resumed: bool) -> History {

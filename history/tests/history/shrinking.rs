@@ -9,11 +9,15 @@ fn a_failing_history_shrinks_to_a_witness_that_fails_the_same_way() {
     let mut h = three();
     // Noise: sends everyone receives, before and after the fault.
     for i in 0..6u64 {
-        let p = format!("n{i}");
-        h.op(to_all(C3, &p), 100 * i + 1, ok(100 * i + 5));
-        for c in [C1, C2, C3] {
-            h.deliver(c, 100 * i + 3, &p);
-        }
+        let at = 100 * i;
+        broadcast(
+            &mut h,
+            C3,
+            &format!("n{i}"),
+            (at + 1, at + 5),
+            at + 3,
+            &[C1, C2, C3],
+        );
     }
     // The fault: c2 joined before the send, yet missed it.
     h.op(join(C2, "g"), 210, ok(220));
