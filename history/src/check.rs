@@ -3,15 +3,16 @@
 //!
 //! Blame relaxes the failing search one assumption at a time and names the first assumption
 //! whose relaxation explains the history: that a resume replays exactly what was kept
-//! ([`CC_RESUME_GAP`]), then that membership changes and disconnects take effect by their
-//! completion ([`CC_EFFECT_AT_COMPLETION`]); if neither does, a send's deliveries fit no point
-//! of its own interval ([`CC_ATOMIC_SEND`]).
+//! ([`Anomaly::ResumeGap`]), that membership changes take effect by their completion
+//! ([`Anomaly::LateChange`]), that disconnects, drops and resumes do
+//! ([`Anomaly::LateEnd`]); if none does, a send's deliveries fit no point of its own interval
+//! ([`Anomaly::NoPoint`]).
 
 use crate::error::HistoryError;
 use crate::history::History;
 use crate::search::{search, Effort, Found, Partition};
 use crate::streams::stream_violations;
-use crate::verdict::{Verdict, Violation, CC_ATOMIC_SEND, CC_EFFECT_AT_COMPLETION, CC_RESUME_GAP};
+use crate::verdict::{violation, Anomaly, Verdict};
 use std::time::{Duration, Instant};
 
 /// The checker's answer with what it cost.
@@ -59,7 +60,7 @@ pub fn check(h: &History, budget: Duration) -> Result<Report, HistoryError> {
             Found::Linearizable => {}
             Found::Unknown => unknown = unknown.or(Some(c.id)),
             Found::Illegal { stuck, placed } => {
-                let (rule, sure) = blame(&p, deadline, &mut report);
+                let (anomaly, sure) = blame(&p, deadline, &mut report);
                 let mut detail = match stuck.and_then(|id| h.get(id)) {
                     Some(o) => match o.payload() {
                         Some(payload) => format!(
@@ -85,12 +86,12 @@ pub fn check(h: &History, budget: Duration) -> Result<Report, HistoryError> {
                 if !sure {
                     detail.push_str(" (blame inconclusive: a relaxed search ran out of time)");
                 }
-                violations.push(Violation {
-                    rule,
-                    conn: Some(c.id),
-                    ops: stuck.into_iter().collect(),
+                violations.push(violation(
+                    anomaly,
+                    Some(c.id),
+                    stuck.into_iter().collect(),
                     detail,
-                });
+                ));
             }
         }
     }
@@ -116,32 +117,33 @@ fn add(report: &mut Report, effort: Effort) {
     report.steps += effort.steps;
 }
 
-/// Whether it applies, how to relax a partition, the rule blamed when that explains it.
-type Relaxation = (bool, fn(&Partition) -> Partition, &'static str);
+/// Whether it applies, how to relax a partition, what is found when that explains it.
+type Relaxation = (bool, fn(&Partition) -> Partition, Anomaly);
 
-/// The rule a failing partition breaks: the first relaxation that explains it; `false` when a
-/// relaxed search ran out of time, so a later rule may be blamed for an earlier one.
-fn blame(p: &Partition, deadline: Instant, report: &mut Report) -> (&'static str, bool) {
+/// What a failing partition shows: the first relaxation that explains it; `false` when a
+/// relaxed search ran out of time, so a later kind may be named for an earlier one.
+fn blame(p: &Partition, deadline: Instant, report: &mut Report) -> (Anomaly, bool) {
     let mut sure = true;
-    let relaxations: [Relaxation; 2] = [
+    let relaxations: [Relaxation; 3] = [
         (
             !p.suspensions.is_empty(),
             Partition::with_any_replay,
-            CC_RESUME_GAP,
+            Anomaly::ResumeGap,
         ),
-        (true, Partition::with_late_changes, CC_EFFECT_AT_COMPLETION),
+        (true, |p| p.with_late_changes(false), Anomaly::LateChange),
+        (true, |p| p.with_late_changes(true), Anomaly::LateEnd),
     ];
-    for (applies, relax, rule) in relaxations {
+    for (applies, relax, anomaly) in relaxations {
         if !applies {
             continue;
         }
         let (found, effort) = search(&relax(p), deadline);
         add(report, effort);
         match found {
-            Found::Linearizable => return (rule, sure),
+            Found::Linearizable => return (anomaly, sure),
             Found::Unknown => sure = false,
             Found::Illegal { .. } => {}
         }
     }
-    (CC_ATOMIC_SEND, sure)
+    (Anomaly::NoPoint, sure)
 }

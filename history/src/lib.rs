@@ -20,7 +20,8 @@
 //!   well-formedness rules.
 //! - [`jsonl`]: the JSON Lines form a user keeps and re-checks (a versioned header, one record
 //!   per event).
-//! - [`verdict`]: the rule IDs of concurrent behaviour, violations and verdicts.
+//! - [`verdict`]: what can be found (`Anomaly`), the rule ID each breaks, violations and
+//!   verdicts.
 //! - [`streams`]: the linear stream checks (phantom, duplicate, FIFO, after close, completion).
 //! - [`search`]: the L1 linearizability search for one connection.
 //! - [`check`]: the pipeline: well-formedness, stream checks, one search per connection, blame.
@@ -46,4 +47,4 @@ pub use error::HistoryError;
 pub use history::{max_copies_of, ConnInfo, End, History, OpId, OpRecord, StreamEvent, NEVER};
 pub use shrink::shrink;
 pub use timeline::render;
-pub use verdict::{Verdict, Violation};
+pub use verdict::{Anomaly, Verdict, Violation};

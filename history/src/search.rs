@@ -127,12 +127,17 @@ impl Partition {
         }
     }
 
-    /// The same problem with every operation that is no send made indeterminate: it may take
-    /// effect at any time after its invocation, or never (the blame step's relaxation).
-    pub fn with_late_changes(&self) -> Partition {
+    /// The same problem with some changes made indeterminate: they may take effect at any
+    /// time after their invocation, or never (the blame step's relaxations). `ends`: the
+    /// disconnects, drops and resumes too, not only the membership changes.
+    pub fn with_late_changes(&self, ends: bool) -> Partition {
         let mut p = self.clone();
         for i in &mut p.items {
-            if !matches!(i.op, Op::Send { .. }) {
+            let end = matches!(
+                i.op,
+                Op::Disconnect { .. } | Op::Drop { .. } | Op::Resume { .. }
+            );
+            if !matches!(i.op, Op::Send { .. }) && (ends || !end) {
                 i.ret = NEVER;
                 i.result = None;
                 i.mandatory = false;

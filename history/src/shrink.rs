@@ -5,12 +5,12 @@
 //! operations go, operations still running become indeterminate), drop sends (with their
 //! deliveries), turn completed changes into indeterminate ones. No membership change is ever
 //! deleted: removing a join can turn an explained delivery into an unexplained one, a false
-//! witness. A candidate is kept when it still breaks the same rule on the same connection.
+//! witness. A candidate is kept when it still shows the same anomaly on the same connection.
 
 use crate::check::check;
 use crate::error::HistoryError;
 use crate::history::{End, History, StreamEvent};
-use crate::verdict::{Verdict, Violation};
+use crate::verdict::{Anomaly, Verdict, Violation};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ pub fn shrink(h: &History, budget: Duration) -> Result<Option<(History, Violatio
     let Some(first) = first_violation(h, budget)? else {
         return Ok(None);
     };
-    let sig = (first.rule, first.conn);
+    let sig = (first.anomaly, first.conn);
     let fails = |cand: &History| first_violation_matching(cand, budget, sig);
     let mut best = (h.clone(), first);
 
@@ -99,10 +99,10 @@ fn first_violation(h: &History, budget: Duration) -> Result<Option<Violation>, H
 fn first_violation_matching(
     h: &History,
     budget: Duration,
-    sig: (&'static str, Option<hubspec_model::ConnId>),
+    sig: (Anomaly, Option<hubspec_model::ConnId>),
 ) -> Result<Option<Violation>, HistoryError> {
     Ok(match check(h, budget)?.verdict {
-        Verdict::Violations(v) => v.into_iter().find(|v| (v.rule, v.conn) == sig),
+        Verdict::Violations(v) => v.into_iter().find(|v| (v.anomaly, v.conn) == sig),
         _ => None,
     })
 }

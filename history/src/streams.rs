@@ -8,7 +8,7 @@
 //! bury the simpler finding.
 
 use crate::history::{max_copies, End, History, OpRecord, StreamEvent};
-use crate::verdict::{Violation, CC_AFTER_CLOSE, CC_COMPLETES, CC_DUPLICATE, CC_FIFO, CC_PHANTOM};
+use crate::verdict::{violation, Anomaly, Violation};
 use std::collections::BTreeMap;
 
 /// Every stream violation of `h`, by connection, then by kind.
@@ -20,12 +20,7 @@ pub fn stream_violations(h: &History) -> Vec<Violation> {
         .collect();
     let mut out = Vec::new();
     for (conn, stream) in &h.streams {
-        let v = |rule, ops, detail| Violation {
-            rule,
-            conn: Some(*conn),
-            ops,
-            detail,
-        };
+        let v = |anomaly, ops, detail| violation(anomaly, Some(*conn), ops, detail);
         let mut copies: BTreeMap<&str, usize> = BTreeMap::new();
         // FIFO sweep (research F3): a violation iff a delivery's send returned before the
         // latest invocation among the sends received before it.
@@ -41,14 +36,14 @@ pub fn stream_violations(h: &History) -> Vec<Violation> {
             };
             if closed {
                 out.push(v(
-                    CC_AFTER_CLOSE,
+                    Anomaly::AfterClose,
                     sends.get(payload).map(|s| vec![s.id]).unwrap_or_default(),
                     format!("received {payload:?} after its stream ended"),
                 ));
             }
             let Some(send) = sends.get(payload) else {
                 out.push(v(
-                    CC_PHANTOM,
+                    Anomaly::Phantom,
                     vec![],
                     format!("received {payload:?}, which no send carried"),
                 ));
@@ -58,7 +53,7 @@ pub fn stream_violations(h: &History) -> Vec<Violation> {
             *n += 1;
             if *n == max_copies(&h.spec, &send.op) + 1 {
                 out.push(v(
-                    CC_DUPLICATE,
+                    Anomaly::Duplicate,
                     vec![send.id],
                     format!(
                         "received {payload:?} (#{}) more than {} time(s)",
@@ -70,7 +65,7 @@ pub fn stream_violations(h: &History) -> Vec<Violation> {
             if let Some(before) = latest {
                 if send.ret() < before.inv {
                     out.push(v(
-                        CC_FIFO,
+                        Anomaly::Reordered,
                         vec![before.id, send.id],
                         format!(
                             "received #{} after #{}, though #{} completed before #{} was invoked",
@@ -86,12 +81,12 @@ pub fn stream_violations(h: &History) -> Vec<Violation> {
     }
     for o in &h.ops {
         if o.end == End::Pending {
-            out.push(Violation {
-                rule: CC_COMPLETES,
-                conn: o.lane(),
-                ops: vec![o.id],
-                detail: format!("#{} ({}) never completed", o.id, o.op.kind()),
-            });
+            out.push(violation(
+                Anomaly::Hung,
+                o.lane(),
+                vec![o.id],
+                format!("#{} ({}) never completed", o.id, o.op.kind()),
+            ));
         }
     }
     out

@@ -3,7 +3,7 @@
 use crate::hand::BUDGET;
 use hubspec_history::generate::{run, Step};
 use hubspec_history::jsonl::{from_jsonl, to_jsonl};
-use hubspec_history::verdict::*;
+use hubspec_history::Anomaly;
 use hubspec_history::{check, max_copies_of, shrink, End, History, StreamEvent, Verdict};
 use proptest::prelude::*;
 
@@ -52,7 +52,7 @@ proptest! {
         let mut h = run(stateful, &steps, true);
         let c = hubspec_model::ConnId(at + 1);
         h.streams.entry(c).or_default().insert(0, StreamEvent::Deliver { ts: 0, payload: "ghost".into() });
-        prop_assert!(check(&h, BUDGET).unwrap().verdict.rules().contains(&CC_PHANTOM));
+        prop_assert!(check(&h, BUDGET).unwrap().verdict.anomalies().contains(&Anomaly::Phantom));
     }
 
     #[test]
@@ -67,7 +67,7 @@ proptest! {
         let s = h.streams.get_mut(&c).unwrap();
         let copy = s[i].clone();
         s.insert(i + 1, copy);
-        prop_assert!(check(&h, BUDGET).unwrap().verdict.rules().contains(&CC_DUPLICATE));
+        prop_assert!(check(&h, BUDGET).unwrap().verdict.anomalies().contains(&Anomaly::Duplicate));
     }
 
     #[test]
@@ -86,7 +86,7 @@ proptest! {
         let (StreamEvent::Deliver { payload: a, .. }, StreamEvent::Deliver { payload: b, .. }) = (s[i].clone(), s[j].clone()) else { unreachable!() };
         if let StreamEvent::Deliver { payload, .. } = &mut s[i] { *payload = b; }
         if let StreamEvent::Deliver { payload, .. } = &mut s[j] { *payload = a; }
-        prop_assert!(check(&h, BUDGET).unwrap().verdict.rules().contains(&CC_FIFO));
+        prop_assert!(check(&h, BUDGET).unwrap().verdict.anomalies().contains(&Anomaly::Reordered));
     }
 
     #[test]
@@ -102,7 +102,7 @@ proptest! {
         let payload = h.ops.iter().find_map(|o| o.payload().map(str::to_string));
         prop_assume!(payload.is_some());
         h.deliver(c, u64::MAX / 2, &payload.unwrap());
-        prop_assert!(check(&h, BUDGET).unwrap().verdict.rules().contains(&CC_AFTER_CLOSE));
+        prop_assert!(check(&h, BUDGET).unwrap().verdict.anomalies().contains(&Anomaly::AfterClose));
     }
 
     #[test]
@@ -115,11 +115,11 @@ proptest! {
         let (c, i, _) = all[pick.index(all.len())].clone();
         h.streams.get_mut(&c).unwrap().remove(i);
         let verdict = check(&h, BUDGET).unwrap().verdict;
-        let rules = verdict.rules();
-        prop_assert!(!rules.is_empty());
-        prop_assert!(rules.iter().all(|r| [CC_ATOMIC_SEND, CC_EFFECT_AT_COMPLETION, CC_RESUME_GAP].contains(r)), "{:?}", rules);
+        let found = verdict.anomalies();
+        prop_assert!(!found.is_empty());
+        prop_assert!(found.iter().all(|a| [Anomaly::NoPoint, Anomaly::LateChange, Anomaly::LateEnd, Anomaly::ResumeGap].contains(a)), "{:?}", found);
         let (small, v) = shrink(&h, BUDGET).unwrap().unwrap();
-        prop_assert_eq!(v.rule, rules[0]);
+        prop_assert_eq!(v.anomaly, found[0]);
         prop_assert!(small.ops.len() <= h.ops.len());
         prop_assert!(!check(&small, BUDGET).unwrap().verdict.passed());
     }
@@ -133,6 +133,6 @@ proptest! {
         let lane = o.lane();
         let last = h.ops.iter().filter(|x| x.lane() == lane).max_by_key(|x| x.inv).unwrap().id;
         h.ops.iter_mut().find(|x| x.id == last).unwrap().end = End::Pending;
-        prop_assert!(check(&h, BUDGET).unwrap().verdict.rules().contains(&CC_COMPLETES));
+        prop_assert!(check(&h, BUDGET).unwrap().verdict.anomalies().contains(&Anomaly::Hung));
     }
 }

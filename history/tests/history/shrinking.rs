@@ -1,7 +1,7 @@
 //! Shrinking and the timeline.
 
 use crate::hand::*;
-use hubspec_history::verdict::*;
+use hubspec_history::Anomaly;
 use hubspec_history::{check, render, shrink, End};
 
 #[test]
@@ -23,9 +23,9 @@ fn a_failing_history_shrinks_to_a_witness_that_fails_the_same_way() {
     h.op(join(C2, "g"), 210, ok(220));
     h.op(to_group(C1, "g", "m"), 230, ok(240));
     let before = check(&h, BUDGET).unwrap().verdict;
-    assert_eq!(before.rules(), [CC_EFFECT_AT_COMPLETION]);
+    assert_eq!(before.anomalies(), [Anomaly::LateChange]);
     let (small, v) = shrink(&h, BUDGET).unwrap().unwrap();
-    assert_eq!((v.rule, v.conn), (CC_EFFECT_AT_COMPLETION, Some(C2)));
+    assert_eq!((v.anomaly, v.conn), (Anomaly::LateChange, Some(C2)));
     assert!(!check(&small, BUDGET).unwrap().verdict.passed());
     // The noise is gone; the join stays completed (made indeterminate, it would explain the
     // miss).
