@@ -49,6 +49,10 @@ pub struct Item {
     pub copies: usize,
     /// Whether it must be placed: it completed, or it is a send the connection saw.
     pub mandatory: bool,
+    /// For a drop of the connection: which of its suspensions it starts, from 1 (the search
+    /// state carries the current one, 0 for none, so a skipped indeterminate drop cannot shift
+    /// the count).
+    pub suspension: u8,
 }
 
 /// The search problem for one connection.
@@ -96,18 +100,20 @@ impl Partition {
                     result: o.result(),
                     copies,
                     mandatory: o.ret() != NEVER || copies > 0,
+                    suspension: 0,
                 }
             })
             .collect();
         items.sort_by_key(|i| (i.inv, i.id));
         let mut suspensions = Vec::new();
-        let mut lane: Vec<&Item> = items
+        let lane: Vec<&Item> = items
             .iter()
             .filter(|i| crate::history::lane(&i.op) == Some(conn))
             .collect();
-        lane.sort_by_key(|i| i.inv);
+        let mut starts = Vec::new();
         for (k, i) in lane.iter().enumerate() {
             if matches!(i.op, Op::Drop { .. }) {
+                starts.push(i.id);
                 let resume = lane[k + 1..]
                     .iter()
                     .find(|j| matches!(j.op, Op::Resume { .. }));
@@ -116,6 +122,11 @@ impl Partition {
                     Some(j) if j.result.is_none() => Resumption::Either,
                     _ => Resumption::Lost,
                 });
+            }
+        }
+        for i in &mut items {
+            if let Some(n) = starts.iter().position(|id| *id == i.id) {
+                i.suspension = u8::try_from(n + 1).unwrap_or(u8::MAX);
             }
         }
         Partition {
@@ -256,7 +267,7 @@ impl Search<'_> {
 
     /// `None` when the deadline passed; otherwise whether the unplaced rest can be placed
     /// after `hub` (`mandatory_placed` of the mandatory ones are placed already).
-    fn dfs(&mut self, hub: &Hub, drops: u8, mandatory_placed: usize) -> Option<bool> {
+    fn dfs(&mut self, hub: &Hub, suspension: u8, mandatory_placed: usize) -> Option<bool> {
         self.effort.steps += 1;
         if self.effort.steps % 256 == 0 && Instant::now() > self.deadline {
             return None;
@@ -272,8 +283,8 @@ impl Search<'_> {
                     !self.is_placed(*i)
                         && matches!(self.p.items[*i].op, Op::Send { .. })
                         && self
-                            .step(*i, hub, drops)
-                            .is_some_and(|(h, d)| d == drops && h == *hub)
+                            .step(*i, hub, suspension)
+                            .is_some_and(|(h, d)| d == suspension && h == *hub)
                 });
             let Some(i) = next else { break };
             self.flip(i);
@@ -281,7 +292,7 @@ impl Search<'_> {
             mandatory_placed += usize::from(self.p.items[i].mandatory);
             forced.push(i);
         }
-        let result = self.branch(hub, drops, mandatory_placed);
+        let result = self.branch(hub, suspension, mandatory_placed);
         for i in forced {
             self.flip(i);
             self.count -= 1;
@@ -289,11 +300,14 @@ impl Search<'_> {
         result
     }
 
-    fn branch(&mut self, hub: &Hub, drops: u8, mandatory_placed: usize) -> Option<bool> {
+    fn branch(&mut self, hub: &Hub, suspension: u8, mandatory_placed: usize) -> Option<bool> {
         if mandatory_placed == self.mandatory {
             return Some(true);
         }
-        if !self.memo.insert((self.placed.clone(), hub.clone(), drops)) {
+        if !self
+            .memo
+            .insert((self.placed.clone(), hub.clone(), suspension))
+        {
             return Some(false);
         }
         let bound = self.bound();
@@ -311,7 +325,7 @@ impl Search<'_> {
             if self.is_placed(i) {
                 continue;
             }
-            let Some((next, d)) = self.step(i, hub, drops) else {
+            let Some((next, d)) = self.step(i, hub, suspension) else {
                 continue;
             };
             self.flip(i);
@@ -329,7 +343,7 @@ impl Search<'_> {
     }
 
     /// Place item `i` after `hub`: the model's step, then what the history says of it.
-    fn step(&mut self, i: usize, hub: &Hub, drops: u8) -> Option<(Hub, u8)> {
+    fn step(&mut self, i: usize, hub: &Hub, suspension: u8) -> Option<(Hub, u8)> {
         self.effort.steps += 1;
         let item = &self.p.items[i];
         let mut next = hub.clone();
@@ -338,9 +352,9 @@ impl Search<'_> {
         if item.result.is_some_and(|r| r != result) {
             return None;
         }
-        let mut drops = drops;
+        let mut suspension = suspension;
         match item.op {
-            Op::Drop { .. } if item.op == (Op::Drop { conn: self.p.conn }) => drops += 1,
+            Op::Drop { .. } => suspension = item.suspension,
             Op::Send { .. } => {
                 let count = |mode| {
                     out.iter()
@@ -354,7 +368,11 @@ impl Search<'_> {
                 } else {
                     // Kept for a suspended connection: seen only if the suspension ends in
                     // a resume (the replay carries it).
-                    match self.p.suspensions.get(usize::from(drops).wrapping_sub(1)) {
+                    match self
+                        .p
+                        .suspensions
+                        .get(usize::from(suspension).wrapping_sub(1))
+                    {
                         Some(Resumption::Resumed) => seen == now + kept,
                         Some(Resumption::Lost) => seen == now,
                         _ => seen == now || seen == now + kept,
@@ -366,7 +384,7 @@ impl Search<'_> {
             }
             _ => {}
         }
-        Some((next, drops))
+        Some((next, suspension))
     }
 }
 
@@ -429,6 +447,10 @@ mod tests {
         assert_eq!(
             (p1.suspensions.len(), p2.suspensions),
             (0, vec![Resumption::Lost])
+        );
+        assert_eq!(
+            p2.items[2].suspension, 1,
+            "the drop starts c2's first suspension"
         );
         // Every connection is open in each partition's start, with its user.
         assert_eq!(p2.start.conn(c2).unwrap().user.as_deref(), Some("u"));
