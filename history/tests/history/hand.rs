@@ -303,3 +303,20 @@ fn a_pathological_history_is_unknown_within_its_budget() {
     assert!(start.elapsed() < budget + Duration::from_millis(1500));
     assert!(report.states > 10, "{report:?}");
 }
+
+#[test]
+fn each_suspension_keeps_its_own_fate() {
+    // Dropped, resumed (the kept message replayed), dropped again for good (the kept message
+    // never seen).
+    let second_seen = |seen: bool| {
+        let mut h = stateful(true, true);
+        h.op(Op::Drop { conn: C2 }, 60, ok(61));
+        h.op(to_group(C1, "g", "k"), 70, ok(80));
+        if seen {
+            h.deliver(C2, 85, "k");
+        }
+        h
+    };
+    assert_eq!(verdict(&second_seen(false)), Verdict::Linearizable);
+    assert_eq!(found(&second_seen(true)), [Anomaly::ResumeGap]);
+}
