@@ -10,6 +10,7 @@ use crate::target::Target;
 use crate::variants::{self, Detected};
 use crate::{exhaustive, mutants, probes, properties, scenario};
 use futures_util::stream::{self, StreamExt};
+use hubspec_harness::DivergenceKind;
 use hubspec_model::is_exclusive;
 use hubspec_model::{scenarios, Area, Rule, RULES};
 use std::collections::{BTreeMap, BTreeSet};
@@ -340,6 +341,17 @@ pub async fn run_suite(
         mutant_reports = Some(reports);
     }
 
+    // An id issued to connections of two runs: one finding for the target, not a divergence of
+    // every run it touched (see `hubspec_harness::issued`).
+    for t in targets {
+        if let Some(f) = reused_ids_finding(t) {
+            if let Some(t) = tally.get_mut(f.rules[0]) {
+                t.cases += 1;
+            }
+            roots.add_case(&[f]);
+        }
+    }
+
     // Root causes blamed on rules outside `--only` still fail the run: the target diverged.
     let mut unselected: Vec<Finding> = Vec::new();
     for root in roots.clone().into_sorted() {
@@ -411,6 +423,30 @@ pub async fn run_suite(
         return Err(SuiteError::NothingChecked);
     }
     Ok(report)
+}
+
+/// The CON-IDS-UNIQUE finding of a target that gave one id to connections of two runs.
+fn reused_ids_finding(target: &Target) -> Option<Finding> {
+    let (reused, all) = target.config.issued.reused();
+    let first = reused.first()?;
+    Some(Finding {
+        case: format!("connection ids over the run ({})", target.describe()),
+        rules: vec!["CON-IDS-UNIQUE"],
+        kind: DivergenceKind::Result,
+        step: 0,
+        op: None,
+        op_kind: Some("Connect"),
+        expected: "every new connection gets an id no earlier connection had".into(),
+        observed: format!(
+            "{all} connection id(s) given to connections of two runs, e.g. `{}` to one of \
+             `{}` and again to one of `{}`",
+            first.id, first.first, first.again
+        ),
+        transcript: String::new(),
+        expected_transcript: String::new(),
+        replay: String::new(),
+        frames: Vec::new(),
+    })
 }
 
 /// A finished scenario of `rule`: a divergence that is wholly an allowed variant marks the

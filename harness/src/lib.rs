@@ -33,7 +33,8 @@
 //!   machines), and `client.rs` itself (the API).
 //! - [`config`]: [`TargetConfig`], from TOML and `HUBSPEC_*` variables, validated.
 //! - [`issued`]: [`IssuedIds`], the connection ids a target issued, shared by every session of
-//!   one configuration, so an id reused across sessions is caught (CON-IDS-UNIQUE).
+//!   one configuration, so an id reused across sessions is caught (CON-IDS-UNIQUE), once per
+//!   target rather than as a divergence of each run it touches.
 //! - [`session`]: [`Session`] runs ops, flushes every connection with a barrier after each,
 //!   attributes every message to the op that sent it and compares with the model. Inside it,
 //!   `session/wire.rs` names ops and payloads on the wire and decodes what comes back, and
@@ -62,7 +63,7 @@ pub use client::{Client, ClientOptions, Completion, Deadline, RawFrame, Received
 pub use config::{TargetConfig, Timeouts};
 pub use divergence::{shell_quote, target_flags, Divergence, DivergenceKind};
 pub use error::{ClientError, HarnessError};
-pub use issued::IssuedIds;
+pub use issued::{IssuedIds, Reuse};
 pub use reading::{read_error, ErrorReading, ObservedTranscript};
 pub use restart::{CommandRestarter, Restarter};
 pub use session::{RunReport, Session};

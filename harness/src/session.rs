@@ -327,18 +327,10 @@ impl Session {
             let observed_id = *self.seen_ids.entry(live_id.clone()).or_insert(model_id);
             run.set_result(index, OpResult::Connected(observed_id));
             // An id reused within this run shows as an earlier connection's (above); one that a
-            // connection of another run or session had shows only in the shared ledger.
-            if first_sight && !self.config.issued.note(&live_id) {
-                run.push(
-                    index,
-                    DivergenceKind::Result,
-                    vec!["CON-IDS-UNIQUE"],
-                    "a connection id no earlier connection had".into(),
-                    format!(
-                        "`{live_id}`, the id of a connection of another run against this target"
-                    ),
-                    client.frames(),
-                );
+            // connection of another run had goes to the shared ledger, reported once for the
+            // target (see `crate::issued`).
+            if first_sight {
+                self.config.issued.note(&live_id, &self.case);
             }
         }
         let live = Live {
