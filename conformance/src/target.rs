@@ -7,6 +7,7 @@ use hubspec_harness::{
 };
 use hubspec_model::{Capability, GroupsFanout, Op, Profile, Spec};
 use hubspec_refhub::{Fault, RefHub, RefHubConfig};
+use hubspec_wire::HubProtocol;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,7 +89,7 @@ impl Target {
     }
 
     /// What an embedded hub under `profile` serving `served` declares (every capability the
-    /// profile allows, the default variants but `served`), known before any hub starts: its
+    /// profile allows, both hub protocols, the default variants but `served`), known before any hub starts: its
     /// `urls` are empty until [`embedded_with`](Self::embedded_with) starts one. Enough to tell
     /// which rules it can be checked for.
     pub fn embedded_declaration(profile: Profile, served: GroupsFanout) -> TargetConfig {
@@ -99,6 +100,9 @@ impl Target {
                 *c != Capability::StatefulReconnect || profile == Profile::CoreStateful
             }));
         config.urls.clear();
+        // Both protocols, taken in turn by a session's connections: every case with two
+        // connections or more mixes JSON and MessagePack members (`TargetConfig::protocol_for`).
+        config = config.with_protocols(HubProtocol::ALL);
         config.groups_fanout = served;
         config.timeouts.disconnect_timeout = EMBEDDED_DISCONNECT_TIMEOUT;
         config
@@ -136,7 +140,8 @@ impl Target {
 
     /// The `hubspec run` / `hubspec replay` flags that reach this target again with what
     /// `ops` need: the embedded hub's own (a fresh one is started: `--hub-groups-fanout` when it
-    /// serves another variant than declared, `--fault` per fault), or a configured target's
+    /// serves another variant than declared, `--fault` per fault, `--protocol` when it was
+    /// limited to one), or a configured target's
     /// URL, `--skip-negotiation` and capabilities ([`hubspec_harness::target_flags`]).
     pub fn flags(&self, ops: &[Op]) -> String {
         if self.embedded.is_none() {
@@ -148,6 +153,11 @@ impl Target {
         }
         for f in &self.faults {
             flags.push_str(&format!(" --fault {}", f.name()));
+        }
+        if self.config.protocols != HubProtocol::ALL {
+            for p in &self.config.protocols {
+                flags.push_str(&format!(" --protocol {}", p.name()));
+            }
         }
         flags
     }

@@ -886,21 +886,13 @@ async fn writer(
 
 /// One frame for JSON records `text` on a socket speaking `protocol`: under JSON the records as
 /// they are (a text frame, unless a wire fault says otherwise); under MessagePack each record
-/// re-encoded as its MessagePack message, all in one binary frame. A record that is not a hub
-/// message (a fault's rewrite) goes out length-prefixed as its raw bytes, so the client sees
-/// a malformed MessagePack message where a JSON client sees a malformed record.
+/// re-encoded as its MessagePack message, all in one binary frame
+/// (`hubspec_wire::msgpack::from_json_records`: a fault's malformed record stays malformed).
 fn encode_for(protocol: HubProtocol, wire: &WireFaults<'_>, text: Utf8Bytes) -> Message {
     match protocol {
         HubProtocol::Json => wire.frame(text),
         HubProtocol::MessagePack => {
-            let mut bytes = Vec::with_capacity(text.len());
-            for record in text.as_str().split_terminator('\u{1e}') {
-                match HubMessage::parse(record) {
-                    Ok(message) => bytes.extend(protocol.encode(&message)),
-                    Err(_) => bytes.extend(hubspec_wire::msgpack::frame(record.as_bytes())),
-                }
-            }
-            Message::Binary(bytes.into())
+            Message::Binary(hubspec_wire::msgpack::from_json_records(text.as_str()).into())
         }
     }
 }

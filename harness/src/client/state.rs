@@ -8,7 +8,7 @@
 
 use super::{ClientOptions, Completion};
 use crate::error::ClientError;
-use hubspec_wire::MessageBuffer;
+use hubspec_wire::{HubProtocol, MessageBuffer};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -39,6 +39,9 @@ pub enum FrameKind {
     Text,
     /// A binary frame (shown as lossy UTF-8).
     Binary,
+    /// A binary frame of the MessagePack protocol, shown as its messages in JSON (or in hex
+    /// when they do not parse on their own).
+    MessagePack,
     /// A WebSocket close frame.
     Close,
     /// A WebSocket-level ping.
@@ -71,6 +74,7 @@ impl fmt::Display for RawFrame {
         let kind = match self.kind {
             FrameKind::Text => "text",
             FrameKind::Binary => "BINARY",
+            FrameKind::MessagePack => "msgpack",
             FrameKind::Close => "close",
             FrameKind::Ping => "ws-ping",
             FrameKind::Pong => "ws-pong",
@@ -173,6 +177,8 @@ pub(super) struct Shared {
     /// The stateful reconnect buffer, when stateful reconnect is in use.
     pub(super) buffer: Option<MessageBuffer>,
     pub(super) resume: ResumePhase,
+    /// The hub protocol asked for in the handshake.
+    pub(super) protocol: HubProtocol,
 }
 
 impl Shared {
@@ -196,6 +202,7 @@ impl Shared {
             },
             buffer: None,
             resume: ResumePhase::Idle,
+            protocol: opts.protocol,
         }
     }
 
