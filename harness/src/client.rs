@@ -553,7 +553,10 @@ impl Client {
                 {
                     let mut s = lock(&self.shared);
                     if matches!(s.transport, Transport::Closed(_)) {
-                        if s.server_close.is_none() {
+                        // A reader that stopped for good (its own finding) cannot have seen
+                        // the answer.
+                        let unread = matches!(s.ending, state::Ending::ReaderFailed { .. });
+                        if s.server_close.is_none() && !unread {
                             s.find(
                                 "PRO-CLOSE",
                                 "the server closed the socket without answering our Close with a Close message",

@@ -892,7 +892,10 @@ fn encode_for(protocol: HubProtocol, wire: &WireFaults<'_>, text: Utf8Bytes) -> 
     match protocol {
         HubProtocol::Json => wire.frame(text),
         HubProtocol::MessagePack => {
-            Message::Binary(hubspec_wire::msgpack::from_json_records(text.as_str()).into())
+            let bytes = hubspec_wire::msgpack::from_json_records_with(text.as_str(), |m, b| {
+                wire.msgpack_message(m, b)
+            });
+            Message::Binary(bytes.into())
         }
     }
 }

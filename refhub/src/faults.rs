@@ -23,7 +23,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use hubspec_model::{
     ConnId, Delivery, GroupsFanout, Hub, Op, Selector, Spec, Status, Target, Text,
 };
-use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, NegotiateResponse};
+use hubspec_wire::{CompletionResult, HubMessage, HubProtocol, MessageBuffer, NegotiateResponse};
 
 use crate::dispatch::{Call, Name};
 
@@ -143,11 +143,18 @@ pub enum Fault {
     /// `GetConnectionId` from a connection that is in a group (other than its restored rooms)
     /// is never answered.
     GetConnectionIdHangs,
+    // [msgpack]
+    /// On a MessagePack connection, every `Receive` has a length prefix that does not end
+    /// within 5 bytes.
+    MsgpackBadLengthPrefix,
+    /// On a MessagePack connection, every `Receive` has its headers as an empty array, not a
+    /// map.
+    MsgpackHeadersNotAMap,
 }
 
 impl Fault {
     /// Every fault, in a stable order.
-    pub const ALL: [Fault; 53] = [
+    pub const ALL: [Fault; 55] = [
         Fault::StickyGroups,
         Fault::NoRejoinOnResume,
         Fault::OthersInGroupIncludesCaller,
@@ -201,6 +208,9 @@ impl Fault {
         Fault::CloseWithoutMessage,
         Fault::SequenceMissingOnResume,
         Fault::GetConnectionIdHangs,
+        // [msgpack]
+        Fault::MsgpackBadLengthPrefix,
+        Fault::MsgpackHeadersNotAMap,
     ];
 
     /// The fault's name on the command line (`--fault NAME`).
@@ -259,6 +269,9 @@ impl Fault {
             Fault::CloseWithoutMessage => "close-without-message",
             Fault::SequenceMissingOnResume => "sequence-missing-on-resume",
             Fault::GetConnectionIdHangs => "get-connection-id-hangs",
+            // [msgpack]
+            Fault::MsgpackBadLengthPrefix => "msgpack-bad-length-prefix",
+            Fault::MsgpackHeadersNotAMap => "msgpack-headers-not-a-map",
         }
     }
 
@@ -332,6 +345,11 @@ impl Fault {
             Fault::CloseWithoutMessage => "a client Close is answered without a Close message",
             Fault::SequenceMissingOnResume => "a resume replays without a Sequence first",
             Fault::GetConnectionIdHangs => "GetConnectionId from a group member never completes",
+            // [msgpack]
+            Fault::MsgpackBadLengthPrefix => {
+                "MessagePack Receive messages have a length prefix that never ends"
+            }
+            Fault::MsgpackHeadersNotAMap => "MessagePack Receive messages carry headers as an array",
         }
     }
 
@@ -393,6 +411,9 @@ impl Fault {
             Fault::CloseWithoutMessage => &["PRO-CLOSE"],
             Fault::SequenceMissingOnResume => &["PRO-SEQUENCE"],
             Fault::GetConnectionIdHangs => &["PRO-RESPONSIVE"],
+            // [msgpack]
+            Fault::MsgpackBadLengthPrefix => &["PRO-MSGPACK-FRAMING"],
+            Fault::MsgpackHeadersNotAMap => &["PRO-MSGPACK-WELL-FORMED"],
         }
     }
 }
@@ -939,12 +960,20 @@ impl FaultState {
         ops
     }
 
-    /// The text of one hub message as written to a socket: `receive-not-json` cuts a
-    /// `Receive`'s closing brace, `completion-twice` writes an error Completion twice.
-    pub(crate) fn rewrite_record(&self, message: &HubMessage, text: Utf8Bytes) -> Utf8Bytes {
+    /// The text of one hub message as written to a socket speaking `protocol`:
+    /// `receive-not-json` cuts a `Receive`'s closing brace (a bug of JSON encoding: JSON
+    /// sockets only), `completion-twice` writes an error Completion twice.
+    pub(crate) fn rewrite_record(
+        &self,
+        message: &HubMessage,
+        text: Utf8Bytes,
+        protocol: HubProtocol,
+    ) -> Utf8Bytes {
         match message {
             HubMessage::Invocation { target, .. }
-                if target == "Receive" && self.has(Fault::ReceiveNotJson) =>
+                if target == "Receive"
+                    && self.has(Fault::ReceiveNotJson)
+                    && protocol == HubProtocol::Json =>
             {
                 let record = text.as_str();
                 let cut = record.trim_end_matches('\u{1e}');
@@ -1156,5 +1185,32 @@ impl WireFaults<'_> {
     /// Whether a client Close is answered with a Close message (`close-without-message`: no).
     pub(crate) fn answers_close(&self) -> bool {
         !self.has(Fault::CloseWithoutMessage)
+    }
+
+    // [msgpack]
+    /// One message as written to a MessagePack socket, length prefix included: under
+    /// `msgpack-bad-length-prefix` a `Receive` gets a prefix of five continuation bytes (which
+    /// .NET's `BinaryMessageParser` refuses), under `msgpack-headers-not-a-map` its empty
+    /// headers map (`80`) becomes an empty array (`90`).
+    pub(crate) fn msgpack_message(&self, message: &HubMessage, bytes: Vec<u8>) -> Vec<u8> {
+        let receive =
+            matches!(message, HubMessage::Invocation { target, .. } if target == "Receive");
+        if !receive {
+            return bytes;
+        }
+        let Ok(Some((prefix, _))) = hubspec_wire::msgpack::parse_length_prefix(&bytes) else {
+            return bytes;
+        };
+        let mut bytes = bytes;
+        if self.has(Fault::MsgpackHeadersNotAMap) && bytes.get(prefix + 2) == Some(&0x80) {
+            // `[1, Headers, …]`: the array marker, the type 1, then the headers.
+            bytes[prefix + 2] = 0x90;
+        }
+        if self.has(Fault::MsgpackBadLengthPrefix) {
+            let mut bad = vec![0x80; 5];
+            bad.extend_from_slice(&bytes[prefix..]);
+            bytes = bad;
+        }
+        bytes
     }
 }

@@ -208,7 +208,9 @@ impl State {
             None => text.unwrap_or_else(|| Utf8Bytes::from(message.to_wire())),
         };
         if let Some(transport) = &entry.transport {
-            let text = self.faults.rewrite_record(message, text);
+            let text = self
+                .faults
+                .rewrite_record(message, text, transport.protocol);
             if transport.send_text(text) > limit_queue {
                 self.overflowed.push((
                     to,

@@ -279,10 +279,22 @@ impl HubMessage {
 /// raw bytes, so the peer sees one malformed MessagePack message where a JSON peer would see
 /// one malformed record.
 pub fn from_json_records(text: &str) -> Vec<u8> {
+    from_json_records_with(text, |_, bytes| bytes)
+}
+
+/// [`from_json_records`], each message's bytes (length prefix included) passed through
+/// `rewrite` (a hub's deliberate faults).
+pub fn from_json_records_with(
+    text: &str,
+    mut rewrite: impl FnMut(&HubMessage, Vec<u8>) -> Vec<u8>,
+) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(text.len());
     for record in text.split_terminator('\u{1e}') {
         match HubMessage::parse(record) {
-            Ok(message) => bytes.extend(message.to_msgpack_wire()),
+            Ok(message) => {
+                let encoded = message.to_msgpack_wire();
+                bytes.extend(rewrite(&message, encoded));
+            }
             Err(_) => bytes.extend(frame(record.as_bytes())),
         }
     }

@@ -318,4 +318,35 @@ mod tests {
         assert_eq!(config.restart_command.as_deref(), Some("true"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn protocol_flags_override_the_declared_protocols_and_reach_the_replay_flags() {
+        let config = configured_with(
+            &args(&[
+                "--url",
+                "http://127.0.0.1:2/hub",
+                "--protocol",
+                "messagepack",
+                "--protocol",
+                "json",
+            ]),
+            |name| (name == "HUBSPEC_PROTOCOLS").then(|| "json".to_owned()),
+        )
+        .unwrap()
+        .expect("a configured target");
+        assert_eq!(
+            config.protocols,
+            vec![HubProtocol::MessagePack, HubProtocol::Json]
+        );
+        let flags = hubspec_harness::target_flags(&config, &[]);
+        assert!(
+            flags.ends_with(" --protocol messagepack --protocol json"),
+            "{flags}"
+        );
+        let json_only = configured_with(&args(&["--url", "http://127.0.0.1:2/hub"]), |_| None)
+            .unwrap()
+            .unwrap();
+        assert!(!hubspec_harness::target_flags(&json_only, &[]).contains("--protocol"));
+        assert!(Cli::try_parse_from(["hubspec", "--protocol", "xml"]).is_err());
+    }
 }

@@ -35,8 +35,9 @@ pub(super) struct Reader {
     records: MessageReader,
     /// How the socket ended, as far as the frames tell (a close frame, an error).
     ending: String,
-    /// The record reader hit its cap: the reading stopped for good.
-    overflow: bool,
+    /// Why the reading stopped for good (the reader hit its cap, or a MessagePack length
+    /// prefix could not be read), if it did.
+    stopped: Option<(&'static str, String)>,
 }
 
 impl Reader {
@@ -46,7 +47,7 @@ impl Reader {
         Reader {
             records,
             ending: "the server closed the socket".into(),
-            overflow: false,
+            stopped: None,
         }
     }
 
@@ -153,7 +154,7 @@ impl Reader {
                         rule,
                         format!("more than {limit} bytes {what}; the harness stopped reading"),
                     );
-                    self.overflow = true;
+                    self.stopped = Some((rule, format!("more than {limit} bytes {what}")));
                     return Flow {
                         wake: true,
                         stop: true,
@@ -165,7 +166,10 @@ impl Reader {
                         "PRO-MSGPACK-FRAMING",
                         format!("a bad length prefix ({e}); the harness stopped reading"),
                     );
-                    self.overflow = true;
+                    self.stopped = Some((
+                        "PRO-MSGPACK-FRAMING",
+                        format!("a bad MessagePack length prefix ({e})"),
+                    ));
                     return Flow {
                         wake: true,
                         stop: true,
@@ -184,12 +188,9 @@ impl Reader {
     /// `PRO-CLOSE`; one right after our unanswered Ping, or for a timeout, is `PRO-PING`.
     pub(super) fn finish(self, s: &mut Shared) {
         let mut ending = self.ending;
-        if self.overflow {
-            ending = format!(
-                "the harness stopped reading: more than {} bytes without a record separator",
-                s.max_record_bytes
-            );
-            s.ending = Ending::ReaderFailed;
+        if let Some((rule, why)) = self.stopped {
+            ending = format!("the harness stopped reading: {why}");
+            s.ending = Ending::ReaderFailed { rule };
         }
         s.log(Direction::In, FrameKind::Event, &ending);
         if s.transport != Transport::Open {
@@ -216,7 +217,7 @@ impl Reader {
             }
         }
         let detail = match &s.server_close {
-            _ if self.overflow => ending,
+            _ if matches!(s.ending, Ending::ReaderFailed { .. }) => ending,
             Some((Some(e), _)) => format!("{ending} after a Close with error {e:?}"),
             Some((None, _)) => format!("{ending} after a Close"),
             None => format!("{ending} without a Close message"),
@@ -594,7 +595,6 @@ mod tests {
     #[test]
     fn an_oversize_record_stops_the_reading_as_pro_well_formed() {
         let mut s = shared();
-        s.max_record_bytes = 16;
         let mut reader = Reader::new(HubProtocol::Json.reader(Some(16)));
         let flow = reader.frame(&mut s, Ok(Message::text("x".repeat(64))));
         assert_eq!(
@@ -605,10 +605,20 @@ mod tests {
             }
         );
         reader.finish(&mut s);
-        assert_eq!(s.ending, Ending::ReaderFailed);
+        assert_eq!(
+            s.ending,
+            Ending::ReaderFailed {
+                rule: "PRO-WELL-FORMED"
+            }
+        );
         // Our Close after the failure does not turn the target's fault into our close.
         s.closing_by_us();
-        assert_eq!(s.ending, Ending::ReaderFailed);
+        assert_eq!(
+            s.ending,
+            Ending::ReaderFailed {
+                rule: "PRO-WELL-FORMED"
+            }
+        );
         let findings = s.take_findings();
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].rule, "PRO-WELL-FORMED");

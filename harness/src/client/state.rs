@@ -134,9 +134,13 @@ pub(super) enum Ending {
     NotYet { ping_unanswered: bool },
     /// We sent a Close ([`super::Client::close`]): the server's end is the expected answer.
     ByUs,
-    /// The record reader hit [`ClientOptions::max_record_bytes`] and reading stopped: the end
-    /// is ours, but the fault is the target's (`PRO-WELL-FORMED`).
-    ReaderFailed,
+    /// The reader hit [`ClientOptions::max_record_bytes`] (or an unreadable MessagePack length
+    /// prefix) and reading stopped: the end is ours, but the fault is the target's.
+    ReaderFailed {
+        /// The rule the target broke: `PRO-WELL-FORMED` (a JSON record over the cap) or
+        /// `PRO-MSGPACK-FRAMING` (a MessagePack message over it, or an unreadable prefix).
+        rule: &'static str,
+    },
 }
 
 /// Where a stateful resume stands ([`super::Client::resume`]).
@@ -167,7 +171,6 @@ pub(super) struct Shared {
     completed: VecDeque<String>,
     pub(super) received: VecDeque<Received>,
     pub(super) received_cap: usize,
-    pub(super) max_record_bytes: usize,
     findings: Vec<Finding>,
     findings_dropped: usize,
     pub(super) transport: Transport,
@@ -192,7 +195,6 @@ impl Shared {
             completed: VecDeque::new(),
             received: VecDeque::new(),
             received_cap: opts.queue_capacity.max(16),
-            max_record_bytes: opts.max_record_bytes,
             findings: Vec::new(),
             findings_dropped: 0,
             transport: Transport::Open,
@@ -258,14 +260,14 @@ impl Shared {
         out
     }
 
-    /// The error of a closed connection: a reader stopped at the record cap is the target's
-    /// `PRO-WELL-FORMED` fault, any other end is `Closed`.
+    /// The error of a closed connection: a reader that stopped for good is the target's fault
+    /// (the rule it recorded), any other end is `Closed`.
     pub(super) fn closed_error(&self) -> Option<ClientError> {
-        match &self.transport {
-            Transport::Closed(detail) if self.ending == Ending::ReaderFailed => {
-                Some(ClientError::protocol("PRO-WELL-FORMED", detail.clone()))
+        match (&self.transport, self.ending) {
+            (Transport::Closed(detail), Ending::ReaderFailed { rule }) => {
+                Some(ClientError::protocol(rule, detail.clone()))
             }
-            Transport::Closed(detail) => Some(ClientError::Closed {
+            (Transport::Closed(detail), _) => Some(ClientError::Closed {
                 detail: detail.clone(),
             }),
             _ => None,

@@ -3,15 +3,16 @@
 //! and malformed MessagePack gets the Close ASP.NET Core gives without disturbing anyone else.
 
 use futures_util::{SinkExt, StreamExt};
-use hubspec_refhub::RefHub;
+use hubspec_refhub::{Fault, RefHub};
 use hubspec_wire::{
-    CompletionResult, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, MessageReader,
-    RecordReader,
+    HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, MessageReader, RecordReader,
 };
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{negotiate, open, start, Client, SocketEnd, Ws, WAIT};
+use crate::client::{
+    negotiate, open, outcome, reconnectable_close, start, Client, SocketEnd, Ws, WAIT,
+};
 
 /// A MessagePack test client: the handshake in JSON text, then binary frames only. It records
 /// whether any frame after the handshake was not binary.
@@ -119,13 +120,7 @@ impl Packed {
                     invocation_id,
                     result,
                     ..
-                } if invocation_id == id => {
-                    return match result {
-                        CompletionResult::Void => Ok(None),
-                        CompletionResult::Result(v) => Ok(Some(v)),
-                        CompletionResult::Error(e) => Err(e),
-                    }
-                }
+                } if invocation_id == id => return outcome(result),
                 HubMessage::Invocation {
                     target, arguments, ..
                 } if target == "Receive" => self.received.push(arguments[0].clone()),
@@ -244,18 +239,7 @@ async fn close_after(hub: &RefHub, bytes: Vec<u8>) -> Option<String> {
     let mut c = Packed::connect(hub).await;
     c.send_bytes(bytes).await;
     let close = c.closed().await;
-    assert_eq!(
-        c.ended,
-        Some(SocketEnd::CloseFrame(1000)),
-        "then a close frame"
-    );
-    match close {
-        Some(HubMessage::Close {
-            error,
-            allow_reconnect: true,
-        }) => error,
-        other => panic!("expected a Close with allowReconnect, got {other:?}"),
-    }
+    reconnectable_close(close, &c.ended)
 }
 
 /// `payload` behind a correct length prefix.
@@ -329,4 +313,61 @@ async fn unreadable_messagepack_arguments_get_a_completion_error_and_the_connect
     );
     assert_eq!(packed.sync().await, Vec::<Value>::new());
     hub.shutdown().await;
+}
+
+/// The bytes of the next binary frame `c` receives (`None`: the socket ended).
+async fn next_binary(c: &mut Packed) -> Option<Vec<u8>> {
+    loop {
+        match tokio::time::timeout(WAIT, c.ws.next())
+            .await
+            .expect("a frame")
+        {
+            Some(Ok(Message::Binary(b))) => return Some(b.to_vec()),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// What a MessagePack and a JSON member of one group get for one `SendToGroup` on a hub with
+/// `fault`: the MessagePack frame's bytes, the JSON member's payloads.
+async fn one_send_with(fault: Fault) -> (Vec<u8>, Vec<String>) {
+    let hub = start(|c| {
+        c.faults.insert(fault);
+    })
+    .await;
+    let mut text = Client::connect(&hub, None, false).await;
+    let mut packed = Packed::connect(&hub).await;
+    text.ok("AddToGroup", json!(["g"])).await;
+    packed.ok("AddToGroup", json!(["g"])).await;
+    let mut sender = Client::connect(&hub, None, false).await;
+    sender.ok("SendToGroup", json!(["g", "m"])).await;
+    let frame = next_binary(&mut packed).await.expect("the Receive");
+    // The JSON member reads its record unless the fault is JSON's own (`receive-not-json`).
+    let got = if fault == Fault::ReceiveNotJson {
+        Vec::new()
+    } else {
+        text.sync().await
+    };
+    hub.shutdown().await;
+    (frame, got)
+}
+
+#[tokio::test]
+async fn the_messagepack_faults_break_only_messagepack_receives() {
+    let correct =
+        HubProtocol::MessagePack.encode(&HubMessage::invocation(None, "Receive", vec![json!("m")]));
+    let (frame, got) = one_send_with(Fault::MsgpackBadLengthPrefix).await;
+    assert_eq!(got, vec!["m"], "JSON members are not affected");
+    assert_eq!(frame[..5], [0x80; 5], "a prefix that never ends");
+    assert_eq!(frame[5..], correct[1..]);
+    let (frame, got) = one_send_with(Fault::MsgpackHeadersNotAMap).await;
+    assert_eq!(got, vec!["m"]);
+    assert_eq!(frame[3], 0x90, "headers as an empty array");
+    let mut fixed = frame.clone();
+    fixed[3] = 0x80;
+    assert_eq!(fixed, correct);
+    // And the JSON encoding's fault leaves MessagePack sockets alone.
+    let (frame, _) = one_send_with(Fault::ReceiveNotJson).await;
+    assert_eq!(frame, correct);
 }
