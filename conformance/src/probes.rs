@@ -6,7 +6,7 @@ use crate::target::Target;
 use hubspec_harness::restart::BoxFuture;
 use hubspec_harness::{Client, ClientError, ClientOptions, DivergenceKind, TargetConfig};
 use hubspec_model::{Profile, Rule};
-use hubspec_wire::CompletionResult;
+use hubspec_wire::{CompletionResult, HubProtocol};
 use std::time::Duration;
 
 /// What a probe found wrong: what the rule expects, and what the target did instead.
@@ -29,6 +29,9 @@ pub const PROBES: &[(&str, Probe)] = &[
     ("PRO-CLOSE", |c| Box::pin(close(c))),
     ("PRO-SEQUENCE", |c| Box::pin(sequence(c))),
     ("PRO-RESPONSIVE", |c| Box::pin(invocations(c))),
+    // [msgpack] Run on a MessagePack client (see `probe`).
+    ("PRO-MSGPACK-FRAMING", |c| Box::pin(invocations(c))),
+    ("PRO-MSGPACK-WELL-FORMED", |c| Box::pin(invocations(c))),
 ];
 
 /// The rules [`PROBES`] has a probe for.
@@ -59,6 +62,9 @@ pub fn applicable<'a>(rule: &Rule, target: impl Into<&'a TargetConfig>) -> Resul
         }
         "PRO-SEQUENCE" if target.profile != Profile::CoreStateful => {
             Err("stated for profile core-stateful only".into())
+        }
+        id if is_msgpack_rule(id) && !target.protocols.contains(&HubProtocol::MessagePack) => {
+            Err("the target does not declare the messagepack protocol".into())
         }
         _ => Ok(()),
     }
@@ -112,12 +118,21 @@ fn client_error(
     f
 }
 
+/// Whether `id` is a rule of the MessagePack encoding, probed on a MessagePack client.
+fn is_msgpack_rule(id: &str) -> bool {
+    id.starts_with("PRO-MSGPACK-")
+}
+
 /// Run the probe for `rule`: `None` when the target behaves, the finding otherwise.
 pub async fn probe(rule: &'static Rule, target: &Target) -> Option<Finding> {
     let id = rule.id;
     let run = probe_for(id);
     let stateful = id == "PRO-SEQUENCE";
-    let mut client = match Client::connect_with_frames(options(target, "p1", stateful)).await {
+    let mut opts = options(target, "p1", stateful);
+    if is_msgpack_rule(id) {
+        opts.protocol = HubProtocol::MessagePack;
+    }
+    let mut client = match Client::connect_with_frames(opts).await {
         Ok(c) => c,
         Err((e, frames)) => {
             let frames = frames.iter().map(|f| f.to_string()).collect();

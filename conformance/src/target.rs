@@ -7,6 +7,7 @@ use hubspec_harness::{
 };
 use hubspec_model::{Capability, GroupsFanout, Op, Profile, Spec};
 use hubspec_refhub::{Fault, RefHub, RefHubConfig};
+use hubspec_wire::HubProtocol;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +90,7 @@ impl Target {
     }
 
     /// What an embedded hub under `profile` serving `served` declares (every capability the
-    /// profile allows, the default variants but `served`), known before any hub starts: its
+    /// profile allows, both hub protocols, the default variants but `served`), known before any hub starts: its
     /// `urls` are empty until [`embedded_with`](Self::embedded_with) starts one. Enough to tell
     /// which rules it can be checked for.
     pub fn embedded_declaration(profile: Profile, served: GroupsFanout) -> TargetConfig {
@@ -100,6 +101,9 @@ impl Target {
                 *c != Capability::StatefulReconnect || profile == Profile::CoreStateful
             }));
         config.urls.clear();
+        // Both protocols, taken in turn by a session's connections: every case with two
+        // connections or more mixes JSON and MessagePack members (`TargetConfig::protocol_for`).
+        config = config.with_protocols(HubProtocol::ALL);
         config.groups_fanout = served;
         // The reference hub states the variant it serves.
         config.groups_fanout_declared = true;
@@ -139,7 +143,8 @@ impl Target {
 
     /// The `hubspec run` / `hubspec replay` flags that reach this target again with what
     /// `ops` need: the embedded hub's own (a fresh one is started: `--hub-groups-fanout` when it
-    /// serves another variant than declared, `--fault` per fault), or a configured target's
+    /// serves another variant than declared, `--fault` per fault, `--protocol` when it was
+    /// limited to one), or a configured target's
     /// URL, `--skip-negotiation` and capabilities ([`hubspec_harness::target_flags`]).
     pub fn flags(&self, ops: &[Op]) -> String {
         if self.embedded.is_none() {
@@ -151,6 +156,11 @@ impl Target {
         }
         for f in &self.faults {
             flags.push_str(&format!(" --fault {}", f.name()));
+        }
+        if self.config.protocols != HubProtocol::ALL {
+            for p in &self.config.protocols {
+                flags.push_str(&format!(" --protocol {}", p.name()));
+            }
         }
         flags
     }

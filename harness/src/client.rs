@@ -1,13 +1,20 @@
 //! One SignalR connection, as a conformance client needs it: every frame kept, nothing hidden.
 //!
 //! A [`Client`] negotiates (unless told to skip it), opens the WebSocket (ws or wss), does the
-//! JSON handshake (version 2 when stateful reconnect was granted, else 1) and then runs three
-//! small tasks: a *reader* that splits frames into records and routes them (Completions to the
+//! handshake for its [`ClientOptions::protocol`] (JSON or MessagePack; version 2 when stateful
+//! reconnect was granted, else 1) and then runs three small tasks: a *reader* that splits
+//! frames into messages and routes them (Completions to the
 //! waiting [`Client::invoke`], `Receive` invocations to an arrival-ordered queue, Close, Ack and
 //! Sequence to the connection's state), a *pinger* that sends a Ping every
 //! [`ClientOptions::ping_interval`] so a server's client timeout never fires, and, with
 //! stateful reconnect, an *acker* that sends Ack once a second as `MessageBuffer.cs` does. The
 //! wire format itself is `hubspec-wire`'s.
+//!
+//! Whatever the protocol, the API and the tasks write JSON records (the stateful buffer keeps
+//! them too); [`send_on`] sends them as they are under JSON, or re-encoded as MessagePack in a
+//! binary frame. Under MessagePack a text frame from the server, a bad length prefix or an
+//! oversize message is a `PRO-MSGPACK-FRAMING` finding, a message that does not parse a
+//! `PRO-MSGPACK-WELL-FORMED` one.
 //!
 //! Keep-alive: a Ping from the server is logged and not answered. HubProtocol.md says a Ping
 //! "does not require a response"; each side keeps the connection alive with its own Pings, and
@@ -44,7 +51,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hubspec_wire::negotiate::{append_query_param, connect_url, negotiate_url};
 use hubspec_wire::reconnect::ACK_INTERVAL;
-use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, NegotiateResponse, RecordReader};
+use hubspec_wire::{CompletionResult, HubMessage, HubProtocol, MessageBuffer, NegotiateResponse};
 use inbound::Reader;
 use serde_json::Value;
 use state::{lock, ResumePhase, Shared, Transport};
@@ -132,6 +139,8 @@ pub struct ClientOptions {
     pub label: String,
     /// A PEM file of extra trusted root certificates for https/wss (a self-signed target).
     pub ca_file: Option<PathBuf>,
+    /// The hub protocol to ask for in the handshake.
+    pub protocol: HubProtocol,
 }
 
 impl ClientOptions {
@@ -146,6 +155,7 @@ impl ClientOptions {
         opts.ping_interval = t.ping_interval;
         opts.max_record_bytes = target.max_record_bytes;
         opts.ca_file = target.ca_file.clone();
+        opts.protocol = target.protocols[0];
         opts
     }
 
@@ -164,6 +174,7 @@ impl ClientOptions {
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             label: "client".into(),
             ca_file: None,
+            protocol: HubProtocol::Json,
         }
     }
 }
@@ -274,7 +285,7 @@ impl Client {
         Ok(client)
     }
 
-    fn start_tasks(&mut self, stream: SplitStream<WsStream>, reader: RecordReader) {
+    fn start_tasks(&mut self, stream: SplitStream<WsStream>, reader: hubspec_wire::MessageReader) {
         let (shared, notify) = (self.shared.clone(), self.notify.clone());
         self.tasks.push(tokio::spawn(inbound::read_loop(
             stream,
@@ -338,7 +349,9 @@ impl Client {
         .await
     }
 
-    /// Sends a raw text frame as it is (tests of misbehaving servers use it).
+    /// Sends JSON records as they are in a text frame, or, on a MessagePack connection,
+    /// re-encoded in a binary frame (a record that is not a hub message goes length-prefixed as
+    /// its raw bytes).
     pub async fn send_raw(&self, text: &str) -> Result<(), ClientError> {
         self.send_wire(text.to_string(), false).await
     }
@@ -493,7 +506,7 @@ impl Client {
         };
         self.start_tasks(
             stream,
-            RecordReader::with_max_record_size(self.opts.max_record_bytes),
+            self.opts.protocol.reader(Some(self.opts.max_record_bytes)),
         );
         if let Some((sequence, records)) = resend {
             self.send_wire(sequence.to_wire(), false).await?;
@@ -540,7 +553,10 @@ impl Client {
                 {
                     let mut s = lock(&self.shared);
                     if matches!(s.transport, Transport::Closed(_)) {
-                        if s.server_close.is_none() {
+                        // A reader that stopped for good (its own finding) cannot have seen
+                        // the answer.
+                        let unread = matches!(s.ending, state::Ending::ReaderFailed { .. });
+                        if s.server_close.is_none() && !unread {
                             s.find(
                                 "PRO-CLOSE",
                                 "the server closed the socket without answering our Close with a Close message",
@@ -589,7 +605,8 @@ impl Drop for Client {
     }
 }
 
-/// Writes one text frame, within `bound` for the lock and for the write.
+/// Writes JSON records `text` in one frame for the connection's protocol (see [`encoded`]),
+/// within `bound` for the lock and for the write.
 async fn send_on(
     sink: &tokio::sync::Mutex<Option<WsSink>>,
     shared: &Mutex<Shared>,
@@ -607,14 +624,22 @@ async fn send_on(
         };
         return Err(ClientError::Closed { detail });
     };
-    {
+    let frame = {
         let mut s = lock(shared);
-        s.log(Direction::Out, FrameKind::Text, &text);
         if is_ping {
             s.ping_sent();
         }
-    }
-    match timeout(bound, sink.send(Message::text(text))).await {
+        let (kind, frame) = match s.protocol {
+            HubProtocol::Json => (FrameKind::Text, Message::text(text.clone())),
+            HubProtocol::MessagePack => (
+                FrameKind::MessagePack,
+                Message::binary(hubspec_wire::msgpack::from_json_records(&text)),
+            ),
+        };
+        s.log(Direction::Out, kind, &text);
+        frame
+    };
+    match timeout(bound, sink.send(frame)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(ClientError::Closed {
             detail: format!("write failed: {e}"),

@@ -7,6 +7,7 @@
 //! profile = "core-stateful"                   # core | core-stateful
 //! restart_command = "systemctl restart myhub"
 //! ca_file = "certs/dev-ca.pem"                # extra trusted roots (PEM) for https/wss
+//! protocols = ["json", "messagepack"]         # the hub protocols it serves (default: json)
 //!
 //! [variants]
 //! groups_fanout = "per-group"                 # per-group | once
@@ -27,7 +28,7 @@
 //! `HUBSPEC_CAPABILITIES` (comma-separated), `HUBSPEC_SKIP_NEGOTIATION`,
 //! `HUBSPEC_RESTART_COMMAND`, `HUBSPEC_CONNECT_TIMEOUT_MS`, `HUBSPEC_INVOCATION_TIMEOUT_MS`,
 //! `HUBSPEC_BARRIER_TIMEOUT_MS`, `HUBSPEC_DISCONNECT_TIMEOUT_MS`, `HUBSPEC_PING_INTERVAL_MS`,
-//! `HUBSPEC_MAX_RECORD_BYTES`, `HUBSPEC_CA_FILE`.
+//! `HUBSPEC_MAX_RECORD_BYTES`, `HUBSPEC_CA_FILE`, `HUBSPEC_PROTOCOLS` (comma-separated).
 //! Validation errors name the key or variable at fault and say how to fix it.
 //!
 //! One file: the target's configuration is one data type read three ways (file, flags,
@@ -36,6 +37,7 @@
 use crate::error::HarnessError;
 use crate::issued::IssuedIds;
 use hubspec_model::{Capability, GroupsFanout, Profile, Spec};
+use hubspec_wire::HubProtocol;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -101,6 +103,9 @@ pub struct TargetConfig {
     /// The connection ids this target has issued, shared by every session (and every clone of
     /// this configuration): not declared, observed. Equal for any two configurations.
     pub issued: IssuedIds,
+    /// The hub protocols the target serves, without repeats, in the order declared; never
+    /// empty. A session's connections take them in turn ([`protocol_for`](Self::protocol_for)).
+    pub protocols: Vec<HubProtocol>,
 }
 
 #[derive(Deserialize, Default)]
@@ -113,6 +118,7 @@ struct FileConfig {
     profile: Option<String>,
     restart_command: Option<String>,
     ca_file: Option<String>,
+    protocols: Option<Vec<String>>,
     #[serde(default)]
     variants: FileVariants,
     #[serde(default)]
@@ -155,6 +161,7 @@ struct Raw {
     timeouts: [(Option<u64>, &'static str); 5],
     max_record_bytes: Option<(String, usize)>,
     ca_file: Option<(String, String)>,
+    protocols: Option<(String, Vec<String>)>,
 }
 
 const TIMEOUT_KEYS: [(&str, &str); 5] = [
@@ -243,6 +250,10 @@ impl TargetConfig {
         if let Some(v) = var("HUBSPEC_CA_FILE") {
             raw.ca_file = Some(("HUBSPEC_CA_FILE".into(), v));
         }
+        if let Some(v) = var("HUBSPEC_PROTOCOLS") {
+            let names = v.split(',').map(|p| p.trim().to_string()).collect();
+            raw.protocols = Some(("HUBSPEC_PROTOCOLS".into(), names));
+        }
         for (i, (_, env)) in TIMEOUT_KEYS.iter().enumerate() {
             if let Some(v) = var(env) {
                 let ms = v.trim().parse::<u64>().map_err(|_| {
@@ -260,6 +271,27 @@ impl TargetConfig {
     /// The spec the target claims: its profile and variants.
     pub fn spec(&self) -> Spec {
         Spec::new(self.profile).with_fanout(self.groups_fanout)
+    }
+
+    /// The protocol of a session's `n`-th connection (1-based, the model's connection id):
+    /// the declared protocols in turn, so with JSON and MessagePack declared, odd connections
+    /// speak JSON and even ones MessagePack, and two connections in a row (the members of
+    /// most groups the scenarios and properties build) speak different protocols. The same
+    /// history therefore always runs with the same protocols: a replay reproduces it.
+    pub fn protocol_for(&self, n: u32) -> HubProtocol {
+        let i = (n.max(1) - 1) as usize % self.protocols.len();
+        self.protocols[i]
+    }
+
+    /// The same target serving these protocols.
+    pub fn with_protocols(mut self, protocols: impl IntoIterator<Item = HubProtocol>) -> Self {
+        self.protocols = Vec::new();
+        for p in protocols {
+            if !self.protocols.contains(&p) {
+                self.protocols.push(p);
+            }
+        }
+        self
     }
 
     /// Whether the target declares `capability`.
@@ -294,6 +326,12 @@ impl TargetConfig {
             return Err(HarnessError::config(
                 "url",
                 "no target URL; set `url = \"http://host:port/hub\"` (or HUBSPEC_URL)",
+            ));
+        }
+        if self.protocols.is_empty() {
+            return Err(HarnessError::config(
+                "protocols",
+                "no hub protocol; set `protocols = [\"json\"]` (or HUBSPEC_PROTOCOLS=json)",
             ));
         }
         match self.profile {
@@ -358,6 +396,29 @@ fn parse_bool(field: &str, v: &str) -> Result<bool, HarnessError> {
     }
 }
 
+/// Hub protocol names as the handshake spells them (case-insensitive), without repeats.
+pub fn parse_protocols(field: &str, names: &[String]) -> Result<Vec<HubProtocol>, HarnessError> {
+    let mut protocols = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let p = HubProtocol::from_name(name).ok_or_else(|| {
+            HarnessError::config(
+                field,
+                format!("'{name}' is not a hub protocol; use json, messagepack or both"),
+            )
+        })?;
+        if !protocols.contains(&p) {
+            protocols.push(p);
+        }
+    }
+    if protocols.is_empty() {
+        return Err(HarnessError::config(
+            field,
+            "names no hub protocol; use json, messagepack or both",
+        ));
+    }
+    Ok(protocols)
+}
+
 impl Raw {
     fn from_file(path: &Path) -> Result<Raw, HarnessError> {
         let text = std::fs::read_to_string(path).map_err(|source| HarnessError::ConfigFile {
@@ -395,6 +456,7 @@ impl Raw {
             .max_record_bytes
             .map(|n| ("limits.max_record_bytes".into(), n));
         raw.ca_file = file.ca_file.map(|f| ("ca_file".into(), f));
+        raw.protocols = file.protocols.map(|p| ("protocols".into(), p));
         let t = file.timeouts;
         let values = [
             t.connect_ms,
@@ -489,6 +551,10 @@ impl Raw {
             }
             _ => None,
         };
+        let protocols = match &self.protocols {
+            Some((field, names)) => parse_protocols(field, names)?,
+            None => vec![HubProtocol::Json],
+        };
         let config = TargetConfig {
             urls,
             skip_negotiation: self.skip_negotiation.unwrap_or(false),
@@ -501,6 +567,7 @@ impl Raw {
             max_record_bytes,
             ca_file,
             issued: IssuedIds::default(),
+            protocols,
         };
         config.validate()?;
         Ok(config)
@@ -692,6 +759,46 @@ disconnect_timeout_ms = 300
         let err = env(&[("HUBSPEC_CA_FILE", &not_pem.display().to_string())]).unwrap_err();
         assert!(err.to_string().contains("no PEM certificate"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn protocols_are_read_from_file_and_env_and_taken_in_turn() {
+        let c = TargetConfig::for_url("http://x/hub").unwrap();
+        assert_eq!(c.protocols, vec![HubProtocol::Json], "JSON by default");
+        let dir = std::env::temp_dir().join(format!("hubspec-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("both.toml");
+        std::fs::write(
+            &path,
+            "url = \"http://x/hub\"\nprotocols = [\"json\", \"MessagePack\", \"json\"]\n",
+        )
+        .unwrap();
+        let both = TargetConfig::from_file(&path).unwrap();
+        assert_eq!(both.protocols, HubProtocol::ALL.to_vec());
+        let turns: Vec<_> = (1..=4).map(|n| both.protocol_for(n)).collect();
+        use HubProtocol::{Json, MessagePack};
+        assert_eq!(turns, [Json, MessagePack, Json, MessagePack]);
+        std::fs::write(&path, "url = \"http://x/hub\"\nprotocols = []\n").unwrap();
+        assert_eq!(
+            field_of(TargetConfig::from_file(&path).unwrap_err()),
+            "protocols"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+        let env = |v: &str| {
+            TargetConfig::from_vars(vars(&[
+                ("HUBSPEC_URL", "http://x/hub"),
+                ("HUBSPEC_PROTOCOLS", v),
+            ]))
+        };
+        let packed = env("messagepack").unwrap().unwrap();
+        assert_eq!(packed.protocols, vec![MessagePack]);
+        assert_eq!(packed.protocol_for(1), MessagePack);
+        let err = env("json, xml").unwrap_err();
+        assert!(
+            err.to_string().contains("'xml' is not a hub protocol"),
+            "{err}"
+        );
+        assert_eq!(field_of(err), "HUBSPEC_PROTOCOLS");
     }
 
     #[test]

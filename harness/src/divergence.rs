@@ -125,6 +125,12 @@ pub fn target_flags(target: &TargetConfig, ops: &[Op]) -> String {
     if target.skip_negotiation {
         flags.push_str(" --skip-negotiation");
     }
+    // The protocols decide which connection speaks which: a replay needs the same ones.
+    if target.protocols != [hubspec_wire::HubProtocol::Json] {
+        for p in &target.protocols {
+            flags.push_str(&format!(" --protocol {}", p.name()));
+        }
+    }
     // `needs` under `core`: the flags here are rooms and restart, which no profile changes.
     let needs = hubspec_model::needs(ops, hubspec_model::Profile::Core);
     let rooms = needs.contains(&Capability::Rooms);

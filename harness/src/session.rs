@@ -297,8 +297,9 @@ impl Session {
         let model_id = ConnId(self.connects);
         let node = self.next_node % self.config.urls.len();
         self.next_node += 1;
-        let opts =
+        let mut opts =
             self.client_options(node, model_id.to_string(), user.map(|u| self.names.user(u)));
+        opts.protocol = self.config.protocol_for(model_id.0);
         let client = match self.dial(opts).await {
             Ok(c) => c,
             Err((e, frames)) => {

@@ -131,6 +131,10 @@ const DISPATCHER: &str =
 const MESSAGE_BUFFER: &str = "aspnetcore: src/SignalR/common/Shared/MessageBuffer.cs @ 1e0bf1c78ade1e23400977d1e3315af6acb51838";
 const HUB_PROTOCOL: &str =
     "aspnetcore: src/SignalR/docs/specs/HubProtocol.md @ 0756473898ca1e9f8e47fcf994bfb379aee2f647";
+const MSGPACK_SPEC: &str =
+    "aspnetcore: src/SignalR/docs/specs/HubProtocol.md @ a4af6185ea14f8d498db324806bb67471d3c1e23";
+const MSGPACK_WORKER: &str = "aspnetcore: src/SignalR/common/Protocols.MessagePack/src/Protocol/MessagePackHubProtocolWorker.cs @ 4931b1929188349b438575803bcec889a9a7d190";
+const BINARY_PARSER: &str = "aspnetcore: src/SignalR/common/Shared/BinaryMessageParser.cs @ 4931b1929188349b438575803bcec889a9a7d190";
 const TRANSPORTS: &str = "aspnetcore: src/SignalR/docs/specs/TransportProtocols.md @ 407d4948c1b759e93697e5b1f75c0e4aad9b5a95";
 const CONFIG_MD: &str =
     "https://learn.microsoft.com/aspnet/core/signalr/configuration (stateful reconnect)";
@@ -389,6 +393,14 @@ pub static RULES: &[Rule] = &[
     rule!("PRO-RESPONSIVE", Protocol,
         "Every invocation completes within the configured timeout; a hub that hangs is a finding, not a hang of the suite.",
         [HUB_PROTOCOL],
+        CORE_FAMILY, None, None),
+    rule!("PRO-MSGPACK-FRAMING", Protocol,
+        "On a MessagePack connection every message after the handshake travels in WebSocket binary frames, behind a VarInt length prefix of at most 5 bytes that gives its exact length.",
+        [MSGPACK_SPEC, BINARY_PARSER],
+        CORE_FAMILY, None, None),
+    rule!("PRO-MSGPACK-WELL-FORMED", Protocol,
+        "Every MessagePack message the server sends is an array of the shape its type requires: headers a map of strings, ids and targets strings, a Completion's result kind 1, 2 or 3.",
+        [MSGPACK_SPEC, MSGPACK_WORKER],
         CORE_FAMILY, None, None),
 ];
 

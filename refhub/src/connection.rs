@@ -18,7 +18,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hubspec_model::ConnId;
 use hubspec_wire::handshake::{self, HandshakeRequest, HandshakeResponse};
-use hubspec_wire::{HubMessage, ProtocolError, RecordReader};
+use hubspec_wire::{HubMessage, HubProtocol, MessageReader, ProtocolError, RecordReader};
 use tokio::sync::mpsc;
 
 use crate::dispatch::{self, errors};
@@ -81,7 +81,7 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
         config.keep_alive,
         config.faults.clone(),
     ));
-    let mut reader = RecordReader::with_max_record_size(config.max_message_bytes);
+    let mut handshake_reader = RecordReader::with_max_record_size(config.max_message_bytes);
 
     let attached = match mode {
         Mode::New {
@@ -92,13 +92,13 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
         } => {
             match handshake(
                 &mut stream,
-                &mut reader,
+                &mut handshake_reader,
                 &transport,
                 config.handshake_timeout,
             )
             .await
             {
-                Some(version) => {
+                Some((version, protocol)) => {
                     let stateful = stateful && version >= handshake::STATEFUL_RECONNECT_VERSION;
                     let mut st = shared.lock();
                     // Under the lock that registers the connection: `{}` is the first thing
@@ -107,6 +107,8 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
                     let wire = WireFaults(&config.faults);
                     transport
                         .send_text(wire.handshake_success(HandshakeResponse::success().to_json()));
+                    // Everything after `{}` is in the protocol the client asked for.
+                    let transport = transport.clone().speaking(protocol);
                     let connected = st.connect(
                         user,
                         public_id.clone(),
@@ -117,9 +119,9 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
                     st.settle();
                     drop(st);
                     if let Some((conn, _)) = connected {
-                        tracing::info!(%conn, id = %public_id, stateful, "connected");
+                        tracing::info!(%conn, id = %public_id, stateful, protocol = protocol.name(), "connected");
                     }
-                    connected.map(|(conn, generation)| (conn, generation, stateful))
+                    connected.map(|(conn, generation)| (conn, generation, stateful, transport))
                 }
                 None => {
                     if let Some(token) = token {
@@ -135,9 +137,9 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
             st.settle();
             drop(st);
             match resumed {
-                Some(generation) => {
+                Some((generation, transport)) => {
                     tracing::info!(%conn, "resumed");
-                    Some((conn, generation, true))
+                    Some((conn, generation, true, transport))
                 }
                 None => {
                     tracing::info!(%conn, %token, "resume of a connection that has ended");
@@ -148,7 +150,11 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
         }
     };
 
-    if let Some((conn, generation, stateful)) = attached {
+    if let Some((conn, generation, stateful, transport)) = attached {
+        // The bytes that came with the handshake record already belong to the hub protocol
+        // (a MessagePack client may send its first invocation in the handshake's frame).
+        let mut reader = transport.protocol.reader(Some(config.max_message_bytes));
+        reader.push(handshake_reader.take_remaining());
         let exit = read_loop(
             &shared,
             conn,
@@ -171,14 +177,15 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
     }
 }
 
-/// Reads the handshake request and answers errors; returns the protocol version on success
-/// (the caller writes `{}` once the connection is registered).
+/// Reads the handshake request and answers errors; returns the protocol version and the
+/// protocol on success (the caller writes `{}` once the connection is registered). refhub
+/// offers both protocols, as an ASP.NET Core hub with `AddMessagePackProtocol()` does.
 async fn handshake(
     stream: &mut SplitStream<WebSocket>,
     reader: &mut RecordReader,
     transport: &Transport,
     timeout: Duration,
-) -> Option<i32> {
+) -> Option<(i32, HubProtocol)> {
     // A failed handshake gets the handshake error and then the close frame, never a hub
     // Close message: ASP.NET Core returns before the hub connection runs.
     //   HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c (`OnConnectedAsync`):
@@ -222,8 +229,8 @@ async fn handshake(
             ))))
         }
     };
-    match request.check_json() {
-        Ok(()) => Some(request.version),
+    match request.check(&HubProtocol::ALL) {
+        Ok(protocol) => Some((request.version, protocol)),
         Err(error) => fail(error),
     }
 }
@@ -235,7 +242,7 @@ async fn read_loop(
     generation: u64,
     stateful: bool,
     stream: &mut SplitStream<WebSocket>,
-    reader: &mut RecordReader,
+    reader: &mut MessageReader,
     transport: &Transport,
 ) -> Exit {
     let config = &shared.config;
@@ -251,21 +258,22 @@ async fn read_loop(
     tokio::pin!(timeout);
     let mut flood = Flood::new(config.max_invocations_per_second);
     loop {
-        // Every complete record first: the handshake's frame may carry invocations too.
+        // Every complete message first: the handshake's frame may carry invocations too.
         let mut records = Vec::new();
         let mut failure = None;
         loop {
-            match reader.next_record() {
+            match reader.next_payload() {
                 Ok(Some(record)) => records.push(record),
                 Ok(None) => break,
                 Err(e) => {
-                    failure = Some(errors::connection_error(&e.to_string()));
+                    failure = Some(errors::protocol_error(&e));
                     break;
                 }
             }
         }
         if !records.is_empty() {
-            let processed = process(shared, conn, generation, records, &mut flood);
+            let protocol = reader.protocol();
+            let processed = process(shared, conn, generation, protocol, records, &mut flood);
             if let Some(exit) = processed.exit {
                 return exit;
             }
@@ -355,12 +363,13 @@ struct Processed {
     heard: bool,
 }
 
-/// Handles the records of one read.
+/// Handles the messages of one read (JSON records or MessagePack messages, as `protocol`).
 fn process(
     shared: &Arc<Shared>,
     conn: ConnId,
     generation: u64,
-    records: Vec<String>,
+    protocol: HubProtocol,
+    records: Vec<Vec<u8>>,
     flood: &mut Flood,
 ) -> Processed {
     let limit = shared.config.max_pending_invocations;
@@ -371,17 +380,31 @@ fn process(
     let mut heard = false;
     let mut invocations = 0;
     for record in &records {
-        match HubMessage::parse(record) {
+        match protocol.parse(record) {
             Ok(message) => {
                 heard |= !matches!(message, HubMessage::Unknown(_));
                 invocations += usize::from(is_invocation(&message));
-                messages.push(message);
+                messages.push(Inbound::Message(message));
+            }
+            // MessagePack arguments that cannot be read do not end the connection: .NET's
+            // worker makes an `InvocationBindingFailureMessage`, which the dispatcher answers
+            // with a Completion error when the invocation is blocking
+            // (`DefaultHubDispatcher.ProcessInvocationBindingFailure`).
+            Err(ProtocolError::InvocationBindingFailure {
+                invocation_id,
+                target,
+                detail,
+            }) => {
+                heard = true;
+                invocations += 1;
+                messages.push(Inbound::BindingFailure {
+                    invocation_id,
+                    error: errors::binding_failure(&target, &detail),
+                });
             }
             Err(e) => {
                 // The records before the bad one are still handled, as .NET does.
-                bad = Some(Exit::ProtocolError(errors::connection_error(
-                    &e.to_string(),
-                )));
+                bad = Some(Exit::ProtocolError(errors::protocol_error(&e)));
                 break;
             }
         }
@@ -406,19 +429,53 @@ fn is_invocation(message: &HubMessage) -> bool {
     )
 }
 
+/// One parsed message from the client, or an invocation whose arguments could not be read.
+enum Inbound {
+    Message(HubMessage),
+    /// A MessagePack invocation whose arguments did not bind: answered (when blocking) with
+    /// this error, nothing performed.
+    BindingFailure {
+        invocation_id: Option<String>,
+        error: String,
+    },
+}
+
+/// The refusal of a client over `max_invocations_per_second`.
+fn flooded(shared: &Shared) -> Exit {
+    let rate = shared.config.max_invocations_per_second;
+    Exit::Refused(format!(
+        "Connection closed with an error. HubException: invocations arrived faster than the limit of {rate} per second."
+    ))
+}
+
 fn handle_all(
     shared: &Arc<Shared>,
     conn: ConnId,
     generation: u64,
-    messages: Vec<HubMessage>,
+    messages: Vec<Inbound>,
     flood: &mut Flood,
 ) -> Option<Exit> {
-    for message in messages {
+    for inbound in messages {
+        let message = match inbound {
+            Inbound::Message(message) => message,
+            Inbound::BindingFailure {
+                invocation_id,
+                error,
+            } => {
+                if !flood.take() {
+                    return Some(flooded(shared));
+                }
+                let mut st = shared.lock();
+                st.current(conn, generation)?;
+                if let Some(id) = invocation_id {
+                    st.push(conn, &completion(&id, &Err(error)), None);
+                    st.settle();
+                }
+                continue;
+            }
+        };
         if is_invocation(&message) && !flood.take() {
-            let rate = shared.config.max_invocations_per_second;
-            return Some(Exit::Refused(format!(
-                "Connection closed with an error. HubException: invocations arrived faster than the limit of {rate} per second."
-            )));
+            return Some(flooded(shared));
         }
         if matches!(message, HubMessage::Ping) {
             let now = std::time::Instant::now();
@@ -661,8 +718,11 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
 /// What a connection's writer task is asked to do.
 #[derive(Debug)]
 pub(crate) enum Out {
-    /// Write one text frame.
+    /// Write one or more JSON records (each with its 0x1E): one text frame under JSON, the
+    /// same messages re-encoded into one binary frame under MessagePack (see [`encode_for`]).
     Text(Utf8Bytes),
+    /// From here on, write in this protocol (sent once, after the handshake answer).
+    Speak(HubProtocol),
     /// Write a WebSocket close frame and stop.
     Close,
     /// Stop without a close frame: the socket is dropped, as ASP.NET Core's WebSocket is
@@ -671,11 +731,18 @@ pub(crate) enum Out {
 }
 
 /// The sending half of one socket.
+///
+/// Everything refhub writes (deliveries, Completions, the replay buffer's records, the faults'
+/// rewrites) is a JSON record, whatever the socket speaks: one form for the state, the
+/// faults and the replay buffer. The writer task encodes it for the socket's protocol, off
+/// the state's lock and in parallel across sockets.
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
     tx: mpsc::UnboundedSender<Out>,
     /// Messages enqueued and not yet written by the writer task.
     queued: Arc<AtomicUsize>,
+    /// The hub protocol the socket speaks after its handshake (JSON before it).
+    pub(crate) protocol: HubProtocol,
 }
 
 impl Transport {
@@ -687,6 +754,7 @@ impl Transport {
             Transport {
                 tx,
                 queued: queued.clone(),
+                protocol: HubProtocol::Json,
             },
             rx,
             queued,
@@ -700,6 +768,16 @@ impl Transport {
             self.queued.fetch_sub(1, Ordering::Relaxed);
         }
         n
+    }
+
+    /// This transport once the handshake settled on `protocol`: what is enqueued from now on
+    /// is written in it.
+    pub(crate) fn speaking(mut self, protocol: HubProtocol) -> Transport {
+        if protocol != self.protocol {
+            self.send(Out::Speak(protocol));
+            self.protocol = protocol;
+        }
+        self
     }
 
     /// Enqueues one framed record.
@@ -741,13 +819,18 @@ async fn writer(
 ) {
     let wire = WireFaults(&faults);
     let ping = Utf8Bytes::from(HubMessage::Ping.to_wire());
+    let mut protocol = HubProtocol::Json;
     let mut started = false;
     loop {
         let next = if started {
             match tokio::time::timeout(keep_alive, rx.recv()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    if sink.send(wire.frame(ping.clone())).await.is_err() {
+                    if sink
+                        .send(encode_for(protocol, &wire, ping.clone()))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     continue;
@@ -769,10 +852,11 @@ async fn writer(
             match out {
                 Out::Text(text) => {
                     started = true;
-                    if sink.feed(wire.frame(text)).await.is_err() {
+                    if sink.feed(encode_for(protocol, &wire, text)).await.is_err() {
                         return;
                     }
                 }
+                Out::Speak(next) => protocol = next,
                 Out::Close => {
                     close = true;
                     break;
@@ -796,6 +880,22 @@ async fn writer(
         }
         if sink.flush().await.is_err() {
             return;
+        }
+    }
+}
+
+/// One frame for JSON records `text` on a socket speaking `protocol`: under JSON the records as
+/// they are (a text frame, unless a wire fault says otherwise); under MessagePack each record
+/// re-encoded as its MessagePack message, all in one binary frame
+/// (`hubspec_wire::msgpack::from_json_records`: a fault's malformed record stays malformed).
+fn encode_for(protocol: HubProtocol, wire: &WireFaults<'_>, text: Utf8Bytes) -> Message {
+    match protocol {
+        HubProtocol::Json => wire.frame(text),
+        HubProtocol::MessagePack => {
+            let bytes = hubspec_wire::msgpack::from_json_records_with(text.as_str(), |m, b| {
+                wire.msgpack_message(m, b)
+            });
+            Message::Binary(bytes.into())
         }
     }
 }

@@ -211,6 +211,8 @@ fn build(name: &str, args: Vec<Arg>, target: &str) -> Result<Call, String> {
 
 /// Completion and Close error texts. Each is ASP.NET Core's text with detailed errors on.
 pub(crate) mod errors {
+    use hubspec_wire::ProtocolError;
+
     /// The Close error after `client_timeout` without a message: `CheckClientTimeout`'s
     /// `OperationCanceledException`, as `ErrorMessageHelper.BuildErrorMessage` words it with
     /// detailed errors on.
@@ -288,6 +290,28 @@ pub(crate) mod errors {
     /// (HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c).
     pub(crate) fn connection_error(detail: &str) -> String {
         format!("Connection closed with an error. InvalidDataException: {detail}")
+    }
+
+    /// The text of a Close for a message the protocol cannot read: [`connection_error`] with
+    /// the exception .NET throws, a `FormatException` for a MessagePack length prefix over
+    /// 2 GB (`BinaryMessageParser.TryParseMessage`), an `InvalidDataException` otherwise (the
+    /// JSON protocol, the size check, `MessagePackHubProtocolWorker`'s field reads).
+    pub(crate) fn protocol_error(error: &ProtocolError) -> String {
+        match error {
+            ProtocolError::MessageOver2Gb => {
+                format!("Connection closed with an error. FormatException: {error}")
+            }
+            _ => connection_error(&error.to_string()),
+        }
+    }
+
+    /// The Completion error for a MessagePack invocation whose arguments did not bind:
+    /// `DefaultHubDispatcher.ProcessInvocationBindingFailure` builds "Failed to invoke
+    /// '{target}' due to an error on the server." with the worker's `InvalidDataException`.
+    pub(crate) fn binding_failure(target: &str, detail: &str) -> String {
+        format!(
+            "Failed to invoke '{target}' due to an error on the server. InvalidDataException: {detail}"
+        )
     }
 
     /// The text of a Close sent because a `Sequence` asks to rewind past what was received:

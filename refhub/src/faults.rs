@@ -24,7 +24,7 @@ use hubspec_model::{
     ConnId, Delivery, GroupsFanout, Hub, Op, Selector, Spec, Status, Target, Text,
 };
 use hubspec_wire::classic::{GroupsToken, TokenError};
-use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer, NegotiateResponse};
+use hubspec_wire::{CompletionResult, HubMessage, HubProtocol, MessageBuffer, NegotiateResponse};
 
 use crate::dispatch::{Call, Name};
 
@@ -169,11 +169,18 @@ pub enum Fault {
     /// Under profile `core`, the token of a connection whose transport was lost stays valid,
     /// so a socket at it is accepted (as a new connection with the old id) instead of refused.
     CoreDropResumable,
+    // [msgpack]
+    /// On a MessagePack connection, every `Receive` has a length prefix that does not end
+    /// within 5 bytes.
+    MsgpackBadLengthPrefix,
+    /// On a MessagePack connection, every `Receive` has its headers as an empty array, not a
+    /// map.
+    MsgpackHeadersNotAMap,
 }
 
 impl Fault {
     /// Every fault, in a stable order.
-    pub const ALL: [Fault; 56] = [
+    pub const ALL: [Fault; 58] = [
         Fault::StickyGroups,
         Fault::NoRejoinOnResume,
         Fault::OthersInGroupIncludesCaller,
@@ -231,6 +238,9 @@ impl Fault {
         Fault::SendCompletesBeforeQueue,
         Fault::RoomsInMemory,
         Fault::CoreDropResumable,
+        // [msgpack]
+        Fault::MsgpackBadLengthPrefix,
+        Fault::MsgpackHeadersNotAMap,
     ];
 
     // [classic]
@@ -320,6 +330,9 @@ impl Fault {
             Fault::SendCompletesBeforeQueue => "send-completes-before-queue",
             Fault::RoomsInMemory => "rooms-in-memory",
             Fault::CoreDropResumable => "core-drop-resumable",
+            // [msgpack]
+            Fault::MsgpackBadLengthPrefix => "msgpack-bad-length-prefix",
+            Fault::MsgpackHeadersNotAMap => "msgpack-headers-not-a-map",
         }
     }
 
@@ -404,6 +417,11 @@ impl Fault {
             Fault::SendCompletesBeforeQueue => "SendToOthers completes before its messages are queued; they go out a moment later",
             Fault::RoomsInMemory => "rooms records are kept in memory only and a restart forgets them",
             Fault::CoreDropResumable => "under core, a socket at the token of a lost connection is accepted instead of refused",
+            // [msgpack]
+            Fault::MsgpackBadLengthPrefix => {
+                "MessagePack Receive messages have a length prefix that never ends"
+            }
+            Fault::MsgpackHeadersNotAMap => "MessagePack Receive messages carry headers as an array",
         }
     }
 
@@ -482,6 +500,9 @@ impl Fault {
             Fault::SendCompletesBeforeQueue => &["SND-DELIVERED-BEFORE-COMPLETION"],
             Fault::RoomsInMemory => &["ROOM-SURVIVE-RESTART"],
             Fault::CoreDropResumable => &["REC-CORE-DROP-ENDS"],
+            // [msgpack]
+            Fault::MsgpackBadLengthPrefix => &["PRO-MSGPACK-FRAMING"],
+            Fault::MsgpackHeadersNotAMap => &["PRO-MSGPACK-WELL-FORMED"],
         }
     }
 }
@@ -1053,12 +1074,20 @@ impl FaultState {
         ops
     }
 
-    /// The text of one hub message as written to a socket: `receive-not-json` cuts a
-    /// `Receive`'s closing brace, `completion-twice` writes an error Completion twice.
-    pub(crate) fn rewrite_record(&self, message: &HubMessage, text: Utf8Bytes) -> Utf8Bytes {
+    /// The text of one hub message as written to a socket speaking `protocol`:
+    /// `receive-not-json` cuts a `Receive`'s closing brace (a bug of JSON encoding: JSON
+    /// sockets only), `completion-twice` writes an error Completion twice.
+    pub(crate) fn rewrite_record(
+        &self,
+        message: &HubMessage,
+        text: Utf8Bytes,
+        protocol: HubProtocol,
+    ) -> Utf8Bytes {
         match message {
             HubMessage::Invocation { target, .. }
-                if target == "Receive" && self.has(Fault::ReceiveNotJson) =>
+                if target == "Receive"
+                    && self.has(Fault::ReceiveNotJson)
+                    && protocol == HubProtocol::Json =>
             {
                 let record = text.as_str();
                 let cut = record.trim_end_matches('\u{1e}');
@@ -1359,5 +1388,32 @@ impl WireFaults<'_> {
     /// Whether a client Close is answered with a Close message (`close-without-message`: no).
     pub(crate) fn answers_close(&self) -> bool {
         !self.has(Fault::CloseWithoutMessage)
+    }
+
+    // [msgpack]
+    /// One message as written to a MessagePack socket, length prefix included: under
+    /// `msgpack-bad-length-prefix` a `Receive` gets a prefix of five continuation bytes (which
+    /// .NET's `BinaryMessageParser` refuses), under `msgpack-headers-not-a-map` its empty
+    /// headers map (`80`) becomes an empty array (`90`).
+    pub(crate) fn msgpack_message(&self, message: &HubMessage, bytes: Vec<u8>) -> Vec<u8> {
+        let receive =
+            matches!(message, HubMessage::Invocation { target, .. } if target == "Receive");
+        if !receive {
+            return bytes;
+        }
+        let Ok(Some((prefix, _))) = hubspec_wire::msgpack::parse_length_prefix(&bytes) else {
+            return bytes;
+        };
+        let mut bytes = bytes;
+        if self.has(Fault::MsgpackHeadersNotAMap) && bytes.get(prefix + 2) == Some(&0x80) {
+            // `[1, Headers, …]`: the array marker, the type 1, then the headers.
+            bytes[prefix + 2] = 0x90;
+        }
+        if self.has(Fault::MsgpackBadLengthPrefix) {
+            let mut bad = vec![0x80; 5];
+            bad.extend_from_slice(&bytes[prefix..]);
+            bytes = bad;
+        }
+        bytes
     }
 }

@@ -100,7 +100,7 @@ async fn negotiate(AxumState(shared): AxumState<Arc<Shared>>, uri: Uri) -> Respo
     response.negotiate_version = version;
     response.available_transports = vec![AvailableTransport {
         transport: "WebSockets".to_owned(),
-        transfer_formats: vec!["Text".to_owned()],
+        transfer_formats: vec!["Text".to_owned(), "Binary".to_owned()],
     }];
     crate::faults::WireFaults(&shared.config.faults).negotiate(&mut response);
     shared.lock().tokens.insert(

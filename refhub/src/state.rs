@@ -28,7 +28,7 @@ use hubspec_model::{
     ConnId, Delivery, ErrorKind, Hub, Mode, Op, OpResult, Outcome, Profile, Selector, Spec, Status,
     Target, Text,
 };
-use hubspec_wire::{CompletionResult, HubMessage, MessageBuffer};
+use hubspec_wire::{CompletionResult, HubMessage, HubProtocol, MessageBuffer};
 use serde_json::Value;
 
 use crate::classic::ClassicConns;
@@ -48,6 +48,9 @@ pub(crate) struct Entry {
     buffer: Option<MessageBuffer>,
     /// The socket, while connected.
     transport: Option<Transport>,
+    /// The hub protocol of its handshake, which a resumed socket speaks too (a stateful
+    /// reconnect has no handshake).
+    protocol: HubProtocol,
     /// Bumped on every socket attached; a task holding an older value is stale.
     pub(crate) generation: u64,
 }
@@ -227,7 +230,9 @@ impl State {
             None => text.unwrap_or_else(|| Utf8Bytes::from(message.to_wire())),
         };
         if let Some(transport) = &entry.transport {
-            let text = self.faults.rewrite_record(message, text);
+            let text = self
+                .faults
+                .rewrite_record(message, text, transport.protocol);
             if transport.send_text(text) > limit_queue {
                 self.overflowed.push((
                     to,
@@ -325,6 +330,7 @@ impl State {
                 public_id: public_id.clone(),
                 token: token.clone(),
                 buffer: stateful.then(|| MessageBuffer::new(self.config.replay_buffer_bytes)),
+                protocol: transport.protocol,
                 transport: Some(transport),
                 generation,
             },
@@ -407,8 +413,9 @@ impl State {
 
     /// A new socket for a stateful connection (`?id=` of a live token): it replaces the old
     /// socket if the server has not noticed its loss yet, the model resumes the connection,
-    /// and the replay buffer writes `Sequence` and every unacked message first.
-    pub(crate) fn resume(&mut self, id: ConnId, transport: Transport) -> Option<u64> {
+    /// and the replay buffer writes `Sequence` and every unacked message first. Returns the
+    /// generation and the transport, now speaking the connection's protocol.
+    pub(crate) fn resume(&mut self, id: ConnId, transport: Transport) -> Option<(u64, Transport)> {
         let generation = self.next_generation();
         let entry = self.entries.get_mut(&id).filter(|e| e.is_stateful())?;
         if let Some(old) = entry.transport.take() {
@@ -420,6 +427,7 @@ impl State {
             altered_token: false,
         });
         let entry = self.entries.get_mut(&id)?;
+        let transport = transport.speaking(entry.protocol);
         let buffer = entry.buffer.as_mut()?;
         let (sequence, records) = self.faults.replay(buffer);
         if let Some(sequence) = sequence {
@@ -428,12 +436,12 @@ impl State {
         for record in records {
             transport.send_text(record);
         }
-        entry.transport = Some(transport);
+        entry.transport = Some(transport.clone());
         entry.generation = generation;
         for op in self.faults.on_resume(&self.hub, id) {
             self.apply(&op);
         }
-        Some(generation)
+        Some((generation, transport))
     }
 
     /// A new socket for a suspended connection (a classic reconnect, after the caller's

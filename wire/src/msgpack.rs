@@ -272,6 +272,35 @@ impl HubMessage {
     }
 }
 
+/// JSON records (each ending in 0x1E, as [`HubMessage::to_wire`] writes them) as the same
+/// messages in MessagePack, back to back, each behind its length prefix: how a hub or client
+/// that keeps JSON records internally writes to a MessagePack peer. A record that is not a
+/// hub message (a deliberate fault or a test's garbage) goes behind its length prefix as its
+/// raw bytes, so the peer sees one malformed MessagePack message where a JSON peer would see
+/// one malformed record.
+pub fn from_json_records(text: &str) -> Vec<u8> {
+    from_json_records_with(text, |_, bytes| bytes)
+}
+
+/// [`from_json_records`], each message's bytes (length prefix included) passed through
+/// `rewrite` (a hub's deliberate faults).
+pub fn from_json_records_with(
+    text: &str,
+    mut rewrite: impl FnMut(&HubMessage, Vec<u8>) -> Vec<u8>,
+) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len());
+    for record in text.split_terminator('\u{1e}') {
+        match HubMessage::parse(record) {
+            Ok(message) => {
+                let encoded = message.to_msgpack_wire();
+                bytes.extend(rewrite(&message, encoded));
+            }
+            Err(_) => bytes.extend(frame(record.as_bytes())),
+        }
+    }
+    bytes
+}
+
 /// See [`HubMessage::parse_msgpack`].
 pub fn parse(payload: &[u8]) -> Result<HubMessage> {
     let rd = &mut &payload[..];

@@ -4,9 +4,11 @@
 //!   core-stateful, buffer 1, on 1 and on 2 threads, and the ratio;
 //! - **harness**: session ops/s against the reference hub on loopback (each op includes its
 //!   barrier), next to the round-trip rate of a raw tokio-tungstenite echo measured the same
-//!   way, and their ratio, for each `--connections` count;
+//!   way, and their ratio, for each `--connections` count; and the same session with every
+//!   connection on MessagePack;
 //! - **refhub**: the round-trip p50/p99 of sequential invocations, and group fan-out
-//!   deliveries/s to a group of `--receivers` WebSocket clients.
+//!   deliveries/s to a group of `--receivers` WebSocket clients, all on JSON and half of them
+//!   on MessagePack.
 //!
 //! `hubspec bench precision` prints the precision matrix instead
 //! ([`hubspec_conformance::precision`]): every refhub fault alone and `--pairs` pairs of
@@ -24,7 +26,7 @@ use hubspec_conformance::case::finding;
 use hubspec_harness::{Session, TargetConfig};
 use hubspec_model::{ConnId, Op, Profile, Selector, Spec};
 use hubspec_refhub::{RefHub, RefHubConfig};
-use hubspec_wire::{HandshakeRequest, HubMessage};
+use hubspec_wire::{HandshakeRequest, HubMessage, HubProtocol};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -177,8 +179,15 @@ fn history(n: u32, sends: usize) -> Vec<Op> {
 }
 
 /// Session ops/s over the sends of [`history`], one figure per run.
-async fn session_rates(url: &str, n: u32, runs: usize) -> Result<Vec<f64>, String> {
-    let mut config = TargetConfig::for_url(url).map_err(|e| e.to_string())?;
+async fn session_rates(
+    url: &str,
+    n: u32,
+    runs: usize,
+    protocol: HubProtocol,
+) -> Result<Vec<f64>, String> {
+    let mut config = TargetConfig::for_url(url)
+        .map_err(|e| e.to_string())?
+        .with_protocols([protocol]);
     config.timeouts.barrier = Duration::from_secs(30);
     config.timeouts.invocation = Duration::from_secs(30);
     config.timeouts.connect = Duration::from_secs(30);
@@ -219,11 +228,11 @@ async fn session_rates(url: &str, n: u32, runs: usize) -> Result<Vec<f64>, Strin
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(url: &str) -> Result<Ws, String> {
+async fn connect(url: &str, protocol: HubProtocol) -> Result<Ws, String> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .map_err(|e| e.to_string())?;
-    let hello = HandshakeRequest::json(1).to_json() + "\u{1e}";
+    let hello = HandshakeRequest::for_protocol(protocol, 1).to_json() + "\u{1e}";
     ws.send(Message::text(hello))
         .await
         .map_err(|e| e.to_string())?;
@@ -236,32 +245,73 @@ async fn connect(url: &str) -> Result<Ws, String> {
     }
 }
 
+/// The frame of one message in `protocol`.
+fn frame_of(protocol: HubProtocol, message: &HubMessage) -> Message {
+    match protocol {
+        HubProtocol::Json => Message::text(message.to_wire()),
+        HubProtocol::MessagePack => Message::binary(protocol.encode(message)),
+    }
+}
+
 async fn call(
     ws: &mut Ws,
+    protocol: HubProtocol,
     id: &str,
     target: &str,
     args: Vec<serde_json::Value>,
 ) -> Result<(), String> {
-    let m = HubMessage::invocation(Some(id), target, args).to_wire();
-    ws.send(Message::text(m)).await.map_err(|e| e.to_string())?;
+    let m = HubMessage::invocation(Some(id), target, args);
+    ws.send(frame_of(protocol, &m))
+        .await
+        .map_err(|e| e.to_string())?;
     let needle = format!("\"type\":3,\"invocationId\":\"{id}\"");
+    // refhub writes whole messages per frame, so each binary frame is read on its own.
+    let completes = |bytes: &[u8]| {
+        let mut reader = protocol.reader(None);
+        reader.push(bytes);
+        std::iter::from_fn(|| reader.next_payload().ok().flatten()).any(|p| {
+            matches!(protocol.parse(&p), Ok(HubMessage::Completion { invocation_id, .. }) if invocation_id == id)
+        })
+    };
     loop {
         match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
             Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains(&needle) => return Ok(()),
+            Ok(Some(Ok(Message::Binary(b)))) if completes(&b) => return Ok(()),
             Ok(Some(Ok(_))) => {}
             other => return Err(format!("no Completion for {target}: {other:?}")),
         }
     }
 }
 
+/// How many `Receive` invocations one frame holds (a cheap count: the name in the bytes).
+fn receives_in(message: &Message) -> u64 {
+    let bytes: &[u8] = match message {
+        Message::Text(t) => t.as_bytes(),
+        Message::Binary(b) => b,
+        _ => return 0,
+    };
+    let needle: &[u8] = match message {
+        Message::Text(_) => b"\"Receive\"",
+        _ => b"\xa7Receive",
+    };
+    bytes.windows(needle.len()).filter(|w| *w == needle).count() as u64
+}
+
 /// The 50th and 99th percentile, in µs, of `n` sequential `SendToCaller` invocations (each
 /// waits for its delivery and its Completion).
 async fn round_trip_percentiles(url: &str, n: usize) -> Result<(f64, f64), String> {
-    let mut ws = connect(url).await?;
+    let mut ws = connect(url, HubProtocol::Json).await?;
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
         let started = Instant::now();
-        call(&mut ws, &format!("r{i}"), "SendToCaller", vec![json!("x")]).await?;
+        call(
+            &mut ws,
+            HubProtocol::Json,
+            &format!("r{i}"),
+            "SendToCaller",
+            vec![json!("x")],
+        )
+        .await?;
         samples.push(started.elapsed().as_secs_f64() * 1e6);
     }
     samples.sort_by(f64::total_cmp);
@@ -269,8 +319,14 @@ async fn round_trip_percentiles(url: &str, n: usize) -> Result<(f64, f64), Strin
     Ok((at(0.50), at(0.99)))
 }
 
-/// Fan-out deliveries/s to one group of `receivers`, one figure per round.
-async fn fanout_rates(receivers: usize, sends: usize, rounds: usize) -> Result<Vec<f64>, String> {
+/// Fan-out deliveries/s to one group of `receivers`, one figure per round; with `mixed`, every
+/// second receiver speaks MessagePack.
+async fn fanout_rates(
+    receivers: usize,
+    sends: usize,
+    rounds: usize,
+    mixed: bool,
+) -> Result<Vec<f64>, String> {
     let hub = RefHub::start(RefHubConfig {
         listen: "127.0.0.1:0".parse().expect("a socket address"),
         profile: Profile::Core,
@@ -284,9 +340,15 @@ async fn fanout_rates(receivers: usize, sends: usize, rounds: usize) -> Result<V
     let mut tasks = Vec::new();
     let result = async {
         for i in 0..receivers {
-            let mut ws = connect(&url).await?;
+            let protocol = if mixed && i % 2 == 1 {
+                HubProtocol::MessagePack
+            } else {
+                HubProtocol::Json
+            };
+            let mut ws = connect(&url, protocol).await?;
             call(
                 &mut ws,
+                protocol,
                 &format!("j{i}"),
                 "AddToGroup",
                 vec![json!("bench")],
@@ -295,14 +357,11 @@ async fn fanout_rates(receivers: usize, sends: usize, rounds: usize) -> Result<V
             let counted = counted.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(Ok(m)) = ws.next().await {
-                    if let Message::Text(t) = m {
-                        let n = t.as_str().matches("\"Receive\"").count() as u64;
-                        counted.fetch_add(n, Ordering::Relaxed);
-                    }
+                    counted.fetch_add(receives_in(&m), Ordering::Relaxed);
                 }
             }));
         }
-        let mut sender = connect(&url).await?;
+        let mut sender = connect(&url, HubProtocol::Json).await?;
         let mut rates = Vec::new();
         for round in 0..rounds {
             let want = counted.load(Ordering::Relaxed) + (receivers * sends) as u64;
@@ -356,12 +415,19 @@ async fn network(args: &BenchArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let result = async {
         for &n in &args.connections {
-            let rates = session_rates(&hub.url(), n, args.runs).await?;
+            let rates = session_rates(&hub.url(), n, args.runs, HubProtocol::Json).await?;
             let ops = median(rates.clone());
             println!(
                 "{:<48} median {ops:>12.1}   runs [{}]",
                 format!("harness   session ops/s, {n} connections"),
                 list(&rates)
+            );
+            let packed = session_rates(&hub.url(), n, args.runs, HubProtocol::MessagePack).await?;
+            println!(
+                "{:<48} median {:>12.1}   runs [{}]",
+                format!("harness   session ops/s, {n} MessagePack conns"),
+                median(packed.clone()),
+                list(&packed)
             );
             println!(
                 "{:<48}        {:>12.4}   (an op costs ≥ {} round trips: the send and its barrier)",
@@ -382,16 +448,19 @@ async fn network(args: &BenchArgs) -> Result<(), String> {
     .await;
     hub.shutdown().await;
     result?;
-    let fan = fanout_rates(args.receivers, args.sends, args.runs).await?;
-    println!(
-        "{:<48} median {:>12.0}   runs [{}]",
-        format!(
-            "refhub    fan-out deliveries/s, group of {}",
-            args.receivers
-        ),
-        median(fan.clone()),
-        list(&fan)
-    );
+    for mixed in [false, true] {
+        let fan = fanout_rates(args.receivers, args.sends, args.runs, mixed).await?;
+        let how = if mixed { ", half MessagePack" } else { "" };
+        println!(
+            "{:<48} median {:>12.0}   runs [{}]",
+            format!(
+                "refhub    fan-out deliveries/s, group of {}{how}",
+                args.receivers
+            ),
+            median(fan.clone()),
+            list(&fan)
+        );
+    }
     Ok(())
 }
 

@@ -6,8 +6,8 @@
 //! other `HUBSPEC_*` variables declare (capabilities, skip_negotiation, timeouts…) and only
 //! replaces the URLs, so a replay command pasted in the shell that ran the suite reaches the
 //! same target with the same declarations. `--profile`, `--capability`, `--groups-fanout`,
-//! `--skip-negotiation`, `--restart-command` and the timeout flags override whatever the file
-//! or the environment said.
+//! `--skip-negotiation`, `--restart-command`, `--protocol` and the timeout flags override
+//! whatever the file or the environment said.
 
 use super::{fail, Exit};
 use clap::Args;
@@ -15,6 +15,7 @@ use hubspec_conformance::Target;
 use hubspec_harness::TargetConfig;
 use hubspec_model::{Capability, GroupsFanout, Profile};
 use hubspec_refhub::Fault;
+use hubspec_wire::HubProtocol;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -52,6 +53,11 @@ pub struct TargetArgs {
     /// A shell command that restarts the target (the config's restart_command).
     #[arg(long, value_name = "CMD")]
     pub restart_command: Option<String>,
+    /// A hub protocol the target serves (json, messagepack); repeat for both, which a
+    /// session's connections then take in turn. Overrides the config's protocols (default:
+    /// json; the embedded hub: both).
+    #[arg(long = "protocol", value_name = "P", value_parser = parse_protocol)]
+    pub protocols: Vec<HubProtocol>,
     /// Embedded hub only: inject a refhub fault (see `hubspec serve --list-faults`); repeatable.
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<Fault>,
@@ -171,6 +177,9 @@ pub fn configured_with(
         config.groups_fanout = v;
         config.groups_fanout_declared = true;
     }
+    if !args.protocols.is_empty() {
+        config = config.with_protocols(args.protocols.iter().copied());
+    }
     args.timeouts.apply(&mut config);
     config.validate().map_err(|e| fail(Exit::Usage, e))?;
     Ok(Some(config))
@@ -229,8 +238,20 @@ pub async fn embedded(args: &TargetArgs, profile: Profile) -> Result<Target, Str
     t.config.groups_fanout = declared;
     // Without --groups-fanout the hub's variant is detected, as a configured target's is.
     t.config.groups_fanout_declared = args.groups_fanout.is_some();
+    if !args.protocols.is_empty() {
+        t.config = t
+            .config
+            .clone()
+            .with_protocols(args.protocols.iter().copied());
+    }
     args.timeouts.apply(&mut t.config);
     Ok(t)
+}
+
+/// `--protocol`'s value: a hub protocol's name, as the handshake spells it.
+fn parse_protocol(name: &str) -> Result<HubProtocol, String> {
+    HubProtocol::from_name(name)
+        .ok_or_else(|| format!("'{name}' is not a hub protocol; use json or messagepack"))
 }
 
 /// Probes `target` until it answers or `ready_ms` has passed; unreachable exits 3.
@@ -299,5 +320,36 @@ mod tests {
         assert!(config.skip_negotiation && config.has(Capability::Rooms));
         assert_eq!(config.restart_command.as_deref(), Some("true"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn protocol_flags_override_the_declared_protocols_and_reach_the_replay_flags() {
+        let config = configured_with(
+            &args(&[
+                "--url",
+                "http://127.0.0.1:2/hub",
+                "--protocol",
+                "messagepack",
+                "--protocol",
+                "json",
+            ]),
+            |name| (name == "HUBSPEC_PROTOCOLS").then(|| "json".to_owned()),
+        )
+        .unwrap()
+        .expect("a configured target");
+        assert_eq!(
+            config.protocols,
+            vec![HubProtocol::MessagePack, HubProtocol::Json]
+        );
+        let flags = hubspec_harness::target_flags(&config, &[]);
+        assert!(
+            flags.ends_with(" --protocol messagepack --protocol json"),
+            "{flags}"
+        );
+        let json_only = configured_with(&args(&["--url", "http://127.0.0.1:2/hub"]), |_| None)
+            .unwrap()
+            .unwrap();
+        assert!(!hubspec_harness::target_flags(&json_only, &[]).contains("--protocol"));
+        assert!(Cli::try_parse_from(["hubspec", "--protocol", "xml"]).is_err());
     }
 }

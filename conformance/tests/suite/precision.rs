@@ -152,9 +152,65 @@ const KNOWN: &[(&str, &[&str])] = &[
             "ROOM-NEEDS-USER",
         ],
     ),
+    // [msgpack] `sample_pairs` walks `Fault::ALL`, so the two MessagePack faults changed the
+    // sample: these pairs replace `suspended-ignores-membership+sticky-groups`. Recorded on
+    // a machine shared by six sessions, where PRO-NEGOTIATE, PRO-PING and PRO-RESPONSIVE
+    // failed in rows of every kind (negotiations expiring under load).
     (
         "suspended-ignores-membership+send-completes-before-queue",
         &["REC-RESUME-REPLAYS"],
+    ),
+    (
+        "sticky-groups+no-rejoin-on-resume",
+        &[
+            "CON-NEW-NO-GROUPS",
+            "PRO-NEGOTIATE",
+            "PRO-PING",
+            "PRO-RESPONSIVE",
+            "PRO-SEQUENCE",
+            "REC-RECONNECT-IS-NEW",
+            "REC-RESUME-KEEPS-GROUPS",
+        ],
+    ),
+    (
+        "connections-duplicates+rooms-not-restored",
+        &[
+            "PRO-HANDSHAKE",
+            "PRO-NEGOTIATE",
+            "REC-RESUME-KEEPS-GROUPS",
+            "ROOM-RESTORE-ON-CONNECT",
+            "SND-CONNECTIONS",
+        ],
+    ),
+    // FIXME(PRO-MSGPACK-FRAMING), FIXME(PRO-MSGPACK-WELL-FORMED): as the JSON protocol rows
+    // above, a protocol deviation stops the semantic checks, so it blocks other rules; the
+    // two MessagePack probes share one probe, so an unreadable prefix (the reading stops and
+    // the probe's invocation times out) fails the other's probe too.
+    (
+        "msgpack-bad-length-prefix",
+        &[
+            "PRO-CLOSE",
+            "PRO-COMPLETION",
+            "PRO-MSGPACK-FRAMING",
+            "PRO-MSGPACK-WELL-FORMED",
+            "PRO-NEGOTIATE",
+            "PRO-PING",
+            "PRO-WELL-FORMED",
+        ],
+    ),
+    (
+        "msgpack-headers-not-a-map",
+        &["PRO-MSGPACK-WELL-FORMED", "PRO-NEGOTIATE", "SND-CONNECTION"],
+    ),
+    (
+        "suspended-ignores-membership+msgpack-bad-length-prefix",
+        &[
+            "PRO-MSGPACK-FRAMING",
+            "PRO-MSGPACK-WELL-FORMED",
+            "PRO-NEGOTIATE",
+            "PRO-RESPONSIVE",
+            "PRO-WELL-FORMED",
+        ],
     ),
 ];
 

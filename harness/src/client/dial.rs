@@ -1,6 +1,6 @@
 //! Bytes to a socket: negotiate over HTTP(S), open the WebSocket (ws or wss), exchange the
 //! handshake. Nothing here reads hub messages; what follows the handshake response is left
-//! in the [`RecordReader`] for the reader task.
+//! in the [`MessageReader`] for the reader task.
 //!
 //! The rustls configuration is built once per CA file and shared ([`tls_config`]): building
 //! it reads the file from disk and parses every root, and a run opens hundreds of
@@ -12,7 +12,7 @@ use crate::error::ClientError;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hubspec_wire::handshake::{HandshakeRequest, HandshakeResponse};
-use hubspec_wire::{NegotiateReply, NegotiateResponse, RecordReader};
+use hubspec_wire::{MessageReader, NegotiateReply, NegotiateResponse, RecordReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
@@ -151,18 +151,20 @@ pub(super) async fn open_websocket(
     }
 }
 
-/// The JSON handshake, version 2 when stateful reconnect was granted, else 1: the first
-/// record each way. Returns the record reader, which may already hold the records that came
-/// in the same frame as the handshake response.
+/// The handshake (always a JSON record) for `opts.protocol`, version 2 when stateful
+/// reconnect was granted, else 1: the first record each way. Returns the protocol's message
+/// reader, which may already hold the messages that came in the same frame as the handshake
+/// response.
 pub(super) async fn handshake(
     sink: &mut SplitSink<WsStream, Message>,
     stream: &mut SplitStream<WsStream>,
     stateful: bool,
     opts: &ClientOptions,
     shared: &Mutex<Shared>,
-) -> Result<RecordReader, ClientError> {
+) -> Result<MessageReader, ClientError> {
     let version = if stateful { 2 } else { 1 };
-    let request = hubspec_wire::framing::encode(&HandshakeRequest::json(version).to_json());
+    let request = HandshakeRequest::for_protocol(opts.protocol, version).to_json();
+    let request = hubspec_wire::framing::encode(&request);
     lock(shared).log(Direction::Out, FrameKind::Text, &request);
     timeout(opts.connect_timeout, sink.send(Message::text(request)))
         .await
@@ -217,7 +219,12 @@ pub(super) async fn handshake(
         }
     };
     match HandshakeResponse::parse(&handshake) {
-        Ok(r) if r.is_success() => Ok(reader),
+        Ok(r) if r.is_success() => {
+            // What came after `{}` is already in the hub protocol.
+            let mut messages = opts.protocol.reader(Some(opts.max_record_bytes));
+            messages.push(reader.take_remaining());
+            Ok(messages)
+        }
         Ok(r) => Err(ClientError::protocol(
             "PRO-HANDSHAKE",
             format!(

@@ -1,7 +1,7 @@
-//! Frames → records → state: what the reader task does with each WebSocket message.
+//! Frames → messages → state: what the reader task does with each WebSocket message.
 //!
-//! Text and binary frames go through a [`RecordReader`]; each complete record is routed by
-//! [`handle_record`]: a Completion to the waiting [`super::Client::invoke`], a `Receive`
+//! Frames go through the protocol's [`MessageReader`] (JSON records or length-prefixed
+//! MessagePack messages); each complete message is routed by [`handle_message`]: a Completion to the waiting [`super::Client::invoke`], a `Receive`
 //! invocation to the arrival-ordered queue, Close, Ack and Sequence to the connection's
 //! state. What breaks the protocol becomes a [`super::Finding`] with a `PRO-` rule; the
 //! reader never answers the server and never fails.
@@ -16,7 +16,7 @@ use super::state::{lock, Direction, Ending, FrameKind, Received, ResumePhase, Sh
 use super::WsStream;
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
-use hubspec_wire::{HubMessage, ProtocolError, RecordReader};
+use hubspec_wire::{HubMessage, HubProtocol, MessageReader, ProtocolError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -30,23 +30,24 @@ pub(super) struct Flow {
     pub(super) stop: bool,
 }
 
-/// The reading half's own state: the record reader and how the socket has ended so far.
+/// The reading half's own state: the message reader and how the socket has ended so far.
 pub(super) struct Reader {
-    records: RecordReader,
+    records: MessageReader,
     /// How the socket ended, as far as the frames tell (a close frame, an error).
     ending: String,
-    /// The record reader hit its cap: the reading stopped for good.
-    overflow: bool,
+    /// Why the reading stopped for good (the reader hit its cap, or a MessagePack length
+    /// prefix could not be read), if it did.
+    stopped: Option<(&'static str, String)>,
 }
 
 impl Reader {
     /// A reader that goes on from `records` (which may hold records that came with the
     /// handshake response).
-    pub(super) fn new(records: RecordReader) -> Self {
+    pub(super) fn new(records: MessageReader) -> Self {
         Reader {
             records,
             ending: "the server closed the socket".into(),
-            overflow: false,
+            stopped: None,
         }
     }
 
@@ -65,7 +66,19 @@ impl Reader {
             Ok(Message::Text(t)) => {
                 s.log(Direction::In, FrameKind::Text, t.as_str());
                 s.heard();
+                if self.records.protocol() == HubProtocol::MessagePack {
+                    s.find(
+                        "PRO-MSGPACK-FRAMING",
+                        format!("a text frame on a MessagePack connection: {:?}", t.as_str()),
+                    );
+                }
                 self.records.push(t.as_bytes());
+                self.drain(s)
+            }
+            Ok(Message::Binary(b)) if self.records.protocol() == HubProtocol::MessagePack => {
+                s.log(Direction::In, FrameKind::MessagePack, &msgpack_text(&b));
+                s.heard();
+                self.records.push(&b);
                 self.drain(s)
             }
             Ok(Message::Binary(b)) => {
@@ -109,25 +122,54 @@ impl Reader {
         }
     }
 
-    /// Handles every complete record. A record over the cap (or bytes that never reach a
-    /// separator) stops the reading for good, as .NET closes the connection.
+    /// Handles every complete message. A message over the cap (or bytes that never reach a
+    /// separator) or a bad MessagePack length prefix stops the reading for good, as .NET
+    /// closes the connection.
     fn drain(&mut self, s: &mut Shared) -> Flow {
         let mut flow = Flow::default();
+        let protocol = self.records.protocol();
         loop {
-            match self.records.next_record() {
-                Ok(Some(record)) => flow.wake |= handle_record(s, &record),
+            match self.records.next_payload() {
+                Ok(Some(payload)) if protocol == HubProtocol::MessagePack => {
+                    flow.wake |= handle_msgpack(s, &payload);
+                }
+                Ok(Some(record)) => {
+                    flow.wake |= handle_record(s, &String::from_utf8_lossy(&record));
+                }
                 Ok(None) => return flow,
                 Err(ProtocolError::InvalidUtf8) => {
                     s.find("PRO-WELL-FORMED", "a record is not valid UTF-8");
                 }
                 Err(ProtocolError::RecordTooLarge { limit }) => {
-                    s.find(
-                        "PRO-WELL-FORMED",
-                        format!(
-                            "more than {limit} bytes without a record separator (an unterminated or oversized record); the harness stopped reading"
+                    let (rule, what) = match protocol {
+                        HubProtocol::Json => (
+                            "PRO-WELL-FORMED",
+                            "without a record separator (an unterminated or oversized record)",
                         ),
+                        HubProtocol::MessagePack => {
+                            ("PRO-MSGPACK-FRAMING", "in one MessagePack message")
+                        }
+                    };
+                    s.find(
+                        rule,
+                        format!("more than {limit} bytes {what}; the harness stopped reading"),
                     );
-                    self.overflow = true;
+                    self.stopped = Some((rule, format!("more than {limit} bytes {what}")));
+                    return Flow {
+                        wake: true,
+                        stop: true,
+                    };
+                }
+                Err(e @ ProtocolError::MessageOver2Gb) => {
+                    // The length prefix is unreadable: nothing after it can be found again.
+                    s.find(
+                        "PRO-MSGPACK-FRAMING",
+                        format!("a bad length prefix ({e}); the harness stopped reading"),
+                    );
+                    self.stopped = Some((
+                        "PRO-MSGPACK-FRAMING",
+                        format!("a bad MessagePack length prefix ({e})"),
+                    ));
                     return Flow {
                         wake: true,
                         stop: true,
@@ -146,12 +188,9 @@ impl Reader {
     /// `PRO-CLOSE`; one right after our unanswered Ping, or for a timeout, is `PRO-PING`.
     pub(super) fn finish(self, s: &mut Shared) {
         let mut ending = self.ending;
-        if self.overflow {
-            ending = format!(
-                "the harness stopped reading: more than {} bytes without a record separator",
-                s.max_record_bytes
-            );
-            s.ending = Ending::ReaderFailed;
+        if let Some((rule, why)) = self.stopped {
+            ending = format!("the harness stopped reading: {why}");
+            s.ending = Ending::ReaderFailed { rule };
         }
         s.log(Direction::In, FrameKind::Event, &ending);
         if s.transport != Transport::Open {
@@ -178,7 +217,7 @@ impl Reader {
             }
         }
         let detail = match &s.server_close {
-            _ if self.overflow => ending,
+            _ if matches!(s.ending, Ending::ReaderFailed { .. }) => ending,
             Some((Some(e), _)) => format!("{ending} after a Close with error {e:?}"),
             Some((None, _)) => format!("{ending} after a Close"),
             None => format!("{ending} without a Close message"),
@@ -226,19 +265,71 @@ pub(super) fn log_control(s: &mut Shared, message: &Message) {
     s.log(Direction::In, kind, &text);
 }
 
-/// Routes one record; returns whether a waiter should wake (a message was queued or the
+/// A MessagePack frame for the log: its messages as JSON records, or its bytes in hex when
+/// they do not parse on their own (a message split over frames, or a malformed one).
+fn msgpack_text(bytes: &[u8]) -> String {
+    let mut reader = HubProtocol::MessagePack.reader(None);
+    reader.push(bytes);
+    let mut text = String::new();
+    while let Ok(Some(payload)) = reader.next_payload() {
+        match HubMessage::parse_msgpack(&payload) {
+            Ok(m) => text.push_str(&m.to_wire()),
+            Err(_) => return hex(bytes),
+        }
+    }
+    if reader.pending_len() > 0 {
+        return hex(bytes);
+    }
+    text
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut text = String::from("0x");
+    for b in bytes.iter().take(1024) {
+        text.push_str(&format!("{b:02x}"));
+    }
+    text
+}
+
+/// Routes one MessagePack message (without its length prefix), as [`handle_record`] does a
+/// JSON record; one that does not parse is `PRO-MSGPACK-WELL-FORMED`.
+pub(super) fn handle_msgpack(s: &mut Shared, payload: &[u8]) -> bool {
+    match HubMessage::parse_msgpack(payload) {
+        Ok(message) => {
+            let shown = message.to_wire();
+            handle_message(s, message, shown.trim_end_matches('\u{1e}'))
+        }
+        Err(e) => {
+            s.find(
+                "PRO-MSGPACK-WELL-FORMED",
+                format!(
+                    "a MessagePack message that is not a hub message ({e}): {}",
+                    hex(payload)
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// Routes one JSON record; returns whether a waiter should wake (a message was queued or the
 /// server's Sequence was accepted).
 pub(super) fn handle_record(s: &mut Shared, record: &str) -> bool {
-    let message = match HubMessage::parse(record) {
-        Ok(m) => m,
+    match HubMessage::parse(record) {
+        Ok(message) => handle_message(s, message, record),
         Err(e) => {
             s.find(
                 "PRO-WELL-FORMED",
                 format!("a record that is not a hub message ({e}): {record:?}"),
             );
-            return false;
+            false
         }
-    };
+    }
+}
+
+/// Routes one parsed message (`record`: how findings show it); returns whether a waiter
+/// should wake.
+fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
     let is_sequence = matches!(message, HubMessage::Sequence { .. });
     if s.resume == ResumePhase::AwaitingFirst && !matches!(message, HubMessage::Ping) {
         s.resume = ResumePhase::AwaitingSequence;
@@ -437,7 +528,7 @@ mod tests {
     #[test]
     fn a_close_without_error_then_the_socket_end_is_a_clean_end() {
         let mut s = shared();
-        let mut reader = Reader::new(RecordReader::new());
+        let mut reader = Reader::new(HubProtocol::Json.reader(None));
         let flow = reader.frame(&mut s, text(r#"{"type":7}"#));
         assert_eq!(flow, Flow::default());
         assert_eq!(s.server_close, Some((None, false)));
@@ -454,7 +545,7 @@ mod tests {
     #[test]
     fn a_close_with_a_timeout_error_is_pro_ping_and_its_error_is_kept() {
         let mut s = shared();
-        let mut reader = Reader::new(RecordReader::new());
+        let mut reader = Reader::new(HubProtocol::Json.reader(None));
         reader.frame(
             &mut s,
             text(r#"{"type":7,"error":"Server timeout elapsed","allowReconnect":true}"#),
@@ -478,14 +569,14 @@ mod tests {
     fn a_socket_end_without_a_close_is_pro_close_and_pro_ping_after_our_ping() {
         let mut s = shared();
         s.ping_sent();
-        Reader::new(RecordReader::new()).finish(&mut s);
+        Reader::new(HubProtocol::Json.reader(None)).finish(&mut s);
         assert_eq!(rules(&mut s), vec!["PRO-PING", "PRO-CLOSE"]);
         assert!(s.pending.is_empty());
 
         // Traffic after the Ping answers it: only the missing Close is a finding.
         let mut s = shared();
         s.ping_sent();
-        let mut reader = Reader::new(RecordReader::new());
+        let mut reader = Reader::new(HubProtocol::Json.reader(None));
         reader.frame(&mut s, text(r#"{"type":6}"#));
         reader.finish(&mut s);
         assert_eq!(rules(&mut s), vec!["PRO-CLOSE"]);
@@ -496,7 +587,7 @@ mod tests {
         let mut s = shared();
         s.ping_sent();
         s.closing_by_us();
-        Reader::new(RecordReader::new()).finish(&mut s);
+        Reader::new(HubProtocol::Json.reader(None)).finish(&mut s);
         assert_eq!(rules(&mut s), Vec::<&str>::new());
         assert!(matches!(s.closed_error(), Some(ClientError::Closed { .. })));
     }
@@ -504,8 +595,7 @@ mod tests {
     #[test]
     fn an_oversize_record_stops_the_reading_as_pro_well_formed() {
         let mut s = shared();
-        s.max_record_bytes = 16;
-        let mut reader = Reader::new(RecordReader::with_max_record_size(16));
+        let mut reader = Reader::new(HubProtocol::Json.reader(Some(16)));
         let flow = reader.frame(&mut s, Ok(Message::text("x".repeat(64))));
         assert_eq!(
             flow,
@@ -515,10 +605,20 @@ mod tests {
             }
         );
         reader.finish(&mut s);
-        assert_eq!(s.ending, Ending::ReaderFailed);
+        assert_eq!(
+            s.ending,
+            Ending::ReaderFailed {
+                rule: "PRO-WELL-FORMED"
+            }
+        );
         // Our Close after the failure does not turn the target's fault into our close.
         s.closing_by_us();
-        assert_eq!(s.ending, Ending::ReaderFailed);
+        assert_eq!(
+            s.ending,
+            Ending::ReaderFailed {
+                rule: "PRO-WELL-FORMED"
+            }
+        );
         let findings = s.take_findings();
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].rule, "PRO-WELL-FORMED");
@@ -533,7 +633,7 @@ mod tests {
     #[test]
     fn a_binary_frame_is_pro_text_frames_and_its_records_still_count() {
         let mut s = shared();
-        let mut reader = Reader::new(RecordReader::new());
+        let mut reader = Reader::new(HubProtocol::Json.reader(None));
         let record = "{\"type\":1,\"target\":\"Receive\",\"arguments\":[\"b\"]}\u{1e}";
         let flow = reader.frame(&mut s, Ok(Message::binary(record.as_bytes().to_vec())));
         assert!(flow.wake && !flow.stop);
@@ -544,7 +644,7 @@ mod tests {
     #[test]
     fn records_that_came_with_the_handshake_are_handled_first() {
         let mut s = shared();
-        let mut records = RecordReader::new();
+        let mut records = HubProtocol::Json.reader(None);
         records.push("{\"type\":1,\"target\":\"Receive\",\"arguments\":[\"early\"]}\u{1e}");
         let flow = Reader::new(records).start(&mut s);
         assert!(flow.wake);
@@ -608,7 +708,7 @@ mod tests {
     #[test]
     fn a_stream_error_ends_the_reading_and_says_so() {
         let mut s = shared();
-        let mut reader = Reader::new(RecordReader::new());
+        let mut reader = Reader::new(HubProtocol::Json.reader(None));
         let flow = reader.frame(
             &mut s,
             Err(tungstenite::Error::Io(std::io::Error::other("reset"))),
@@ -622,5 +722,66 @@ mod tests {
             detail.starts_with("the socket failed: IO error: reset"),
             "{detail}"
         );
+    }
+
+    fn packed(message: &HubMessage) -> Result<Message, tungstenite::Error> {
+        Ok(Message::binary(HubProtocol::MessagePack.encode(message)))
+    }
+
+    #[test]
+    fn messagepack_messages_are_routed_and_logged_as_json() {
+        let mut s = shared();
+        let mut reader = Reader::new(HubProtocol::MessagePack.reader(Some(1024)));
+        let receive = HubMessage::invocation(None, "Receive", vec![json!("m")]);
+        let mut both = HubProtocol::MessagePack.encode(&receive);
+        both.extend(HubProtocol::MessagePack.encode(&HubMessage::Ping));
+        // One message split over two frames, then two in one.
+        let (head, tail) = both.split_at(3);
+        assert!(
+            !reader
+                .frame(&mut s, Ok(Message::binary(head.to_vec())))
+                .wake
+        );
+        assert!(
+            reader
+                .frame(&mut s, Ok(Message::binary(tail.to_vec())))
+                .wake
+        );
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("m"));
+        assert!(reader.frame(&mut s, packed(&receive)).wake);
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("m"));
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+        let frames = s.frames();
+        assert_eq!(frames[0].kind, FrameKind::MessagePack);
+        assert!(frames[0].text.starts_with("0x"), "a partial message in hex");
+        assert_eq!(
+            frames[2].to_string(),
+            "client <- msgpack {\"type\":1,\"target\":\"Receive\",\"arguments\":[\"m\"]}\\x1e"
+        );
+    }
+
+    #[test]
+    fn malformed_messagepack_is_a_msgpack_finding_and_a_bad_prefix_stops_the_reading() {
+        let mut s = shared();
+        let mut reader = Reader::new(HubProtocol::MessagePack.reader(Some(1024)));
+        // Headers that are an array: the message is dropped, the reading goes on.
+        let bad = hubspec_wire::msgpack::frame(&[0x96, 0x01, 0x90, 0xc0, 0xa1, b'R', 0x90, 0x90]);
+        assert!(!reader.frame(&mut s, Ok(Message::binary(bad))).stop);
+        assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-WELL-FORMED"]);
+        let flow = reader.frame(&mut s, Ok(Message::binary(vec![0x80; 6])));
+        assert!(flow.stop);
+        assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-FRAMING"]);
+        reader.finish(&mut s);
+        assert!(matches!(s.transport, Transport::Closed(_)));
+        let mut s = shared();
+        let mut reader = Reader::new(HubProtocol::MessagePack.reader(Some(16)));
+        let big = HubMessage::invocation(None, "Receive", vec![json!("x".repeat(32))]);
+        assert!(reader.frame(&mut s, packed(&big)).stop);
+        assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-FRAMING"]);
+        // A text frame on a MessagePack connection (JSON, as a server that ignored the
+        // handshake's protocol would send).
+        let mut reader = Reader::new(HubProtocol::MessagePack.reader(Some(1024)));
+        assert!(!reader.frame(&mut s, text(r#"{"type":6}"#)).stop);
+        assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-FRAMING"]);
     }
 }

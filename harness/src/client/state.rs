@@ -8,7 +8,7 @@
 
 use super::{ClientOptions, Completion};
 use crate::error::ClientError;
-use hubspec_wire::MessageBuffer;
+use hubspec_wire::{HubProtocol, MessageBuffer};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -39,6 +39,9 @@ pub enum FrameKind {
     Text,
     /// A binary frame (shown as lossy UTF-8).
     Binary,
+    /// A binary frame of the MessagePack protocol, shown as its messages in JSON (or in hex
+    /// when they do not parse on their own).
+    MessagePack,
     /// A WebSocket close frame.
     Close,
     /// A WebSocket-level ping.
@@ -71,6 +74,7 @@ impl fmt::Display for RawFrame {
         let kind = match self.kind {
             FrameKind::Text => "text",
             FrameKind::Binary => "BINARY",
+            FrameKind::MessagePack => "msgpack",
             FrameKind::Close => "close",
             FrameKind::Ping => "ws-ping",
             FrameKind::Pong => "ws-pong",
@@ -130,9 +134,13 @@ pub(super) enum Ending {
     NotYet { ping_unanswered: bool },
     /// We sent a Close ([`super::Client::close`]): the server's end is the expected answer.
     ByUs,
-    /// The record reader hit [`ClientOptions::max_record_bytes`] and reading stopped: the end
-    /// is ours, but the fault is the target's (`PRO-WELL-FORMED`).
-    ReaderFailed,
+    /// The reader hit [`ClientOptions::max_record_bytes`] (or an unreadable MessagePack length
+    /// prefix) and reading stopped: the end is ours, but the fault is the target's.
+    ReaderFailed {
+        /// The rule the target broke: `PRO-WELL-FORMED` (a JSON record over the cap) or
+        /// `PRO-MSGPACK-FRAMING` (a MessagePack message over it, or an unreadable prefix).
+        rule: &'static str,
+    },
 }
 
 /// Where a stateful resume stands ([`super::Client::resume`]).
@@ -163,7 +171,6 @@ pub(super) struct Shared {
     completed: VecDeque<String>,
     pub(super) received: VecDeque<Received>,
     pub(super) received_cap: usize,
-    pub(super) max_record_bytes: usize,
     findings: Vec<Finding>,
     findings_dropped: usize,
     pub(super) transport: Transport,
@@ -173,6 +180,8 @@ pub(super) struct Shared {
     /// The stateful reconnect buffer, when stateful reconnect is in use.
     pub(super) buffer: Option<MessageBuffer>,
     pub(super) resume: ResumePhase,
+    /// The hub protocol asked for in the handshake.
+    pub(super) protocol: HubProtocol,
 }
 
 impl Shared {
@@ -186,7 +195,6 @@ impl Shared {
             completed: VecDeque::new(),
             received: VecDeque::new(),
             received_cap: opts.queue_capacity.max(16),
-            max_record_bytes: opts.max_record_bytes,
             findings: Vec::new(),
             findings_dropped: 0,
             transport: Transport::Open,
@@ -196,6 +204,7 @@ impl Shared {
             },
             buffer: None,
             resume: ResumePhase::Idle,
+            protocol: opts.protocol,
         }
     }
 
@@ -251,14 +260,14 @@ impl Shared {
         out
     }
 
-    /// The error of a closed connection: a reader stopped at the record cap is the target's
-    /// `PRO-WELL-FORMED` fault, any other end is `Closed`.
+    /// The error of a closed connection: a reader that stopped for good is the target's fault
+    /// (the rule it recorded), any other end is `Closed`.
     pub(super) fn closed_error(&self) -> Option<ClientError> {
-        match &self.transport {
-            Transport::Closed(detail) if self.ending == Ending::ReaderFailed => {
-                Some(ClientError::protocol("PRO-WELL-FORMED", detail.clone()))
+        match (&self.transport, self.ending) {
+            (Transport::Closed(detail), Ending::ReaderFailed { rule }) => {
+                Some(ClientError::protocol(rule, detail.clone()))
             }
-            Transport::Closed(detail) => Some(ClientError::Closed {
+            (Transport::Closed(detail), _) => Some(ClientError::Closed {
                 detail: detail.clone(),
             }),
             _ => None,

@@ -418,6 +418,8 @@ async fn writer(
                 return;
             }
             Some(Out::Abort) => return,
+            // Classic speaks its own JSON envelopes; the core hub protocols do not apply.
+            Some(Out::Speak(_)) => {}
             None => {
                 let _ = sink.close().await;
                 return;

@@ -7,7 +7,7 @@ use hubspec_refhub::RefHub;
 use hubspec_wire::HubMessage;
 use serde_json::json;
 
-use crate::client::{open, start, status_of, Client, SocketEnd, Ws, WAIT};
+use crate::client::{open, reconnectable_close, start, status_of, Client, SocketEnd, Ws, WAIT};
 
 /// A connection that is in group "g" and must keep working through the abuse.
 async fn bystander(hub: &RefHub) -> Client {
@@ -32,18 +32,7 @@ async fn close_after(hub: &RefHub, raw: &str) -> Option<String> {
     let mut c = Client::connect(hub, None, false).await;
     c.send_raw(raw).await;
     let close = c.closed().await;
-    assert_eq!(
-        c.ended,
-        Some(SocketEnd::CloseFrame(1000)),
-        "then a close frame"
-    );
-    match close {
-        Some(HubMessage::Close {
-            error,
-            allow_reconnect: true,
-        }) => error,
-        other => panic!("expected a Close with allowReconnect, got {other:?}"),
-    }
+    reconnectable_close(close, &c.ended)
 }
 
 #[tokio::test]

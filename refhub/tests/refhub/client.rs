@@ -289,13 +289,7 @@ impl Client {
                     invocation_id,
                     result,
                     ..
-                } if invocation_id == id => {
-                    return match result {
-                        CompletionResult::Void => Ok(None),
-                        CompletionResult::Result(v) => Ok(Some(v)),
-                        CompletionResult::Error(e) => Err(e),
-                    }
-                }
+                } if invocation_id == id => return outcome(result),
                 other => self.note(other),
             }
         }
@@ -339,6 +333,32 @@ impl Client {
             }
         }
         close
+    }
+}
+
+/// What a Completion carried, as the tests compare it: a result (or none), or the error.
+pub fn outcome(result: CompletionResult) -> Result<Option<Value>, String> {
+    match result {
+        CompletionResult::Void => Ok(None),
+        CompletionResult::Result(v) => Ok(Some(v)),
+        CompletionResult::Error(e) => Err(e),
+    }
+}
+
+/// The error of the Close a protocol error gets, after checking that the socket then ended
+/// with a close frame and that the Close allows a reconnect (see `bad_input::close_after`).
+pub fn reconnectable_close(close: Option<HubMessage>, ended: &Option<SocketEnd>) -> Option<String> {
+    assert_eq!(
+        ended,
+        &Some(SocketEnd::CloseFrame(1000)),
+        "then a close frame"
+    );
+    match close {
+        Some(HubMessage::Close {
+            error,
+            allow_reconnect: true,
+        }) => error,
+        other => panic!("expected a Close with allowReconnect, got {other:?}"),
     }
 }
 

@@ -9,6 +9,7 @@
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
 //! - `groups`: every contract method, wired to the model.
+//! - `msgpack`: the MessagePack protocol next to JSON on one hub, and its bad input.
 //! - `peers`: the official JS client and a Python client (installed on first use).
 //! - `reconnect`: stateful reconnect and the core profile's drop.
 //! - `rooms`: rooms records in SQLite, in-process and process restarts.
@@ -19,6 +20,7 @@ mod classic;
 mod client;
 mod faults;
 mod groups;
+mod msgpack;
 mod peers;
 mod protocol;
 mod reconnect;

@@ -22,7 +22,7 @@ async fn negotiate_answers_a_v1_response_with_websockets_text() {
     assert_ne!(v["connectionId"], v["connectionToken"]);
     assert_eq!(
         v["availableTransports"],
-        json!([{"transport": "WebSockets", "transferFormats": ["Text"]}])
+        json!([{"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}])
     );
     assert!(v.get("useStatefulReconnect").is_none(), "not asked for");
     assert!(
@@ -162,11 +162,8 @@ async fn handshake_answer(request: &str) -> (String, bool) {
 
 #[tokio::test]
 async fn handshake_errors_use_aspnet_core_texts_and_close() {
-    let (r, closed) = handshake_answer("{\"protocol\":\"messagepack\",\"version\":1}\u{1e}").await;
-    assert_eq!(
-        r,
-        r#"{"error":"The protocol 'messagepack' is not supported."}"#
-    );
+    let (r, closed) = handshake_answer("{\"protocol\":\"xml\",\"version\":1}\u{1e}").await;
+    assert_eq!(r, r#"{"error":"The protocol 'xml' is not supported."}"#);
     assert!(closed);
     let (r, closed) = handshake_answer("{\"protocol\":\"json\",\"version\":3}\u{1e}").await;
     assert_eq!(
