@@ -11,10 +11,11 @@ use crate::report::{RunReport, Verdict};
 use crate::suite::{run_suite, Part, Plan};
 use crate::target::Target;
 use crate::{Quiet, SuiteError};
-use hubspec_model::{Profile, RULES};
+use hubspec_model::{GroupsFanout, Profile, RULES};
 use hubspec_refhub::Fault;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 /// The most of the other applicable rules a row may leave blocked: 5 %.
 pub const BLOCKED_SHARE_MAX: f64 = 0.05;
@@ -158,12 +159,20 @@ pub fn row_of(faults: &[Fault], report: &RunReport) -> Row {
     }
 }
 
+/// The disconnect timeout of a row's hubs: rows run many at a time, and a resume three steps
+/// after its drop must not miss a shorter one on two busy cores (it would show as an echo on
+/// REC-RESUME-KEEPS-GROUPS). Only `Expire` steps wait it out, and scenarios have few.
+pub const ROW_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// Runs `parts` with `cases` random histories against refhub with `faults`, under both
 /// profiles, and gives the row.
 pub async fn row(faults: &[Fault], parts: &[Part], cases: u32) -> Result<Row, SuiteError> {
     let mut targets = Vec::new();
     for profile in PROFILES {
-        targets.push(Target::embedded(profile, faults.iter().copied().collect()).await?);
+        let faults = faults.iter().copied().collect();
+        let served = GroupsFanout::PerGroup;
+        targets
+            .push(Target::embedded_timed(profile, faults, served, ROW_DISCONNECT_TIMEOUT).await?);
     }
     let plan = Plan {
         parts: parts.iter().copied().collect(),

@@ -66,12 +66,24 @@ impl Target {
         faults: BTreeSet<Fault>,
         served: GroupsFanout,
     ) -> Result<Target, SuiteError> {
+        Target::embedded_timed(profile, faults, served, EMBEDDED_DISCONNECT_TIMEOUT).await
+    }
+
+    /// [`embedded_with`](Self::embedded_with), with the hub's (and the declared) disconnect
+    /// timeout: longer for hubs run many at a time (the precision matrix), where three steps
+    /// between a drop and its resume can take longer than the default on two busy cores.
+    pub async fn embedded_timed(
+        profile: Profile,
+        faults: BTreeSet<Fault>,
+        served: GroupsFanout,
+        disconnect_timeout: Duration,
+    ) -> Result<Target, SuiteError> {
         let hub = RefHub::start(RefHubConfig {
             listen: "127.0.0.1:0".parse().expect("a socket address"),
             profile,
             groups_fanout: served,
             faults: faults.clone(),
-            disconnect_timeout: EMBEDDED_DISCONNECT_TIMEOUT,
+            disconnect_timeout,
             ..RefHubConfig::default()
         })
         .await
@@ -79,6 +91,7 @@ impl Target {
         let hub = Arc::new(hub);
         let mut config = Target::embedded_declaration(profile, served);
         config.urls = TargetConfig::for_url(&hub.url())?.urls;
+        config.timeouts.disconnect_timeout = disconnect_timeout;
         Ok(Target {
             config,
             restarter: Some(Arc::new(InProcess(hub.clone()))),
