@@ -70,8 +70,15 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
         if crate::scenario::not_applicable(s.rule(), &s, &target).is_some() {
             continue;
         }
-        let o = crate::scenario::run(&target, &s).await;
+        let mut o = crate::scenario::run(&target, &s).await;
         ops += o.ops;
+        // A scenario of a rule the fault breaks is judged as the suite judges it: by its
+        // minimal counterexample and the timing diagnoses (a copy queued after its Completion
+        // arrives after the scenario's end, so it looks lost until the diagnosis waits for it).
+        if !o.passed() && !names_fault(&o) && breaks.contains(&s.rule) {
+            o = crate::shrink::minimise(&target, o).await;
+            o = crate::diagnosis::late_change(&target, o).await;
+        }
         if names_fault(&o) {
             detected_at = Some((start.elapsed(), ops));
             found = Some(("scenario".into(), o));
