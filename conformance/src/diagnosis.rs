@@ -64,6 +64,13 @@ fn could_be_late(o: &CaseOutcome) -> Option<usize> {
     changed.then_some(index)
 }
 
+/// A failing case as the suite judges it: cut after its first divergence and shrunk
+/// ([`crate::shrink::minimise`]), then put through the timing experiments ([`late_change`]).
+pub async fn minimal(target: &Target, o: CaseOutcome) -> CaseOutcome {
+    let o = crate::shrink::minimise(target, o).await;
+    late_change(target, o).await
+}
+
 /// `o` (a minimal counterexample) with [`LATE_CHANGE`] blamed first when its divergence is a
 /// late membership change: it goes away when the target is given one barrier bound before the
 /// send. Otherwise, [`late_delivery`]'s experiment.

@@ -76,8 +76,7 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
         // minimal counterexample and the timing diagnoses (a copy queued after its Completion
         // arrives after the scenario's end, so it looks lost until the diagnosis waits for it).
         if !o.passed() && !names_fault(&o) && breaks.contains(&s.rule) {
-            o = crate::shrink::minimise(&target, o).await;
-            o = crate::diagnosis::late_change(&target, o).await;
+            o = crate::diagnosis::minimal(&target, o).await;
         }
         if names_fault(&o) {
             detected_at = Some((start.elapsed(), ops));

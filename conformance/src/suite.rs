@@ -147,8 +147,7 @@ async fn run_job(job: Job<'_>, progress: &dyn Progress) -> JobResult {
             // counterexample: in the scenario's own history, steps that do not matter to the
             // divergence could make the blame fall on them.
             if !o.passed() && scenario::matching_variant(rule, &o).is_none() {
-                o = crate::shrink::minimise(t, o).await;
-                o = crate::diagnosis::late_change(t, o).await;
+                o = crate::diagnosis::minimal(t, o).await;
             }
             progress.advance(&o.name, o.passed());
             (rule, Some(o), vec![], started.elapsed())

@@ -593,6 +593,33 @@ fn handle(
 }
 
 /// Ends or suspends the connection after its socket's read loop stopped.
+/// Ends the suspended connection `conn` (suspended as `generation`, in `epoch`) when the
+/// disconnect timeout passes with no transport back: the one expiry timer of core and classic
+/// connections alike. A resume (a new generation), a restart (a new epoch) or `expire-never`
+/// keeps it.
+pub(crate) fn expire_unless_resumed(
+    shared: &Arc<Shared>,
+    conn: ConnId,
+    generation: u64,
+    epoch: u64,
+) {
+    let timeout = shared.config.disconnect_timeout;
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        let mut st = shared.lock();
+        let suspended = st
+            .entries
+            .get(&conn)
+            .is_some_and(|e| e.generation == generation && !e.has_transport());
+        if st.epoch == epoch && suspended && st.faults().expires() {
+            tracing::info!(%conn, "disconnect timeout: connection ends");
+            st.end(conn, End::Expired);
+            st.settle();
+        }
+    });
+}
+
 fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, exit: Exit) {
     let mut st = shared.lock();
     if st.current(conn, generation).is_none() {
@@ -691,21 +718,7 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
         }
         Exit::Lost | Exit::Superseded if stateful => {
             if let Some(generation) = st.suspend(conn) {
-                let epoch = st.epoch;
-                let timeout = shared.config.disconnect_timeout;
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(timeout).await;
-                    let mut st = shared.lock();
-                    let suspended = st
-                        .entries
-                        .get(&conn)
-                        .is_some_and(|e| e.generation == generation && !e.has_transport());
-                    if st.epoch == epoch && suspended && st.faults().expires() {
-                        tracing::info!(%conn, "disconnect timeout: connection ends");
-                        st.end(conn, End::Expired);
-                    }
-                });
+                expire_unless_resumed(shared, conn, generation, st.epoch);
             }
         }
         Exit::Lost | Exit::Superseded => {

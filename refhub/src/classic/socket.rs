@@ -23,7 +23,7 @@ use hubspec_wire::classic::{split_by_hub, Envelope, HubInvocation, HubResponse};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::connection::{Out, Transport, LATE_MEMBERSHIP_DELAY};
+use crate::connection::{expire_unless_resumed, Out, Transport, LATE_MEMBERSHIP_DELAY};
 use crate::dispatch;
 use crate::server::Shared;
 use crate::state::{error_text, End, State};
@@ -367,22 +367,7 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64) {
     };
     tracing::info!(%conn, "classic socket lost: connection suspended");
     st.settle();
-    let epoch = st.epoch;
-    let timeout = shared.config.disconnect_timeout;
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(timeout).await;
-        let mut st = shared.lock();
-        let suspended = st
-            .entries
-            .get(&conn)
-            .is_some_and(|e| e.generation == generation && !e.has_transport());
-        if st.epoch == epoch && suspended && st.faults().expires() {
-            tracing::info!(%conn, "classic disconnect timeout: connection ends");
-            st.end(conn, End::Expired);
-            st.settle();
-        }
-    });
+    expire_unless_resumed(shared, conn, generation, st.epoch);
 }
 
 /// Writes queued frames in order, and `{}` when nothing was written for `keep_alive`.
