@@ -172,9 +172,12 @@ fn python() -> &'static PathBuf {
     })
 }
 
-async fn node(scenario: &str, url: String) {
+/// Runs `peer.js <url> <scenario>` against a fresh hub; it must print `ok <scenario>`.
+async fn node(scenario: &str) {
+    let hub = start(|_| {}).await;
     let dir = node_dir().clone();
     let scenario = scenario.to_owned();
+    let url = hub.url();
     let result = tokio::task::spawn_blocking(move || {
         let mut c = Command::new("node");
         c.arg("peer.js").arg(&url).arg(&scenario).current_dir(&dir);
@@ -186,27 +189,22 @@ async fn node(scenario: &str, url: String) {
         Ok((scenario, out)) => assert!(out.contains(&format!("ok {scenario}")), "{out}"),
         Err(e) => panic!("{e}"),
     }
+    hub.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_official_js_client_joins_groups_and_receives_group_except_and_others_sends() {
-    let hub = start(|_| {}).await;
-    node("negotiate", hub.url()).await;
-    hub.shutdown().await;
+    node("negotiate").await;
 }
 
 #[tokio::test]
 async fn the_official_js_client_works_with_skip_negotiation() {
-    let hub = start(|_| {}).await;
-    node("skip", hub.url()).await;
-    hub.shutdown().await;
+    node("skip").await;
 }
 
 #[tokio::test]
 async fn the_official_js_client_with_stateful_reconnect_survives_a_cut_socket() {
-    let hub = start(|_| {}).await;
-    node("stateful", hub.url()).await;
-    hub.shutdown().await;
+    node("stateful").await;
 }
 
 /// `@microsoft/signalr-protocol-msgpack` and JSON clients in one group: every kind of send
@@ -216,18 +214,14 @@ async fn the_official_js_client_with_stateful_reconnect_survives_a_cut_socket() 
 /// to bind it (asserted as it is, see the FIXME in `peer.js`).
 #[tokio::test]
 async fn the_official_js_client_on_messagepack_and_json_clients_share_a_group() {
-    let hub = start(|_| {}).await;
-    node("msgpack", hub.url()).await;
-    hub.shutdown().await;
+    node("msgpack").await;
 }
 
 /// Stateful reconnect on MessagePack: what a JSON client sent while the socket was cut is
 /// replayed once each, in order, as MessagePack.
 #[tokio::test]
 async fn the_official_js_client_on_messagepack_with_stateful_reconnect_survives_a_cut_socket() {
-    let hub = start(|_| {}).await;
-    node("stateful-msgpack", hub.url()).await;
-    hub.shutdown().await;
+    node("stateful-msgpack").await;
 }
 
 /// A protocol error's Close carries the error and `allowReconnect`, as ASP.NET Core's does: the
@@ -236,9 +230,7 @@ async fn the_official_js_client_on_messagepack_with_stateful_reconnect_survives_
 /// would stop instead.
 #[tokio::test]
 async fn the_official_js_client_reconnects_after_a_close_that_allows_it() {
-    let hub = start(|_| {}).await;
-    node("close", hub.url()).await;
-    hub.shutdown().await;
+    node("close").await;
 }
 
 /// A restart drops the socket without a Close or a close frame, as ASP.NET Core's shutdown
