@@ -233,6 +233,13 @@ async fn the_official_js_client_reconnects_after_a_close_that_allows_it() {
     node("close").await;
 }
 
+/// The same Close over MessagePack, `[7, error, allowReconnect]`, read by the official
+/// MessagePack protocol: the same error text, and the reconnect it allows.
+#[tokio::test]
+async fn the_official_js_client_on_messagepack_reads_a_close_that_allows_reconnect() {
+    node("close-msgpack").await;
+}
+
 /// A restart drops the socket without a Close or a close frame, as ASP.NET Core's shutdown
 /// does: the official client with `withAutomaticReconnect()` sees a 1006 closure and comes
 /// back as a new connection with no groups.

@@ -14,6 +14,7 @@
 //   close      an oversized message: the server's Close carries the error and allowReconnect,
 //              so a client without automatic reconnect closes with that error and one with
 //              withAutomaticReconnect() reconnects as a new connection (groups not kept)
+//   close-msgpack  the same with the closed clients on MessagePack
 //   restart    withAutomaticReconnect(); prints "ready" and the test restarts the hub: the
 //              socket is dropped without a close frame (1006), the client reconnects as a new
 //              connection and no membership survives
@@ -330,10 +331,11 @@ const SIZE_ERROR =
   "Server returned an error on close: Connection closed with an error. InvalidDataException: " +
   "The maximum message size of 32768B was exceeded. The message size can be configured in AddHubOptions.";
 
-async function closeScenario() {
+/** `msgpack`: the clients that get the Close speak MessagePack (`[7, error, allowReconnect]`). */
+async function closeScenario(msgpack = false) {
   const oversize = "x".repeat(40000);
   // Without automatic reconnect the connection closes with the server's error.
-  const plain = await client(hubUrl);
+  const plain = await client(hubUrl, { msgpack });
   let closedWith;
   plain.connection.onclose((e) => {
     closedWith = e ? String(e.message) : "no error";
@@ -344,7 +346,7 @@ async function closeScenario() {
   assertEqual(plain.connection.state, signalR.HubConnectionState.Disconnected, "state");
 
   // With automatic reconnect, allowReconnect makes the client come back: a new connection.
-  const a = await client(hubUrl, { autoReconnect: true });
+  const a = await client(hubUrl, { autoReconnect: true, msgpack });
   const b = await client(hubUrl);
   await a.connection.invoke("AddToGroup", "g");
   const seen = watchReconnect(a);
@@ -381,7 +383,8 @@ const scenarios = {
   msgpack: msgpackScenario,
   stateful: () => statefulScenario(false),
   "stateful-msgpack": () => statefulScenario(true),
-  close: closeScenario,
+  close: () => closeScenario(false),
+  "close-msgpack": () => closeScenario(true),
   restart: restartScenario,
 };
 if (!scenarios[scenario]) fail(`unknown scenario (expected ${Object.keys(scenarios).join(", ")})`);
