@@ -126,10 +126,10 @@ async function errorOf(c, method, ...args) {
 const STRINGS = ["fix", "é✓🙂 ünï", "8".repeat(40), "16".repeat(130)];
 
 async function msgpackScenario() {
-  const mp = { msgpack: true };
-  const m1 = await client(withQuery(hubUrl, "user=mp-alice"), mp);
+  const onMsgpack = { msgpack: true };
+  const m1 = await client(withQuery(hubUrl, "user=mp-alice"), onMsgpack);
   const j1 = await client(withQuery(hubUrl, "user=mp-alice"));
-  const m2 = await client(withQuery(hubUrl, "user=mp-bob"), mp);
+  const m2 = await client(withQuery(hubUrl, "user=mp-bob"), onMsgpack);
   const j2 = await client(withQuery(hubUrl, "user=mp-bob"));
   const members = { m1, j1, m2, j2 };
 
@@ -175,9 +175,9 @@ async function msgpackScenario() {
   // other type fails to bind, in either protocol, with the same text, and nobody receives it.
   const NOT_STRINGS = [42, -7, 2 ** 40, 1.5, true, { a: { b: [1, "x"] } }, [1, "z"]];
   for (const value of NOT_STRINGS) {
-    const mp = await errorOf(m1, "SendToGroup", "g", value);
-    if (!mp.includes("Error binding arguments")) fail(`${JSON.stringify(value)}: ${mp}`);
-    assertEqual(mp, await errorOf(j1, "SendToGroup", "g", value), `${JSON.stringify(value)}'s error`);
+    const error = await errorOf(m1, "SendToGroup", "g", value);
+    if (!error.includes("Error binding arguments")) fail(`${JSON.stringify(value)}: ${error}`);
+    assertEqual(error, await errorOf(j1, "SendToGroup", "g", value), `${JSON.stringify(value)}'s error`);
   }
   // A null payload: ASP.NET Core's `string payload` would bind it and send null; refhub
   // refuses it, as the model's payloads are strings (refhub/src/dispatch.rs, null_payload).
