@@ -1,5 +1,7 @@
-//! Real peers: the official `@microsoft/signalr` client (npm) and `signalrcore` (PyPI) drive
-//! refhub. Their packages are installed on first use under `target/peers/` from the pinned
+//! Real peers: the official `@microsoft/signalr` client with its MessagePack hub protocol
+//! (`@microsoft/signalr-protocol-msgpack`, npm), `signalrcore` and `pysignalr` with its
+//! MessagePack protocol (PyPI) drive refhub, MessagePack and JSON clients mixed in one group.
+//! Their packages are installed on first use under `target/peers/` from the pinned
 //! `refhub/tests/peers/node/package-lock.json` and `refhub/tests/peers/python/requirements.txt`.
 //! A missing `node`/`npm` or `python3` fails these tests with a message saying so; they never
 //! pass silently.
@@ -109,12 +111,16 @@ fn node_dir() -> &'static PathBuf {
             &["package.json", "package-lock.json", "peer.js"],
             "package-lock.json",
         );
-        if stale || !to.join("node_modules/@microsoft/signalr").is_dir() {
+        if stale
+            || !to
+                .join("node_modules/@microsoft/signalr-protocol-msgpack")
+                .is_dir()
+        {
             let mut npm = Command::new("npm");
             npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
                 .current_dir(&to);
             if let Err(e) = run(npm, INSTALL_TIMEOUT) {
-                panic!("npm ci of the pinned @microsoft/signalr failed: {e}");
+                panic!("npm ci of the pinned @microsoft/signalr packages failed: {e}");
             }
             mark_installed(&from, &to, "package-lock.json");
         }
@@ -129,7 +135,7 @@ fn python() -> &'static PathBuf {
         require_tool(
             "python3",
             "--version",
-            "Python 3.8 or newer with venv and pip",
+            "Python 3.11 or newer with venv and pip",
         );
         let from = sources().join("python");
         let to = work_dir().join("python");
@@ -137,7 +143,7 @@ fn python() -> &'static PathBuf {
         let stale = stage(
             &from,
             &to,
-            &["requirements.txt", "peer.py"],
+            &["requirements.txt", "peer.py", "peer_msgpack.py"],
             "requirements.txt",
         );
         let python = venv.join("bin/python");
@@ -158,7 +164,7 @@ fn python() -> &'static PathBuf {
             ])
             .arg(to.join("requirements.txt"));
             if let Err(e) = run(pip, INSTALL_TIMEOUT) {
-                panic!("pip install of the pinned signalrcore failed: {e}");
+                panic!("pip install of the pinned signalrcore and pysignalr failed: {e}");
             }
             mark_installed(&from, &to, "requirements.txt");
         }
@@ -166,9 +172,12 @@ fn python() -> &'static PathBuf {
     })
 }
 
-async fn node(scenario: &str, url: String) {
+/// Runs `peer.js <url> <scenario>` against a fresh hub; it must print `ok <scenario>`.
+async fn node(scenario: &str) {
+    let hub = start(|_| {}).await;
     let dir = node_dir().clone();
     let scenario = scenario.to_owned();
+    let url = hub.url();
     let result = tokio::task::spawn_blocking(move || {
         let mut c = Command::new("node");
         c.arg("peer.js").arg(&url).arg(&scenario).current_dir(&dir);
@@ -180,27 +189,39 @@ async fn node(scenario: &str, url: String) {
         Ok((scenario, out)) => assert!(out.contains(&format!("ok {scenario}")), "{out}"),
         Err(e) => panic!("{e}"),
     }
+    hub.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_official_js_client_joins_groups_and_receives_group_except_and_others_sends() {
-    let hub = start(|_| {}).await;
-    node("negotiate", hub.url()).await;
-    hub.shutdown().await;
+    node("negotiate").await;
 }
 
 #[tokio::test]
 async fn the_official_js_client_works_with_skip_negotiation() {
-    let hub = start(|_| {}).await;
-    node("skip", hub.url()).await;
-    hub.shutdown().await;
+    node("skip").await;
 }
 
 #[tokio::test]
 async fn the_official_js_client_with_stateful_reconnect_survives_a_cut_socket() {
-    let hub = start(|_| {}).await;
-    node("stateful", hub.url()).await;
-    hub.shutdown().await;
+    node("stateful").await;
+}
+
+/// `@microsoft/signalr-protocol-msgpack` and JSON clients in one group: every kind of send
+/// reaches each member in its own protocol, and the Completion kinds (result, void, error) come
+/// through. A payload that is not a string fails to bind, as in ASP.NET Core; a binary or
+/// timestamp payload is delivered as its base64 or ISO 8601 text, where ASP.NET Core would fail
+/// to bind it (asserted as it is, see the FIXME in `peer.js`).
+#[tokio::test]
+async fn the_official_js_client_on_messagepack_and_json_clients_share_a_group() {
+    node("msgpack").await;
+}
+
+/// Stateful reconnect on MessagePack: what a JSON client sent while the socket was cut is
+/// replayed once each, in order, as MessagePack.
+#[tokio::test]
+async fn the_official_js_client_on_messagepack_with_stateful_reconnect_survives_a_cut_socket() {
+    node("stateful-msgpack").await;
 }
 
 /// A protocol error's Close carries the error and `allowReconnect`, as ASP.NET Core's does: the
@@ -209,9 +230,14 @@ async fn the_official_js_client_with_stateful_reconnect_survives_a_cut_socket() 
 /// would stop instead.
 #[tokio::test]
 async fn the_official_js_client_reconnects_after_a_close_that_allows_it() {
-    let hub = start(|_| {}).await;
-    node("close", hub.url()).await;
-    hub.shutdown().await;
+    node("close").await;
+}
+
+/// The same Close over MessagePack, `[7, error, allowReconnect]`, read by the official
+/// MessagePack protocol: the same error text, and the reconnect it allows.
+#[tokio::test]
+async fn the_official_js_client_on_messagepack_reads_a_close_that_allows_reconnect() {
+    node("close-msgpack").await;
 }
 
 /// A restart drops the socket without a Close or a close frame, as ASP.NET Core's shutdown
@@ -263,11 +289,11 @@ async fn the_official_js_client_reconnects_after_a_restart() {
     hub.shutdown().await;
 }
 
-#[tokio::test]
-async fn signalrcore_from_pypi_does_a_group_round_trip() {
+/// Runs `script` from `target/peers/python` against a fresh core hub; it must print `ok`.
+async fn python_peer(script: &str, ok: &'static str) {
     let hub = start(|c| c.profile = hubspec_model::Profile::Core).await;
     let python = python().clone();
-    let script = work_dir().join("python/peer.py");
+    let script = work_dir().join("python").join(script);
     let url = hub.url();
     let result = tokio::task::spawn_blocking(move || {
         let mut c = Command::new(python);
@@ -277,8 +303,20 @@ async fn signalrcore_from_pypi_does_a_group_round_trip() {
     .await
     .expect("python runner");
     match result {
-        Ok(out) => assert!(out.contains("ok python"), "{out}"),
+        Ok(out) => assert!(out.contains(ok), "{out}"),
         Err(e) => panic!("{e}"),
     }
     hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn signalrcore_from_pypi_does_a_group_round_trip() {
+    python_peer("peer.py", "ok python").await;
+}
+
+/// pysignalr's MessagePack and JSON clients in one group each receive every send, in order; the
+/// MessagePack Completions carry result kinds 3, 2 and 1, and the error text is JSON's.
+#[tokio::test]
+async fn pysignalr_on_messagepack_and_json_share_a_group_with_every_completion_kind() {
+    python_peer("peer_msgpack.py", "ok pysignalr").await;
 }
