@@ -47,6 +47,8 @@
 //! - [`reading`]: what an error Completion's text says about the error's kind, and the
 //!   observed transcript that shows results as read.
 //! - [`restart`]: the [`Restarter`] trait and the command-line [`CommandRestarter`].
+//! - [`proxy`]: a fault-injecting TCP proxy for loopback tests (cut, also mid-frame; reset;
+//!   stall; delay; half-close; hold new connections and release them).
 //! - [`error`]: [`ClientError`] (a connection's failure) and [`HarnessError`] (we cannot run).
 
 pub mod blame;
@@ -55,6 +57,7 @@ pub mod config;
 pub mod divergence;
 pub mod error;
 pub mod issued;
+pub mod proxy;
 pub mod reading;
 pub mod restart;
 pub mod session;
