@@ -90,6 +90,9 @@ enum End {
     Cut,
     /// Both sockets reset (RST, `SO_LINGER` 0): each side sees a connection reset.
     Reset,
+    /// A socket failed on its own; the link is closed as for a cut, but the proxy did not
+    /// order it.
+    Broken,
 }
 
 /// What a link's two pumps follow; the proxy's methods change it, the pumps watch it.
@@ -121,6 +124,8 @@ struct Shared {
     holding: watch::Sender<bool>,
     held: AtomicU64,
     accepted: AtomicU64,
+    /// Links the proxy ended on order (cut, reset, cut after N bytes, a stall that ran out).
+    cuts: AtomicU64,
 }
 
 impl Shared {
@@ -160,6 +165,7 @@ impl Proxy {
             holding: watch::Sender::new(false),
             held: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
+            cuts: AtomicU64::new(0),
         });
         let accept = tokio::spawn(accept_loop(listener, upstream, shared.clone()));
         Ok(Proxy {
@@ -192,6 +198,13 @@ impl Proxy {
     /// How many connections the proxy has accepted, held ones included.
     pub fn accepted(&self) -> u64 {
         self.shared.accepted.load(Ordering::Relaxed)
+    }
+
+    /// How many links the proxy ended on order (by [`Proxy::cut`], [`Proxy::reset`],
+    /// [`Proxy::cut_after`] once its bytes went through, or a stall past [`STALL_MAX`]); a link
+    /// that failed on its own does not count.
+    pub fn cuts(&self) -> u64 {
+        self.shared.cuts.load(Ordering::Relaxed)
     }
 
     /// The bytes `link` has forwarded in `direction` (`None` once it has ended).
@@ -336,7 +349,11 @@ async fn serve(id: LinkId, client: TcpStream, upstream: SocketAddr, shared: Arc<
         ),
     );
     shared.links().remove(&id);
-    let reset = plan.borrow().end == Some(End::Reset);
+    let end = plan.borrow().end;
+    if matches!(end, Some(End::Cut | End::Reset)) {
+        shared.cuts.fetch_add(1, Ordering::Relaxed);
+    }
+    let reset = end == Some(End::Reset);
     for (read, write) in [(client_read, client_write), (server_read, server_write)] {
         if let Ok(socket) = read.reunite(write) {
             if reset {
@@ -399,7 +416,7 @@ async fn pump(
                 }
                 Ok(n) => n,
                 Err(_) => {
-                    cut(&plan);
+                    plan.send_modify(|p| p.end = p.end.or(Some(End::Broken)));
                     return (from, to);
                 }
             },
@@ -441,7 +458,7 @@ async fn forward(
         _ = changes.wait_for(|p| p.end.is_some()) => return false,
     };
     if !written {
-        plan.send_modify(|p| p.end = p.end.or(Some(End::Cut)));
+        plan.send_modify(|p| p.end = p.end.or(Some(End::Broken)));
         return false;
     }
     forwarded.fetch_add(n as u64, Ordering::Relaxed);

@@ -6,6 +6,7 @@
 //! - `classic`: the classic endpoint (`/signalr`, ASP.NET SignalR 2.x) with a classic client
 //!   built from `hubspec_wire::classic`.
 //! - `client`: the minimal test client.
+//! - `cuts`: cut storms through the harness's fault-injecting proxy, every resume exact.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
 //! - `groups`: every contract method, wired to the model.
@@ -18,6 +19,7 @@ mod bad_input;
 mod binary;
 mod classic;
 mod client;
+mod cuts;
 mod faults;
 mod groups;
 mod msgpack;
