@@ -35,8 +35,6 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Bound on one connect (TCP, WebSocket upgrade, negotiate).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bound on one invocation's Completion, resumes included.
-const INVOCATION_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many sequenced messages a connection receives before it acks them (it also acks
 /// every [`ACK_EVERY`]), well below the hub's replay buffer.
 const ACK_AFTER: u32 = 32;
@@ -63,6 +61,9 @@ pub struct StormConfig {
     pub disconnect_timeout: Duration,
     /// The longest pause between two cuts (each pause is uniform in 0..=this).
     pub pause_max: Duration,
+    /// Bound on one invocation's Completion, resumes included (a hub that loses one fails
+    /// that connection after this).
+    pub invocation_timeout: Duration,
 }
 
 impl Default for StormConfig {
@@ -75,6 +76,7 @@ impl Default for StormConfig {
             abandoned: 2,
             disconnect_timeout: Duration::from_secs(15),
             pause_max: Duration::from_millis(20),
+            invocation_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -215,6 +217,8 @@ struct Ctx {
     stop: AtomicBool,
     /// Every connection joined its group (and the cutter may start).
     joined: tokio::sync::Barrier,
+    /// Connections still running: the cutter stops when none is left.
+    running: std::sync::atomic::AtomicUsize,
 }
 
 /// Runs a storm against the hub at `hub_url` (`http://127.0.0.1:PORT/PATH`, negotiating stateful
@@ -241,6 +245,7 @@ pub async fn run(hub_url: &str, config: StormConfig) -> Result<StormReport, Stor
         sent: Mutex::new(vec![None; config.connections]),
         stop: AtomicBool::new(false),
         joined: tokio::sync::Barrier::new(config.connections + 1),
+        running: std::sync::atomic::AtomicUsize::new(config.connections),
         config,
     });
     let started = Instant::now();
@@ -274,7 +279,10 @@ async fn cut_storm(ctx: &Ctx, proxy: &Proxy) -> u64 {
     // A bound, not a pace: a storm that cannot make its cuts (every connection failed) ends.
     let give_up =
         Instant::now() + Duration::from_secs(30) + Duration::from_millis(ctx.config.cuts * 20);
-    while proxy.cuts() < ctx.config.cuts && Instant::now() < give_up {
+    while proxy.cuts() < ctx.config.cuts
+        && Instant::now() < give_up
+        && ctx.running.load(Ordering::Relaxed) > 0
+    {
         let links = proxy.links();
         if links.is_empty() {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -371,25 +379,31 @@ fn judge(got: &[u64], expected: u64) -> (u64, u64, u64) {
     (lost, duplicated, out_of_order)
 }
 
-/// One connection's whole life in the storm.
+/// One connection's whole life in the storm, counted in [`Ctx::running`].
 async fn connection(ctx: Arc<Ctx>, index: usize) -> Outcome {
+    let outcome = live(&ctx, index).await;
+    ctx.running.fetch_sub(1, Ordering::Relaxed);
+    outcome
+}
+
+async fn live(ctx: &Arc<Ctx>, index: usize) -> Outcome {
     let group = format!("storm-{}", index % ctx.config.groups);
-    let mut conn = match Conn::open(&ctx, index).await {
+    let mut conn = match Conn::open(ctx, index).await {
         Ok(conn) => conn,
         Err(e) => {
             ctx.joined.wait().await;
-            publish(&ctx, index, 0);
+            publish(ctx, index, 0);
             return Outcome::Failed(format!("connection {index}: {e}"));
         }
     };
     let joined = conn.invoke("join", "AddToGroup", vec![json!(group)]).await;
     ctx.joined.wait().await;
     if let Err(e) = joined {
-        publish(&ctx, index, 0);
+        publish(ctx, index, 0);
         return Outcome::Failed(format!("connection {index} ({}): {e}", conn.id));
     }
     if index < ctx.config.abandoned {
-        return abandon(&ctx, conn, group).await;
+        return abandon(ctx, conn, group).await;
     }
     let mut n = 0;
     while !ctx.stop.load(Ordering::Relaxed) {
@@ -402,7 +416,7 @@ async fn connection(ctx: Arc<Ctx>, index: usize) -> Outcome {
             )
             .await
         {
-            publish(&ctx, index, n);
+            publish(ctx, index, n);
             if e.is_rewind_refused() {
                 return Outcome::RewindRefused;
             }
@@ -414,8 +428,8 @@ async fn connection(ctx: Arc<Ctx>, index: usize) -> Outcome {
         }
         n += 1;
     }
-    publish(&ctx, index, n);
-    if let Err(e) = conn.flush(&ctx).await {
+    publish(ctx, index, n);
+    if let Err(e) = conn.flush(ctx).await {
         if e.is_rewind_refused() {
             return Outcome::RewindRefused;
         }
@@ -524,6 +538,7 @@ struct Conn {
     acked_at: Instant,
     /// The hub's: how long a resume may keep trying.
     disconnect_timeout: Duration,
+    invocation_timeout: Duration,
 }
 
 impl Conn {
@@ -549,6 +564,7 @@ impl Conn {
             unacked: 0,
             acked_at: Instant::now(),
             disconnect_timeout: ctx.config.disconnect_timeout,
+            invocation_timeout: ctx.config.invocation_timeout,
         };
         conn.write(HandshakeRequest::json(2).to_json() + "\u{1e}")
             .await;
@@ -602,7 +618,7 @@ impl Conn {
             .buffer
             .write(&HubMessage::invocation(Some(id), method, args));
         self.write(record).await;
-        let deadline = tokio::time::Instant::now() + INVOCATION_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + self.invocation_timeout;
         loop {
             if let Some(outcome) = self.completed.remove(id) {
                 return match outcome {
@@ -621,7 +637,7 @@ impl Conn {
     /// Once every sender stopped: reads on until every peer has published its count, then a
     /// `SendToCaller` barrier flushes what was queued to this connection before it.
     async fn flush(&mut self, ctx: &Ctx) -> Result<(), ConnError> {
-        let deadline = tokio::time::Instant::now() + INVOCATION_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + self.invocation_timeout;
         loop {
             let all = ctx
                 .sent

@@ -42,6 +42,7 @@ async fn a_storm_of_cuts_loses_duplicates_and_reorders_nothing() {
         abandoned: 2,
         disconnect_timeout,
         pause_max: Duration::from_millis(12),
+        invocation_timeout: Duration::from_secs(20),
     };
     let report = storm::run(&hub.url(), config)
         .await
@@ -72,6 +73,37 @@ async fn a_storm_of_cuts_loses_duplicates_and_reorders_nothing() {
     }
     assert!(left.conns.is_empty(), "{:?}", left.conns);
     assert!(left.groups().is_empty());
+    hub.shutdown().await;
+}
+
+/// The storm can fail: against a hub that replays nothing on a resume (refhub's
+/// `buffer-lost-on-resume`), a short storm finds payloads lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_finds_a_hub_that_replays_nothing() {
+    let seed = seed();
+    println!("cut storm seed {seed} (HUBSPEC_STORM_SEED={seed} replays its choices)");
+    let disconnect_timeout = Duration::from_secs(3);
+    let hub = start(|c| {
+        c.disconnect_timeout = disconnect_timeout;
+        c.faults = [hubspec_refhub::Fault::BufferLostOnResume].into();
+    })
+    .await;
+    let config = StormConfig {
+        connections: 8,
+        groups: 2,
+        cuts: 100,
+        seed,
+        abandoned: 0,
+        disconnect_timeout,
+        pause_max: Duration::from_millis(12),
+        invocation_timeout: Duration::from_secs(2),
+    };
+    let report = storm::run(&hub.url(), config)
+        .await
+        .expect("the storm runs");
+    println!("{report}");
+    assert!(!report.is_clean(), "{report}");
+    assert!(report.lost > 0 || !report.failures.is_empty(), "{report}");
     hub.shutdown().await;
 }
 
