@@ -14,6 +14,7 @@
 //! - `peers`: the official JS client and a Python client (installed on first use).
 //! - `reconnect`: stateful reconnect and the core profile's drop.
 //! - `rooms`: rooms records in SQLite, in-process and process restarts.
+//! - `security`: what a known connection id opens (nothing), what ids and tokens are made of.
 
 mod bad_input;
 mod binary;
@@ -27,3 +28,4 @@ mod peers;
 mod protocol;
 mod reconnect;
 mod rooms;
+mod security;
