@@ -513,6 +513,16 @@ mod tests {
         (addr, rx)
     }
 
+    /// A proxy in front of [`sink`], one client connected through it, and the socket the
+    /// upstream accepted for it.
+    async fn linked() -> (Proxy, TcpStream, TcpStream) {
+        let (upstream, mut accepted) = sink().await;
+        let proxy = Proxy::start(upstream).await.unwrap();
+        let client = TcpStream::connect(proxy.addr()).await.unwrap();
+        let server = within(accepted.recv()).await.unwrap();
+        (proxy, client, server)
+    }
+
     async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
         tokio::time::timeout(WAIT, f).await.expect("in time")
     }
@@ -571,10 +581,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cut_ends_both_sides_cleanly_and_the_link_is_gone() {
-        let (upstream, mut accepted) = sink().await;
-        let proxy = Proxy::start(upstream).await.unwrap();
-        let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
-        let mut server = within(accepted.recv()).await.unwrap();
+        let (proxy, mut client, mut server) = linked().await;
         let link = only_link(&proxy).await;
         assert!(proxy.cut(link));
         let (got, end) = read_to_end(&mut client).await;
@@ -592,10 +599,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reset_resets_both_sides() {
-        let (upstream, mut accepted) = sink().await;
-        let proxy = Proxy::start(upstream).await.unwrap();
-        let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
-        let mut server = within(accepted.recv()).await.unwrap();
+        let (proxy, mut client, mut server) = linked().await;
         assert!(proxy.reset(only_link(&proxy).await));
         for socket in [&mut client, &mut server] {
             let (_, end) = read_to_end(socket).await;
@@ -610,10 +614,7 @@ mod tests {
     /// the end of its stream.
     #[tokio::test]
     async fn a_cut_after_n_bytes_forwards_exactly_n() {
-        let (upstream, mut accepted) = sink().await;
-        let proxy = Proxy::start(upstream).await.unwrap();
-        let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
-        let mut server = within(accepted.recv()).await.unwrap();
+        let (proxy, mut client, mut server) = linked().await;
         let link = only_link(&proxy).await;
         assert!(proxy.cut_after(link, Direction::ToServer, 10));
         client.write_all(&[7u8; 100]).await.unwrap();
@@ -663,10 +664,7 @@ mod tests {
     /// still answer.
     #[tokio::test]
     async fn a_half_close_ends_one_direction_only() {
-        let (upstream, mut accepted) = sink().await;
-        let proxy = Proxy::start(upstream).await.unwrap();
-        let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
-        let mut server = within(accepted.recv()).await.unwrap();
+        let (proxy, mut client, mut server) = linked().await;
         assert!(proxy.half_close(only_link(&proxy).await, Direction::ToServer));
         let (got, end) = read_to_end(&mut server).await;
         assert!(got.is_empty() && end.is_ok());
@@ -696,11 +694,8 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_proxy_ends_its_links_and_its_listener() {
-        let (upstream, mut accepted) = sink().await;
-        let proxy = Proxy::start(upstream).await.unwrap();
+        let (proxy, mut client, mut server) = linked().await;
         let addr = proxy.addr();
-        let mut client = TcpStream::connect(addr).await.unwrap();
-        let mut server = within(accepted.recv()).await.unwrap();
         drop(proxy);
         let (_, end) = read_to_end(&mut client).await;
         assert!(end.is_ok());
