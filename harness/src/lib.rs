@@ -47,6 +47,11 @@
 //! - [`reading`]: what an error Completion's text says about the error's kind, and the
 //!   observed transcript that shows results as read.
 //! - [`restart`]: the [`Restarter`] trait and the command-line [`CommandRestarter`].
+//! - [`proxy`]: a fault-injecting TCP proxy for loopback tests (cut, also mid-frame; reset;
+//!   stall; delay; half-close; hold new connections and release them).
+//! - [`storm`]: a cut storm through the proxy: stateful connections in groups send numbered
+//!   payloads while their links are cut at random (seeded) and resumed; [`storm::StormReport`]
+//!   counts what was lost, duplicated or out of order.
 //! - [`error`]: [`ClientError`] (a connection's failure) and [`HarnessError`] (we cannot run).
 
 pub mod blame;
@@ -55,9 +60,11 @@ pub mod config;
 pub mod divergence;
 pub mod error;
 pub mod issued;
+pub mod proxy;
 pub mod reading;
 pub mod restart;
 pub mod session;
+pub mod storm;
 
 pub use client::{Client, ClientOptions, Completion, Deadline, RawFrame, Received};
 pub use config::{TargetConfig, Timeouts};

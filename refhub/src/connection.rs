@@ -32,6 +32,25 @@ use crate::state::{completion, End};
 /// change land first); the fault's sessions do not wait for it, so its length costs nothing.
 pub(crate) const LATE_MEMBERSHIP_DELAY: Duration = Duration::from_secs(2);
 
+/// How long a socket refhub closed is still read (and its input discarded) for the client's
+/// close frame: ASP.NET Core's `WebSocketOptions.CloseTimeout`, "the amount of time the
+/// WebSocket transport will wait for a graceful close before starting an ungraceful close",
+/// 5 s by default (src/SignalR/common/Http.Connections/src/WebSocketOptions.cs). Dropping a
+/// socket with unread input makes the kernel answer with a reset, which discards what was not
+/// yet sent (the Close, the close frame) and makes the client's writes fail before it has read
+/// them.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most bytes read and discarded from a closed socket. Past it refhub stops reading (TCP's
+/// flow control then holds the client back at no cost to refhub) and keeps the socket until
+/// [`CLOSE_TIMEOUT`], so a client that never stops writing costs a bounded amount of work.
+const LINGER_BYTES_MAX: usize = 1 << 20;
+
+/// RFC 6455 section 7.4.1: "1007 indicates that an endpoint is terminating the connection
+/// because it has received data within a message that was not consistent with the type of the
+/// message (e.g., non-UTF-8 data within a text message)".
+const INVALID_PAYLOAD_DATA: u16 = 1007;
+
 /// What a socket is for, decided by the HTTP handler before the upgrade.
 #[derive(Debug)]
 pub(crate) enum Mode {
@@ -65,8 +84,19 @@ enum Exit {
     /// One of refhub's own limits (a flood of invocations), which ASP.NET Core does not have:
     /// Close with this error, without `allowReconnect`, connection ended.
     Refused(String),
+    /// A text frame that is not UTF-8: Close with ASP.NET Core's error and `allowReconnect`,
+    /// then a close frame with status 1007, connection ended.
+    InvalidUtf8,
     /// The server closed the socket (restart, overflow, replaced by a resume).
     Superseded,
+}
+
+impl Exit {
+    /// Whether refhub answers this end with a close frame and then waits for the client's (see
+    /// [`linger`]): every end but a lost socket and one the server dropped or replaced.
+    fn lingers(&self) -> bool {
+        !matches!(self, Exit::Lost | Exit::Superseded)
+    }
 }
 
 /// Runs a socket to its end.
@@ -82,6 +112,9 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
         config.faults.clone(),
     ));
     let mut handshake_reader = RecordReader::with_max_record_size(config.max_message_bytes);
+    // Whether refhub closed this socket (a close frame is on its way) and should read on until
+    // the client's close frame; every path below that sends one sets it.
+    let mut lingers = false;
 
     let attached = match mode {
         Mode::New {
@@ -95,6 +128,7 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
                 &mut handshake_reader,
                 &transport,
                 config.handshake_timeout,
+                &mut lingers,
             )
             .await
             {
@@ -144,6 +178,7 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
                 None => {
                     tracing::info!(%conn, %token, "resume of a connection that has ended");
                     transport.send(Out::Close);
+                    lingers = true;
                     None
                 }
             }
@@ -165,9 +200,13 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, mode: Mode) {
             &transport,
         )
         .await;
+        lingers = exit.lingers();
         finish(&shared, conn, generation, stateful, exit);
     }
     drop(transport);
+    if lingers {
+        linger(&mut stream).await;
+    }
     // The writer stops once its queue is drained up to a close, or when every sender is gone.
     if tokio::time::timeout(Duration::from_secs(5), writer)
         .await
@@ -185,15 +224,17 @@ async fn handshake(
     reader: &mut RecordReader,
     transport: &Transport,
     timeout: Duration,
+    lingers: &mut bool,
 ) -> Option<(i32, HubProtocol)> {
     // A failed handshake gets the handshake error and then the close frame, never a hub
     // Close message: ASP.NET Core returns before the hub connection runs.
     //   HubConnectionHandler.cs@bf884ebc758a8ca4e6d99efdeba223dcf0e38d6c (`OnConnectedAsync`):
     //     `if (!await connectionContext.HandshakeAsync(handshakeTimeout, …)) { return; }`
-    let fail = |error: String| {
+    let mut fail = |error: String| {
         tracing::info!(%error, "handshake failed");
         transport.send_text(HandshakeResponse::error(error).to_json() + "\u{1e}");
         transport.send(Out::Close);
+        *lingers = true;
         None
     };
     let deadline = tokio::time::Instant::now() + timeout;
@@ -215,6 +256,15 @@ async fn handshake(
             Ok(Some(Ok(Message::Text(text)))) => reader.push(text.as_bytes()),
             Ok(Some(Ok(Message::Binary(bytes)))) => reader.push(&bytes),
             Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            // As in the read loop, but before the hub connection exists: no Close message.
+            Ok(Some(Err(e))) if invalid_utf8(&e) => {
+                tracing::warn!(
+                    "invalid UTF-8 in a text frame during the handshake: closing with 1007"
+                );
+                transport.send(Out::CloseStatus(INVALID_PAYLOAD_DATA));
+                *lingers = true;
+                return None;
+            }
             Ok(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => {
                 transport.send(Out::Close);
                 return None;
@@ -293,6 +343,7 @@ async fn read_loop(
                 Some(Err(e)) if too_large(&e) => return Exit::ProtocolError(errors::connection_error(
                     &ProtocolError::RecordTooLarge { limit: config.max_message_bytes }.to_string(),
                 )),
+                Some(Err(e)) if invalid_utf8(&e) => return Exit::InvalidUtf8,
                 Some(Err(_)) => return Exit::Lost,
                 Some(Ok(Message::Text(text))) => reader.push(text.as_bytes()),
                 Some(Ok(Message::Binary(bytes))) => reader.push(&bytes),
@@ -316,6 +367,41 @@ fn too_large(error: &axum::Error) -> bool {
         source.and_then(|e| e.downcast_ref::<tungstenite::Error>()),
         Some(tungstenite::Error::Capacity(_))
     )
+}
+
+/// Whether a read failed because a text frame was not UTF-8: bad input to refuse, not a lost
+/// socket.
+fn invalid_utf8(error: &axum::Error) -> bool {
+    let source = std::error::Error::source(error);
+    matches!(
+        source.and_then(|e| e.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Utf8(_))
+    )
+}
+
+/// After refhub closed a socket: reads and discards what the client still sends until its
+/// close frame ends the stream, for at most [`CLOSE_TIMEOUT`] and [`LINGER_BYTES_MAX`] bytes
+/// (then it only waits out the time), so that the socket is not dropped with unread input.
+async fn linger(stream: &mut SplitStream<WebSocket>) {
+    let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+    let mut discarded = 0usize;
+    while discarded <= LINGER_BYTES_MAX {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(message))) => discarded += message_len(&message),
+            Ok(Some(Err(_)) | None) | Err(_) => return,
+        }
+    }
+    tracing::debug!(discarded, "a closed client keeps writing: no longer read");
+    tokio::time::sleep_until(deadline).await;
+}
+
+/// The payload bytes of one WebSocket message.
+fn message_len(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => bytes.len(),
+        Message::Close(frame) => frame.as_ref().map_or(0, |f| f.reason.len()),
+    }
 }
 
 /// refhub's flood bound across reads: a token bucket holding up to `rate` invocations and
@@ -696,6 +782,29 @@ fn finish(shared: &Arc<Shared>, conn: ConnId, generation: u64, stateful: bool, e
                 t.close(Some(error), false);
             }
         }
+        Exit::InvalidUtf8 => {
+            // ASP.NET Core's WebSocket (dotnet/runtime `ManagedWebSocket.ReceiveAsyncPrivate`)
+            // validates every text frame: `if (header.Opcode == MessageOpcode.Text &&
+            // !TryValidateUtf8(…)) { await CloseWithReceiveErrorAndThrowAsync(
+            // WebSocketCloseStatus.InvalidPayloadData, WebSocketError.Faulted) }`: a close
+            // frame with 1007, then a `WebSocketException(WebSocketError.Faulted)`, whose
+            // message is "An exception caused the WebSocket to enter the Aborted state. …". The
+            // transport completes the hub's input with it (WebSocketsServerTransport.cs
+            // `StartReceiving`: `catch (Exception ex) { … _application.Output.Complete(ex); }`),
+            // so the hub connection ends as for any exception in its dispatch loop: logged
+            // (`Log.ErrorProcessingRequest`) and answered with a Close carrying the error and
+            // allowReconnect (see `Exit::ProtocolError`). There the Close cannot follow the
+            // close frame ManagedWebSocket already sent; refhub sends it first, so the client
+            // learns why (refhub/README.md "Close messages").
+            tracing::warn!(%conn, "invalid UTF-8 in a text frame: closing with 1007");
+            if let Some(t) = st.end(conn, End::Closed) {
+                t.close_with_status(
+                    Some(errors::INVALID_UTF8.to_owned()),
+                    true,
+                    INVALID_PAYLOAD_DATA,
+                );
+            }
+        }
         Exit::Timeout => {
             // ASP.NET Core, stateful reconnect or not: `CheckClientTimeout` sets CloseException
             // and calls `AbortAllowReconnect` (not `Abort`), which cancels the pending read; the
@@ -736,11 +845,24 @@ pub(crate) enum Out {
     Text(Utf8Bytes),
     /// From here on, write in this protocol (sent once, after the handshake answer).
     Speak(HubProtocol),
-    /// Write a WebSocket close frame and stop.
+    /// Write a WebSocket close frame (status 1000) and stop.
     Close,
+    /// Write a WebSocket close frame with this status and stop.
+    CloseStatus(u16),
     /// Stop without a close frame: the socket is dropped, as ASP.NET Core's WebSocket is
     /// aborted when the server shuts down.
     Abort,
+}
+
+impl Out {
+    /// The status of the close frame this asks for, if it asks for one.
+    pub(crate) fn close_status(&self) -> Option<u16> {
+        match self {
+            Out::Close => Some(1000),
+            Out::CloseStatus(status) => Some(*status),
+            _ => None,
+        }
+    }
 }
 
 /// The sending half of one socket.
@@ -800,12 +922,22 @@ impl Transport {
 
     /// Enqueues a hub `Close` message and then the WebSocket close frame.
     pub(crate) fn close(&self, error: Option<String>, allow_reconnect: bool) {
+        self.close_with_status(error, allow_reconnect, 1000);
+    }
+
+    /// Enqueues a hub `Close` message and then a close frame with `status`.
+    pub(crate) fn close_with_status(
+        &self,
+        error: Option<String>,
+        allow_reconnect: bool,
+        status: u16,
+    ) {
         let close = HubMessage::Close {
             error,
             allow_reconnect,
         };
         self.send_text(close.to_wire());
-        self.send(Out::Close);
+        self.send(Out::CloseStatus(status));
     }
 
     /// Stops the socket's writer where this lands in its queue: no hub Close, no close frame,
@@ -857,7 +989,7 @@ async fn writer(
             return;
         };
         let mut item = Some(first);
-        let mut close = false;
+        let mut close = None;
         let mut batch = 0;
         while let Some(out) = item.take() {
             batch += 1;
@@ -870,8 +1002,8 @@ async fn writer(
                     }
                 }
                 Out::Speak(next) => protocol = next,
-                Out::Close => {
-                    close = true;
+                Out::Close | Out::CloseStatus(_) => {
+                    close = out.close_status();
                     break;
                 }
                 // No close frame: dropping the sink (and, once the reader sees this task end,
@@ -882,9 +1014,9 @@ async fn writer(
                 item = rx.try_recv().ok();
             }
         }
-        if close {
+        if let Some(code) = close {
             let frame = CloseFrame {
-                code: 1000,
+                code,
                 reason: Utf8Bytes::from_static(""),
             };
             let _ = sink.send(Message::Close(Some(frame))).await;

@@ -218,6 +218,11 @@ pub(crate) mod errors {
     /// detailed errors on.
     pub(crate) const CLIENT_TIMEOUT: &str = "Connection closed with an error. OperationCanceledException: Client hasn't sent a message/ping within the configured ClientTimeoutInterval.";
 
+    /// The Close error after a text frame that is not UTF-8: the `WebSocketException` that
+    /// dotnet/runtime's `ManagedWebSocket` throws (`WebSocketError.Faulted`, whose message is
+    /// `SR.net_Websockets_WebSocketBaseFaulted`), as `BuildErrorMessage` words it.
+    pub(crate) const INVALID_UTF8: &str = "Connection closed with an error. WebSocketException: An exception caused the WebSocket to enter the Aborted state. Please see the InnerException, if present, for more details.";
+
     /// No such method (the JSON protocol's binder throws `HubException`).
     pub(crate) fn unknown_method(target: &str) -> String {
         format!("Failed to invoke '{target}' due to an error on the server. HubException: Method does not exist.")

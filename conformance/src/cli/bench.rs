@@ -10,6 +10,12 @@
 //!   deliveries/s to a group of `--receivers` WebSocket clients, all on JSON and half of them
 //!   on MessagePack.
 //!
+//! `hubspec bench resilience` runs cut storms instead ([`hubspec_harness::storm`]): `--cuts`
+//! (10,000) random cuts, resets and mid-frame cuts through a fault-injecting proxy among
+//! `--storm-connections` stateful connections in groups, each run printing cuts survived,
+//! lost / duplicated / out-of-order counts and the median resume time, then the medians over
+//! `--runs`.
+//!
 //! `hubspec bench precision` prints the precision matrix instead
 //! ([`hubspec_conformance::precision`]): every refhub fault alone and `--pairs` pairs of
 //! faults that break different rules, each row with the rules declared, failing and blocked,
@@ -38,6 +44,8 @@ use tokio_tungstenite::tungstenite::Message;
 pub enum BenchOnly {
     /// The precision matrix of the suite over refhub's faults.
     Precision,
+    /// Cut storms through a fault-injecting proxy against the reference hub.
+    Resilience,
 }
 
 /// `hubspec bench` arguments.
@@ -76,6 +84,19 @@ pub struct BenchArgs {
     /// Skip the harness and refhub figures.
     #[arg(long)]
     pub no_network: bool,
+    /// Resilience: cuts per storm.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub cuts: u64,
+    /// Resilience: the first storm's seed (each run adds 1); a new one from the clock when
+    /// absent. Printed either way.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Resilience: stateful connections per storm.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub storm_connections: usize,
+    /// Resilience: groups per storm.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub storm_groups: usize,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -477,6 +498,9 @@ pub fn bench(args: BenchArgs) -> Exit {
     if args.only == Some(BenchOnly::Precision) {
         return precision_matrix(&args);
     }
+    if args.only == Some(BenchOnly::Resilience) {
+        return resilience(&args);
+    }
     println!("hubspec bench: medians of {runs} runs");
     if !args.no_checker {
         let (one, one_runs, unique) = checker_rate(1, runs);
@@ -551,4 +575,95 @@ fn precision_matrix(args: &BenchArgs) -> Exit {
         started.elapsed().as_secs_f64()
     );
     Exit::Success
+}
+
+/// `hubspec bench resilience`: `--runs` cut storms of `--cuts` cuts against an in-process
+/// refhub (disconnect timeout 5 s), one line per run, then the totals and medians. Fails
+/// unless every run is clean (nothing lost, duplicated or out of order, no connection failed,
+/// every abandoned connection ended).
+fn resilience(args: &BenchArgs) -> Exit {
+    use hubspec_harness::storm::{self, StormConfig};
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(Exit::Usage, format!("cannot start the runtime: {e}")),
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let disconnect_timeout = Duration::from_secs(5);
+    println!(
+        "hubspec bench resilience: {} runs of {} cuts, {} stateful connections in {} groups, seeds from {seed} (--seed {seed} replays the choices)",
+        args.runs.max(1),
+        args.cuts,
+        args.storm_connections,
+        args.storm_groups
+    );
+    let mut reports = Vec::new();
+    for run in 0..args.runs.max(1) as u64 {
+        let config = StormConfig {
+            connections: args.storm_connections,
+            groups: args.storm_groups,
+            cuts: args.cuts,
+            seed: seed.wrapping_add(run),
+            abandoned: 4.min(args.storm_connections.saturating_sub(1)),
+            disconnect_timeout,
+            pause_max: Duration::from_millis(6),
+            invocation_timeout: Duration::from_secs(20),
+        };
+        let report = rt.block_on(async {
+            let hub = RefHub::start(RefHubConfig {
+                disconnect_timeout,
+                ..RefHubConfig::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let report = storm::run(&hub.url(), config)
+                .await
+                .map_err(|e| e.to_string());
+            hub.shutdown().await;
+            report
+        });
+        match report {
+            Ok(report) => {
+                println!("{report}");
+                reports.push(report);
+            }
+            Err(e) => return fail(Exit::Failure, e),
+        }
+    }
+    let sum =
+        |f: fn(&hubspec_harness::storm::StormReport) -> u64| -> u64 { reports.iter().map(f).sum() };
+    let rate: Vec<f64> = reports
+        .iter()
+        .map(|r| r.cuts as f64 / r.elapsed.as_secs_f64())
+        .collect();
+    println!(
+        "cuts survived {} (resumes {}), {} sent, {} delivered: {} lost, {} duplicated, {} out of order, {} resumes refused after a rewind, {} connections failed",
+        sum(|r| r.cuts),
+        sum(|r| r.resumes),
+        sum(|r| r.sent),
+        sum(|r| r.delivered),
+        sum(|r| r.lost),
+        sum(|r| r.duplicated),
+        sum(|r| r.out_of_order),
+        sum(|r| r.rewinds_refused),
+        sum(|r| r.failures.len() as u64),
+    );
+    println!(
+        "median resume {:.1} ms (per run [{}]); median {:.0} cuts/s",
+        median(reports.iter().map(|r| r.median_resume_ms()).collect()),
+        reports
+            .iter()
+            .map(|r| format!("{:.1}", r.median_resume_ms()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        median(rate),
+    );
+    if reports.iter().all(|r| r.is_clean()) {
+        Exit::Success
+    } else {
+        Exit::Failure
+    }
 }

@@ -393,9 +393,9 @@ async fn writer(
                     return;
                 }
             }
-            Some(Out::Close) => {
+            Some(close @ (Out::Close | Out::CloseStatus(_))) => {
                 let frame = CloseFrame {
-                    code: 1000,
+                    code: close.close_status().unwrap_or(1000),
                     reason: Utf8Bytes::from_static(""),
                 };
                 let _ = sink.send(Message::Close(Some(frame))).await;

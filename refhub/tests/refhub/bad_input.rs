@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use futures_util::SinkExt;
 use hubspec_refhub::RefHub;
 use hubspec_wire::HubMessage;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{open, reconnectable_close, start, status_of, Client, SocketEnd, Ws, WAIT};
 
@@ -341,7 +343,7 @@ async fn a_client_that_does_not_read_is_cut_without_blocking_others() {
 /// Sends `frames` on `ws` while reading it (the server may stop reading before the last one
 /// is written), and returns every hub message received until the socket ends.
 async fn messages_while_sending(ws: Ws, frames: Vec<String>) -> Vec<HubMessage> {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     let (mut sink, mut stream) = ws.split();
     let sending = tokio::spawn(async move {
@@ -456,5 +458,169 @@ async fn a_flood_spread_over_many_frames_closes_only_the_flooding_connection() {
     for _ in 0..40 {
         d.ok("SendToCaller", json!(["p"])).await;
     }
+    hub.shutdown().await;
+}
+
+/// What a client that keeps writing saw of the server's end.
+#[derive(Debug)]
+struct Ending {
+    /// The hub messages read before the socket ended.
+    seen: Vec<HubMessage>,
+    /// How the socket ended: a close frame or not.
+    end: SocketEnd,
+    /// How the stream ended after the close frame (`None` for a clean end of the TCP
+    /// connection, or the error a read got then).
+    after_close: Option<String>,
+    /// Why the writing stopped: writes refused because the client saw the close (a clean
+    /// ending), or an I/O error, which is how a client learns that the server reset the
+    /// connection.
+    write_error: String,
+}
+
+/// Writes `frame` on `ws` again and again (as fast as the socket takes it) while reading, until
+/// the socket ends or a write fails; returns what was read. The writer never waits for the
+/// server, so whatever the server decides, it has unread input when it does.
+async fn keep_writing(ws: Ws, frame: Message) -> Ending {
+    use futures_util::StreamExt;
+    let (mut sink, mut stream) = ws.split();
+    let writing = tokio::spawn(async move {
+        loop {
+            if let Err(e) = sink.send(frame.clone()).await {
+                return e.to_string();
+            }
+        }
+    });
+    let mut reader = hubspec_wire::RecordReader::unlimited();
+    let mut seen = Vec::new();
+    let read = async {
+        let end = loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    reader.push(text.as_bytes());
+                    while let Some(record) = reader.next_record().unwrap() {
+                        let m = HubMessage::parse(&record).unwrap();
+                        if !matches!(m, HubMessage::Ping | HubMessage::Ack { .. }) {
+                            seen.push(m);
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    break SocketEnd::CloseFrame(frame.map_or(1005, |f| u16::from(f.code)))
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return (SocketEnd::Dropped, None),
+            }
+        };
+        // Reading on sends the client's answering close frame and sees how the TCP connection
+        // then ends.
+        let after_close = loop {
+            match stream.next().await {
+                Some(Ok(_)) => {}
+                None => break None,
+                Some(Err(e)) => break Some(e.to_string()),
+            }
+        };
+        (end, after_close)
+    };
+    let (end, after_close) = tokio::time::timeout(WAIT * 2, read)
+        .await
+        .expect("the server ended the socket");
+    let write_error = tokio::time::timeout(WAIT, writing)
+        .await
+        .expect("the writes stopped")
+        .unwrap();
+    Ending {
+        seen,
+        end,
+        after_close,
+        write_error,
+    }
+}
+
+/// A client that keeps writing after refhub decided to close it (here a stream of bare 0x1E
+/// records, each an empty record, which is not JSON) still gets the Close and the close frame,
+/// and the connection ends cleanly: refhub reads and discards its input for a bounded time
+/// after closing. Without that the socket is torn down with unread input, which makes the
+/// kernel send a reset (and drop what it had not sent yet); a client then sees its writes fail
+/// and, depending on its library, never reads the Close.
+#[tokio::test]
+async fn a_client_that_keeps_writing_after_the_close_still_gets_the_close() {
+    let hub = start(|_| {}).await;
+    let mut b = bystander(&hub).await;
+    for round in 0..3 {
+        let c = Client::connect(&hub, None, true).await;
+        let ending = keep_writing(c.into_ws(), Message::text("\u{1e}")).await;
+        assert_eq!(
+            ending.seen.last(),
+            Some(&HubMessage::Close {
+                error: Some(
+                    "Connection closed with an error. InvalidDataException: Error reading JSON."
+                        .into()
+                ),
+                allow_reconnect: true,
+            }),
+            "round {round}: {ending:?}"
+        );
+        assert_eq!(ending.end, SocketEnd::CloseFrame(1000), "round {round}");
+        assert_eq!(ending.after_close, None, "round {round}: a clean end");
+        assert!(
+            !ending.write_error.starts_with("IO error"),
+            "round {round}: not reset: {ending:?}"
+        );
+    }
+    assert_eq!(hub.model().conns.len(), 1, "only the bystander");
+    still_fine(&hub, &mut b).await;
+    hub.shutdown().await;
+}
+
+/// A text frame whose payload is not UTF-8 (sent as a raw frame: a WebSocket library will not
+/// build such a text message).
+fn invalid_utf8_text_frame() -> Message {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    Message::Frame(Frame::message(
+        vec![b'{', 0xff, 0xfe, b'}', 0x1e],
+        OpCode::Data(Data::Text),
+        true,
+    ))
+}
+
+/// Invalid UTF-8 in a text frame ends the connection (stateful or not: the client sent bad
+/// input, its socket was not lost) with ASP.NET Core's Close and a close frame with status
+/// 1007, as RFC 6455 asks; before the handshake, with the close frame alone.
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
+    let hub = start(|_| {}).await;
+    let mut b = bystander(&hub).await;
+    for stateful in [false, true] {
+        let mut c = Client::connect(&hub, None, stateful).await;
+        c.ok("AddToGroup", json!(["g"])).await;
+        let token = c.token.clone().unwrap();
+        tokio::time::timeout(WAIT, c.ws.send(invalid_utf8_text_frame()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.closed().await,
+            Some(HubMessage::Close {
+                error: Some("Connection closed with an error. WebSocketException: An exception caused the WebSocket to enter the Aborted state. Please see the InnerException, if present, for more details.".into()),
+                allow_reconnect: true,
+            }),
+            "stateful: {stateful}"
+        );
+        assert_eq!(c.ended, Some(SocketEnd::CloseFrame(1007)));
+        assert_eq!(hub.model().conns.len(), 1, "stateful: {stateful}: ended");
+        assert_eq!(
+            status_of(open(&hub, &format!("?id={token}")).await.unwrap_err()),
+            404,
+            "stateful: {stateful}: not resumable"
+        );
+    }
+    let ws = open(&hub, "").await.unwrap();
+    let mut c = Client::over(ws, String::new(), None);
+    c.ws.send(invalid_utf8_text_frame()).await.unwrap();
+    assert_eq!(c.next_record().await, None, "no handshake answer");
+    assert_eq!(c.ended, Some(SocketEnd::CloseFrame(1007)));
+    still_fine(&hub, &mut b).await;
     hub.shutdown().await;
 }

@@ -6,6 +6,7 @@
 //! - `classic`: the classic endpoint (`/signalr`, ASP.NET SignalR 2.x) with a classic client
 //!   built from `hubspec_wire::classic`.
 //! - `client`: the minimal test client.
+//! - `cuts`: cut storms through the harness's fault-injecting proxy, every resume exact.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
 //! - `groups`: every contract method, wired to the model.
@@ -13,11 +14,13 @@
 //! - `peers`: the official JS client and a Python client (installed on first use).
 //! - `reconnect`: stateful reconnect and the core profile's drop.
 //! - `rooms`: rooms records in SQLite, in-process and process restarts.
+//! - `security`: what a known connection id opens (nothing), what ids and tokens are made of.
 
 mod bad_input;
 mod binary;
 mod classic;
 mod client;
+mod cuts;
 mod faults;
 mod groups;
 mod msgpack;
@@ -25,3 +28,4 @@ mod peers;
 mod protocol;
 mod reconnect;
 mod rooms;
+mod security;
