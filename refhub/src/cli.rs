@@ -107,6 +107,9 @@ pub async fn serve_until_signal(config: RefHubConfig) -> Result<(), RefHubError>
 /// [`serve_until_signal`], also stopping when `stop` says so.
 pub async fn serve_until_stopped(config: RefHubConfig, stop: &StopArgs) -> Result<(), RefHubError> {
     let hub = RefHub::start(config).await?;
+    // Listen before the URL is printed: a parent that reads the URL and signals at once must
+    // find the handlers in place (otherwise the default action kills the process unclean).
+    let signalled = shutdown_signal();
     println!("{}", hub.url());
     let _ = std::io::stdout().flush();
     for f in &hub.config().faults {
@@ -120,7 +123,7 @@ pub async fn serve_until_stopped(config: RefHubConfig, stop: &StopArgs) -> Resul
         }
     };
     tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down"),
+        _ = signalled => tracing::info!("shutting down"),
         _ = stdin_closed => tracing::info!("stdin closed: shutting down"),
     }
     hub.shutdown().await;
@@ -139,25 +142,32 @@ fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
     rx
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = term.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
