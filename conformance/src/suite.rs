@@ -285,6 +285,7 @@ pub async fn run_suite(
             stats.ops += run.ops;
             if let Some(o) = run.failure {
                 let o = crate::diagnosis::late_change(t, o).await;
+                record_protocol(&mut roots, &o.protocol);
                 roots.add_case(&o.findings);
                 stats.counterexample = stats
                     .counterexample
@@ -321,6 +322,7 @@ pub async fn run_suite(
             c.ops += run.ops;
             for o in run.failures {
                 let o = crate::diagnosis::late_change(t, o).await;
+                record_protocol(&mut roots, &o.protocol);
                 roots.add_case(&o.findings);
             }
         }
@@ -458,6 +460,7 @@ fn record_case(
     rule: &'static Rule,
     o: &CaseOutcome,
 ) {
+    record_protocol(roots, &o.protocol);
     if o.passed() {
         return;
     }
@@ -470,6 +473,21 @@ fn record_case(
                     t.blocked_by.insert(blamed);
                 }
             }
+        }
+    }
+}
+
+/// The protocol deviations a case read past (tolerant observation): each rule's first one is
+/// a root cause blamed on that rule, so cases with the same deviation at the same kind of
+/// operation are one root cause, recorded once with its count, while the case itself is
+/// judged on the rest of what the server sent.
+fn record_protocol(roots: &mut RootCauses, protocol: &[Finding]) {
+    let mut seen: Vec<&'static str> = Vec::new();
+    for f in protocol {
+        let rule = crate::root_causes::blamed(f);
+        if !seen.contains(&rule) {
+            seen.push(rule);
+            roots.add(f);
         }
     }
 }
@@ -548,6 +566,7 @@ mod tests {
             ops: expected.steps.len(),
             duration: Duration::ZERO,
             findings: vec![finding],
+            protocol: vec![],
             expected,
             observed: hubspec_harness::ObservedTranscript {
                 transcript: observed,

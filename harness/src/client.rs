@@ -44,7 +44,7 @@ mod inbound;
 mod state;
 
 pub use dial::load_ca_file;
-pub use state::{Direction, Finding, FrameKind, RawFrame, Received};
+pub use state::{Direction, Finding, FrameKind, RawFrame, Received, Unread};
 
 use crate::error::ClientError;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -314,7 +314,14 @@ impl Client {
             self.tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(ACK_INTERVAL).await;
-                    let ack = lock(&shared).buffer.as_mut().and_then(|b| b.ack_due());
+                    let ack = {
+                        let mut s = lock(&shared);
+                        let ack = s.buffer.as_mut().and_then(|b| b.ack_due());
+                        if let Some(HubMessage::Ack { sequence_id }) = &ack {
+                            s.last_ack_sent = *sequence_id;
+                        }
+                        ack
+                    };
                     if let Some(ack) = ack {
                         if send_on(&sink, &shared, ack.to_wire(), false, ACK_INTERVAL * 5)
                             .await
@@ -360,17 +367,18 @@ impl Client {
     pub async fn invoke(&self, method: &str, args: Vec<Value>) -> Result<Completion, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
         let (tx, rx) = oneshot::channel();
-        let text = {
+        let (unread_before, text) = {
             let mut s = lock(&self.shared);
             if let Some(e) = s.closed_error() {
                 return Err(e);
             }
             s.pending.insert(id.clone(), tx);
             let message = HubMessage::invocation(Some(&id), method, args);
-            match s.buffer.as_mut() {
+            let text = match s.buffer.as_mut() {
                 Some(b) => b.write(&message),
                 None => message.to_wire(),
-            }
+            };
+            (s.unread_count, text)
         };
         if let Err(e) = self.send_wire(text, false).await {
             lock(&self.shared).pending.remove(&id);
@@ -384,10 +392,23 @@ impl Client {
                 s.pending.remove(&id);
                 // A Completion that comes after we gave up is late, not "never asked for".
                 s.remember_completed(id.clone());
-                Err(ClientError::timeout(
-                    format!("the Completion of {method} (invocation {id})"),
-                    self.opts.invocation_timeout,
-                ))
+                let bound = self.opts.invocation_timeout;
+                // A Completion that may be among what could not be read is not a hang: the
+                // finding names what came instead.
+                Err(match s.unread_since(unread_before) {
+                    Some(unread) => ClientError::protocol(
+                        unread.rule,
+                        format!(
+                            "no Completion of {method} (invocation {id}) within {} ms; what came instead could not be read: {}",
+                            bound.as_millis(),
+                            unread.excerpt
+                        ),
+                    ),
+                    None => ClientError::timeout(
+                        format!("the Completion of {method} (invocation {id})"),
+                        bound,
+                    ),
+                })
             }
         }
     }
@@ -450,6 +471,13 @@ impl Client {
     /// The frame log, oldest first.
     pub fn frames(&self) -> Vec<RawFrame> {
         lock(&self.shared).frames()
+    }
+
+    /// How many messages the reader dropped as unreadable since the connection opened, and the
+    /// last of them: a session tells by the count which step lost one.
+    pub fn unread(&self) -> (u64, Option<Unread>) {
+        let s = lock(&self.shared);
+        (s.unread_count, s.unread.clone())
     }
 
     /// The findings so far, emptying the list.

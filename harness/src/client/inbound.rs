@@ -138,7 +138,11 @@ impl Reader {
                 }
                 Ok(None) => return flow,
                 Err(ProtocolError::InvalidUtf8) => {
-                    s.find("PRO-WELL-FORMED", "a record is not valid UTF-8");
+                    s.unreadable(
+                        "PRO-WELL-FORMED",
+                        "(bytes that are not UTF-8)",
+                        "a record is not valid UTF-8; it was dropped".into(),
+                    );
                 }
                 Err(ProtocolError::RecordTooLarge { limit }) => {
                     let (rule, what) = match protocol {
@@ -299,16 +303,46 @@ pub(super) fn handle_msgpack(s: &mut Shared, payload: &[u8]) -> bool {
             let shown = message.to_wire();
             handle_message(s, message, shown.trim_end_matches('\u{1e}'))
         }
-        Err(e) => {
-            s.find(
-                "PRO-MSGPACK-WELL-FORMED",
-                format!(
-                    "a MessagePack message that is not a hub message ({e}): {}",
-                    hex(payload)
-                ),
-            );
-            false
+        Err(e) => match headers_as_map(payload).and_then(|p| HubMessage::parse_msgpack(&p).ok()) {
+            // Headers are optional (an empty map when there are none): an empty array in their
+            // place hides nothing, so the message is read without them.
+            Some(message) => {
+                let shown = message.to_wire();
+                let shown = shown.trim_end_matches('\u{1e}');
+                s.find(
+                    "PRO-MSGPACK-WELL-FORMED",
+                    format!(
+                        "a MessagePack message whose headers are an empty array, not a map ({e}): {}; read without headers as {shown:?}",
+                        hex(payload)
+                    ),
+                );
+                handle_message(s, message, shown)
+            }
+            None => {
+                s.unreadable(
+                    "PRO-MSGPACK-WELL-FORMED",
+                    &hex(payload),
+                    format!(
+                        "a MessagePack message that is not a hub message ({e}): {}; it was dropped",
+                        hex(payload)
+                    ),
+                );
+                false
+            }
+        },
+    }
+}
+
+/// `payload` with its headers read as an empty map, when they are an empty array: a message
+/// array (`0x91`–`0x9f`), a message type (a positive fixint), then `0x90` where `0x80` belongs.
+fn headers_as_map(payload: &[u8]) -> Option<Vec<u8>> {
+    match payload {
+        [0x91..=0x9f, 0x01..=0x7f, 0x90, ..] => {
+            let mut fixed = payload.to_vec();
+            fixed[2] = 0x80;
+            Some(fixed)
         }
+        _ => None,
     }
 }
 
@@ -317,27 +351,93 @@ pub(super) fn handle_msgpack(s: &mut Shared, payload: &[u8]) -> bool {
 pub(super) fn handle_record(s: &mut Shared, record: &str) -> bool {
     match HubMessage::parse(record) {
         Ok(message) => handle_message(s, message, record),
-        Err(e) => {
-            s.find(
-                "PRO-WELL-FORMED",
-                format!("a record that is not a hub message ({e}): {record:?}"),
-            );
-            false
+        Err(e) => match closed(record).and_then(|r| Some((HubMessage::parse(&r).ok()?, r))) {
+            // Cut short but whole up to its end: read as far as it goes, so what it carried
+            // still counts (the finding is the deviation, not the loss of the message).
+            Some((message, repaired)) => {
+                s.find(
+                    "PRO-WELL-FORMED",
+                    format!("a record cut short ({e}): {record:?}; read as {repaired:?}"),
+                );
+                handle_message(s, message, &repaired)
+            }
+            None => {
+                s.unreadable(
+                    "PRO-WELL-FORMED",
+                    record,
+                    format!("a record that is not a hub message ({e}): {record:?}; it was dropped"),
+                );
+                false
+            }
+        },
+    }
+}
+
+/// A JSON text cut short after a complete value inside its objects and arrays, with the
+/// closing brackets it lacks: `{"a":[1` becomes `{"a":[1]}`. `None` when nothing is open, or
+/// the text ends inside a string, after a key or after a comma (what is missing there cannot
+/// be known).
+fn closed(text: &str) -> Option<String> {
+    let mut open = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    let mut last = ' ';
+    for c in text.chars() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                '"' => in_string = true,
+                '{' => open.push('}'),
+                '[' => open.push(']'),
+                '}' | ']' => {
+                    open.pop()?;
+                }
+                _ => {}
+            }
+        }
+        if !c.is_whitespace() {
+            last = c;
         }
     }
+    if in_string || open.is_empty() || matches!(last, ',' | ':') {
+        return None;
+    }
+    Some(text.chars().chain(open.into_iter().rev()).collect())
 }
 
 /// Routes one parsed message (`record`: how findings show it); returns whether a waiter
 /// should wake.
 fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
+    s.read_since_unread = true;
     let is_sequence = matches!(message, HubMessage::Sequence { .. });
+    let mut resumed = false;
     if s.resume == ResumePhase::AwaitingFirst && !matches!(message, HubMessage::Ping) {
         s.resume = ResumePhase::AwaitingSequence;
         if !is_sequence {
+            // The server replays without saying from where: taken to resume right after the
+            // last message our Acks confirmed, the oldest it may still hold, so what it
+            // replays is still read (and a replay we already had is still dropped).
+            let from = s.last_ack_sent + 1;
             s.find(
                 "PRO-SEQUENCE",
-                format!("the first message after the resume is not a Sequence: {record:?}"),
+                format!(
+                    "the first message after the resume is not a Sequence: {record:?}; read as if a Sequence {from} had come first"
+                ),
             );
+            if let Some(buffer) = s.buffer.as_mut() {
+                if buffer
+                    .receive(&HubMessage::Sequence { sequence_id: from })
+                    .is_ok()
+                {
+                    s.resume = ResumePhase::Resumed;
+                    resumed = true;
+                }
+            }
         }
     }
     if let Some(buffer) = s.buffer.as_mut() {
@@ -349,7 +449,7 @@ fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
                     s.resume = ResumePhase::Resumed;
                     return true;
                 }
-                return false;
+                return resumed;
             }
             Err(e) => {
                 // A Sequence past the next message this client expects is well-formed: it
@@ -362,7 +462,7 @@ fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
                     "PRO-SEQUENCE"
                 };
                 s.find(rule, format!("{e}: {record:?}"));
-                return false;
+                return resumed;
             }
         }
     }
@@ -417,7 +517,7 @@ fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
         // ("future protocol changes can add message types").
         _ => {}
     }
-    false
+    resumed
 }
 
 #[cfg(test)]
@@ -669,16 +769,38 @@ mod tests {
     }
 
     #[test]
-    fn a_first_message_after_a_resume_that_is_not_a_sequence_is_pro_sequence() {
+    fn a_first_message_after_a_resume_that_is_not_a_sequence_is_pro_sequence_and_still_read() {
         let mut s = resumed_stateful();
-        let wake = handle_record(&mut s, r#"{"type":1,"target":"Receive","arguments":["m"]}"#);
-        assert!(!wake, "dropped until the Sequence");
-        assert!(s.received.is_empty());
-        assert_eq!(s.resume, ResumePhase::AwaitingSequence);
-        assert_eq!(rules(&mut s), vec!["PRO-SEQUENCE"]);
-        // The Sequence that comes later still completes the resume, with no second finding.
-        assert!(handle_record(&mut s, r#"{"type":9,"sequenceId":1}"#));
+        let m = |n: u8| format!(r#"{{"type":1,"target":"Receive","arguments":["m{n}"]}}"#);
+        // Before the drop: m1 and m2 read, and our Acks confirmed m1 only.
+        s.resume = ResumePhase::Idle;
+        s.buffer = Some(MessageBuffer::default());
+        assert!(handle_record(&mut s, &m(1)) && handle_record(&mut s, &m(2)));
+        s.last_ack_sent = 1;
+        s.resumed();
+        s.buffer.as_mut().unwrap().resend();
+        s.received.clear();
+        // The server replays m2 and m3 without a Sequence: read as if Sequence 2 came first,
+        // so m2 is a replay we had and m3 is new.
+        let wake = handle_record(&mut s, &m(2));
+        assert!(wake, "the resume is complete: its waiter wakes");
         assert_eq!(s.resume, ResumePhase::Resumed);
+        assert!(handle_record(&mut s, &m(3)));
+        let got: Vec<_> = s
+            .received
+            .drain(..)
+            .map(|r| r.payload().map(String::from))
+            .collect();
+        assert_eq!(got, vec![Some("m3".to_string())]);
+        let findings = s.take_findings();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, "PRO-SEQUENCE");
+        assert!(
+            findings[0].detail.contains("as if a Sequence 2"),
+            "{findings:?}"
+        );
+        // A Sequence that comes later anyway is no second finding.
+        handle_record(&mut s, r#"{"type":9,"sequenceId":4}"#);
         assert_eq!(rules(&mut s), Vec::<&str>::new());
     }
 

@@ -154,7 +154,50 @@ impl<'a> Run<'a> {
                 results_as_read: BTreeMap::new(),
             },
             frames,
+            tolerated: false,
         });
+    }
+
+    /// Records a protocol deviation at step `index` that did not prevent observation: a
+    /// finding of `rules` (see [`Divergence::tolerated`]), not a divergence of the history.
+    pub(super) fn note(
+        &mut self,
+        index: usize,
+        rules: Vec<&'static str>,
+        observed: String,
+        frames: Vec<RawFrame>,
+    ) {
+        self.push(
+            index,
+            DivergenceKind::Protocol,
+            rules,
+            "the hub protocol, followed to the letter".into(),
+            observed,
+            frames,
+        );
+        self.divergences.last_mut().expect("just pushed").tolerated = true;
+    }
+
+    /// A message of step `index` could not be read (it broke `rule`, a finding of its own): what
+    /// the step misses because of it — an expected message lost, a barrier marker that never
+    /// came, an order that cannot be told — says nothing about the hub's semantics, so those
+    /// divergences of the step are blamed on `rule` first. The case is then judged *blocked*
+    /// by `rule`, never failed on a rule of its own.
+    pub(super) fn unreadable(&mut self, index: usize, rule: &'static str) {
+        let step = index + 1;
+        for d in self.divergences.iter_mut().filter(|d| {
+            d.step == step
+                && !d.tolerated
+                && matches!(
+                    d.kind,
+                    DivergenceKind::Lost
+                        | DivergenceKind::BrokenBarrier
+                        | DivergenceKind::Reordered
+                )
+        }) {
+            d.rules.retain(|r| *r != rule);
+            d.rules.insert(0, rule);
+        }
     }
 
     /// Moves the divergence just pushed (a wrong result) before the broken barriers of its
