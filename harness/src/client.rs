@@ -200,6 +200,9 @@ pub struct Client {
     tasks: Vec<JoinHandle<()>>,
     next_id: AtomicU64,
     ws_url: String,
+    /// Whether `ws_url` names the connection (a token from negotiate): only then can a new
+    /// socket resume it.
+    resumable: bool,
     negotiated: Option<NegotiateResponse>,
     stateful: bool,
 }
@@ -246,18 +249,19 @@ impl Client {
             let url = negotiate_url(&base, 1, opts.stateful);
             let response = dial::negotiate(&url, &opts, &shared).await?;
             stateful = opts.stateful && response.use_stateful_reconnect;
-            token = Some(
-                response
-                    .connect_id()
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| {
-                        ClientError::protocol(
-                            "PRO-NEGOTIATE",
-                            "negotiate response has no connectionToken (or connectionId for version 0)",
-                        )
-                    })?
-                    .to_string(),
-            );
+            token = response
+                .connect_id()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if token.is_none() {
+                // Opened without a token, as with skip_negotiation: a new connection the server
+                // numbers itself, which cannot be resumed.
+                stateful = false;
+                lock(&shared).find(
+                    "PRO-NEGOTIATE",
+                    "the negotiate response has no connectionToken (or connectionId for version 0); connected without one, as with skip_negotiation (no stateful reconnect)",
+                );
+            }
             negotiated = Some(response);
         }
         let ws_url = connect_url(&base, token.as_deref());
@@ -274,6 +278,7 @@ impl Client {
             sink: Arc::new(tokio::sync::Mutex::new(Some(sink))),
             tasks: Vec::new(),
             next_id: AtomicU64::new(1),
+            resumable: token.is_some(),
             ws_url,
             negotiated,
             stateful,
@@ -521,7 +526,7 @@ impl Client {
     /// for the server's Sequence; replays the client already has are dropped by the wire
     /// buffer. A refused resume is [`ClientError::Status`] (404 for an ended connection).
     pub async fn resume(&mut self) -> Result<(), ClientError> {
-        if self.negotiated.is_none() {
+        if !self.resumable {
             return Err(ClientError::NoConnectionToken);
         }
         let ws = dial::open_websocket(&self.ws_url, &self.opts, &self.shared).await?;

@@ -408,8 +408,14 @@ impl Session {
         let stateful_claimed = self.spec.profile == Profile::CoreStateful
             && self.config.has(Capability::StatefulReconnect);
         if stateful_claimed && !live.client.is_stateful() {
-            // Negotiate did not make this connection resumable (noted at its connect): the
-            // resume cannot tell anything about the hub's reconnect rules.
+            // Negotiate did not make this connection resumable (noted at its connect). A
+            // resume the model refuses is refused all the same; one it accepts cannot tell
+            // anything about the hub's reconnect rules.
+            if run.expected_result(index) != OpResult::Ok {
+                live.state = State::Ended;
+                run.set_result(index, OpResult::Error(ErrorKind::ConnectionGone));
+                return Next::Go;
+            }
             let e = ClientError::protocol(
                 "PRO-NEGOTIATE",
                 format!("{conn} cannot be resumed: negotiate did not give it stateful reconnect"),
@@ -488,6 +494,15 @@ impl Session {
                     );
                 }
                 Err(ClientError::Status { .. }) => {}
+                // A connection negotiate did not make resumable (noted at its connect): its
+                // expiry cannot be seen.
+                Err(ClientError::NoConnectionToken) if !live.client.is_stateful() => {
+                    let e = ClientError::protocol(
+                        "PRO-NEGOTIATE",
+                        format!("{conn}'s expiry cannot be checked: negotiate did not give it stateful reconnect"),
+                    );
+                    run.protocol(index, &e, live.client.frames());
+                }
                 Err(e) => run.protocol(index, &e, live.client.frames()),
             }
             live.state = State::Ended;
