@@ -698,6 +698,7 @@ mod tests {
             tasks: Vec::new(),
             next_id: AtomicU64::new(1),
             ws_url: "ws://127.0.0.1:1/hub".into(),
+            resumable: false,
             negotiated: None,
             stateful: false,
             opts,

@@ -97,7 +97,7 @@ impl fmt::Display for Divergence {
         if self.tolerated {
             writeln!(
                 f,
-                "  (recorded; the history went on with what the server sent)"
+                "  (read past: recorded as a finding of its rule, not as the history's divergence)"
             )?;
         }
         writeln!(f, "  expected: {}", self.expected)?;
