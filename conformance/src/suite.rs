@@ -260,7 +260,12 @@ pub async fn run_suite(
         let t = tally.get_mut(rule.id).unwrap();
         t.cases += 1;
         t.duration += elapsed;
-        roots.add_case(&probe_findings);
+        // A probe stopped by another rule's deviation leaves its own rule blocked.
+        if let Some(blamed) = roots.add_case(&probe_findings) {
+            if blamed != rule.id {
+                t.blocked_by.insert(blamed);
+            }
+        }
         if let Some(o) = outcome {
             record_case(&mut tally, &mut roots, rule, &o);
         }
