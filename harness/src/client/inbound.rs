@@ -626,6 +626,70 @@ mod tests {
     }
 
     #[test]
+    fn a_record_cut_short_is_read_as_far_as_it_goes() {
+        let mut s = shared();
+        let cut = r#"{"type":1,"target":"Receive","arguments":["m"]"#;
+        assert!(handle_record(&mut s, cut), "its message still counts");
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("m"));
+        let findings = s.take_findings();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, "PRO-WELL-FORMED");
+        assert!(findings[0].detail.contains("cut short"), "{findings:?}");
+        assert_eq!(s.unread_count, 0, "nothing was lost");
+    }
+
+    #[test]
+    fn only_a_text_cut_after_a_whole_value_is_closed() {
+        assert_eq!(
+            closed(r#"{"a":[1,{"b":"}"}"#).as_deref(),
+            Some(r#"{"a":[1,{"b":"}"}]}"#)
+        );
+        assert_eq!(
+            closed(r#"{"a":"x\"y""#).as_deref(),
+            Some(r#"{"a":"x\"y"}"#),
+            "an escaped quote does not end the string"
+        );
+        assert_eq!(closed(r#"{"a":"open"#), None, "inside a string");
+        assert_eq!(closed(r#"{"a":1,"#), None, "after a comma");
+        assert_eq!(closed(r#"{"a":"#), None, "after a key");
+        assert_eq!(closed(r#"{"a":1}"#), None, "nothing open");
+        assert_eq!(closed(r#"]"a":1}"#), None, "closes what is not open");
+    }
+
+    #[test]
+    fn an_unreadable_record_is_dropped_and_remembered_for_what_waited_on_it() {
+        let mut s = shared();
+        assert!(!handle_record(&mut s, "\u{1}<html>"));
+        assert_eq!(s.unread_count, 1);
+        let unread = s.unread_since(0).expect("what came instead");
+        assert_eq!(unread.rule, "PRO-WELL-FORMED");
+        assert_eq!(unread.excerpt, r#""\u{1}<html>""#);
+        // A readable message since, and nothing unreadable after the wait began: not blamed.
+        handle_record(&mut s, r#"{"type":6}"#);
+        assert!(s.unread_since(1).is_none());
+        let long = "x".repeat(500);
+        assert!(!handle_record(&mut s, &long));
+        let excerpt = &s.unread_since(1).unwrap().excerpt;
+        assert!(excerpt.len() < 100 && excerpt.ends_with("…\""), "{excerpt}");
+    }
+
+    #[test]
+    fn messagepack_headers_sent_as_an_empty_array_are_read_as_none() {
+        let mut s = shared();
+        let receive = HubMessage::invocation(None, "Receive", vec![json!("m")]);
+        let mut bytes = HubProtocol::MessagePack.encode(&receive);
+        let (prefix, _) = hubspec_wire::msgpack::parse_length_prefix(&bytes)
+            .unwrap()
+            .unwrap();
+        assert_eq!(bytes[prefix + 2], 0x80, "an empty headers map");
+        bytes[prefix + 2] = 0x90;
+        assert!(handle_msgpack(&mut s, &bytes[prefix..]));
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("m"));
+        assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-WELL-FORMED"]);
+        assert_eq!(s.unread_count, 0);
+    }
+
+    #[test]
     fn a_close_without_error_then_the_socket_end_is_a_clean_end() {
         let mut s = shared();
         let mut reader = Reader::new(HubProtocol::Json.reader(None));

@@ -819,6 +819,46 @@ mod tests {
     }
 
     #[test]
+    fn a_loss_at_a_step_that_dropped_an_unreadable_record_is_blamed_on_its_protocol_rule() {
+        let ops = [connect(), send(1, Selector::Caller, "m1")];
+        let expected = expected(Spec::default(), &ops);
+        let names = Names::new(PREFIX.into());
+        let mut run = Run::new(&ops, &expected);
+        play(&mut run, &names, 0, &[]);
+        play(&mut run, &names, 1, &[]);
+        run.note(
+            1,
+            vec!["PRO-WELL-FORMED"],
+            "c1: not JSON".into(),
+            no_frames(),
+        );
+        run.unreadable(1, "PRO-WELL-FORMED");
+        let f = run.finish();
+        assert_eq!(
+            kinds(&f),
+            vec![(2, DivergenceKind::Lost), (2, DivergenceKind::Protocol)]
+        );
+        let (lost, note) = (&f.divergences[0], &f.divergences[1]);
+        assert_eq!(lost.rules, vec!["PRO-WELL-FORMED", "SND-CALLER"]);
+        assert!(!lost.tolerated);
+        assert!(note.tolerated, "the deviation itself is read past");
+        assert_eq!(note.rules, vec!["PRO-WELL-FORMED"]);
+    }
+
+    #[test]
+    fn a_step_without_an_unreadable_record_keeps_its_blame() {
+        let ops = [connect(), send(1, Selector::Caller, "m1")];
+        let expected = expected(Spec::default(), &ops);
+        let names = Names::new(PREFIX.into());
+        let mut run = Run::new(&ops, &expected);
+        play(&mut run, &names, 0, &[]);
+        run.unreadable(0, "PRO-WELL-FORMED");
+        play(&mut run, &names, 1, &[]);
+        let f = run.finish();
+        assert_eq!(f.divergences[0].rules, vec!["SND-CALLER"]);
+    }
+
+    #[test]
     fn a_lost_message_that_comes_after_its_barrier_turns_its_divergence_late() {
         let ops = [
             connect(),
