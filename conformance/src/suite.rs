@@ -290,7 +290,7 @@ pub async fn run_suite(
             stats.ops += run.ops;
             if let Some(o) = run.failure {
                 let o = crate::diagnosis::late_change(t, o).await;
-                record_protocol(&mut roots, &o.protocol);
+                record_protocol(&mut roots, &o);
                 roots.add_case(&o.findings);
                 stats.counterexample = stats
                     .counterexample
@@ -327,7 +327,7 @@ pub async fn run_suite(
             c.ops += run.ops;
             for o in run.failures {
                 let o = crate::diagnosis::late_change(t, o).await;
-                record_protocol(&mut roots, &o.protocol);
+                record_protocol(&mut roots, &o);
                 roots.add_case(&o.findings);
             }
         }
@@ -465,7 +465,7 @@ fn record_case(
     rule: &'static Rule,
     o: &CaseOutcome,
 ) {
-    record_protocol(roots, &o.protocol);
+    record_protocol(roots, o);
     if o.passed() {
         return;
     }
@@ -485,10 +485,13 @@ fn record_case(
 /// The protocol deviations a case read past (tolerant observation): each rule's first one is
 /// a root cause blamed on that rule, so cases with the same deviation at the same kind of
 /// operation are one root cause, recorded once with its count, while the case itself is
-/// judged on the rest of what the server sent.
-fn record_protocol(roots: &mut RootCauses, protocol: &[Finding]) {
+/// judged on the rest of what the server sent. Only deviations before the case's first
+/// divergence count: after it the model and the server are in different states, and what the
+/// server sends then (a socket it should have refused, a replay it should not make) is an echo.
+fn record_protocol(roots: &mut RootCauses, o: &CaseOutcome) {
+    let first = crate::root_causes::first_divergence(&o.findings).map_or(usize::MAX, |f| f.step);
     let mut seen: Vec<&'static str> = Vec::new();
-    for f in protocol {
+    for f in o.protocol.iter().filter(|f| f.step < first) {
         let rule = crate::root_causes::blamed(f);
         if !seen.contains(&rule) {
             seen.push(rule);
