@@ -818,22 +818,31 @@ mod tests {
         assert_eq!(d.observed, "c1 receives nothing");
     }
 
-    #[test]
-    fn a_loss_at_a_step_that_dropped_an_unreadable_record_is_blamed_on_its_protocol_rule() {
+    /// A send to the caller whose message never comes, with a record of step `unreadable_at`
+    /// (0-based) dropped as unreadable: what the run comes to.
+    fn lost_send_with_an_unreadable_record_at(unreadable_at: usize) -> Finished {
         let ops = [connect(), send(1, Selector::Caller, "m1")];
         let expected = expected(Spec::default(), &ops);
         let names = Names::new(PREFIX.into());
         let mut run = Run::new(&ops, &expected);
-        play(&mut run, &names, 0, &[]);
-        play(&mut run, &names, 1, &[]);
-        run.note(
-            1,
-            vec!["PRO-WELL-FORMED"],
-            "c1: not JSON".into(),
-            no_frames(),
-        );
-        run.unreadable(1, "PRO-WELL-FORMED");
-        let f = run.finish();
+        for index in 0..ops.len() {
+            play(&mut run, &names, index, &[]);
+            if index == unreadable_at {
+                run.note(
+                    index,
+                    vec!["PRO-WELL-FORMED"],
+                    "c1: not JSON".into(),
+                    no_frames(),
+                );
+                run.unreadable(index, "PRO-WELL-FORMED");
+            }
+        }
+        run.finish()
+    }
+
+    #[test]
+    fn a_loss_at_a_step_that_dropped_an_unreadable_record_is_blamed_on_its_protocol_rule() {
+        let f = lost_send_with_an_unreadable_record_at(1);
         assert_eq!(
             kinds(&f),
             vec![(2, DivergenceKind::Lost), (2, DivergenceKind::Protocol)]
@@ -847,15 +856,12 @@ mod tests {
 
     #[test]
     fn a_step_without_an_unreadable_record_keeps_its_blame() {
-        let ops = [connect(), send(1, Selector::Caller, "m1")];
-        let expected = expected(Spec::default(), &ops);
-        let names = Names::new(PREFIX.into());
-        let mut run = Run::new(&ops, &expected);
-        play(&mut run, &names, 0, &[]);
-        run.unreadable(0, "PRO-WELL-FORMED");
-        play(&mut run, &names, 1, &[]);
-        let f = run.finish();
-        assert_eq!(f.divergences[0].rules, vec!["SND-CALLER"]);
+        let f = lost_send_with_an_unreadable_record_at(0);
+        assert_eq!(
+            kinds(&f),
+            vec![(1, DivergenceKind::Protocol), (2, DivergenceKind::Lost)]
+        );
+        assert_eq!(f.divergences[1].rules, vec!["SND-CALLER"]);
     }
 
     #[test]
