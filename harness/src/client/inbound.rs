@@ -78,6 +78,9 @@ impl Reader {
             Ok(Message::Binary(b)) if self.records.protocol() == HubProtocol::MessagePack => {
                 s.log(Direction::In, FrameKind::MessagePack, &msgpack_text(&b));
                 s.heard();
+                if let Some(wake) = self.past_a_bad_prefix(s, &b) {
+                    return Flow { wake, stop: false };
+                }
                 self.records.push(&b);
                 self.drain(s)
             }
@@ -120,6 +123,30 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// A frame that starts a message with a length prefix no reader can end (a VarInt still
+    /// continued at its fifth byte), when the rest of the frame is one whole hub message: read
+    /// as that message, a `PRO-MSGPACK-FRAMING` finding, so the reading goes on (what follows
+    /// an unreadable prefix can be found again only at a frame's start). `None` otherwise:
+    /// the frame goes to the reader, which stops on the prefix as .NET closes.
+    fn past_a_bad_prefix(&mut self, s: &mut Shared, frame: &[u8]) -> Option<bool> {
+        const PREFIX_MAX: usize = 5;
+        if self.records.pending_len() > 0 || frame.len() <= PREFIX_MAX {
+            return None;
+        }
+        let e = hubspec_wire::msgpack::parse_length_prefix(frame).err()?;
+        let message = HubMessage::parse_msgpack(&frame[PREFIX_MAX..]).ok()?;
+        let shown = message.to_wire();
+        let shown = shown.trim_end_matches('\u{1e}');
+        s.find(
+            "PRO-MSGPACK-FRAMING",
+            format!(
+                "a bad length prefix ({e}) in {}; the rest of the frame read as {shown:?}",
+                hex(&frame[..PREFIX_MAX])
+            ),
+        );
+        Some(handle_message(s, message, shown))
     }
 
     /// Handles every complete message. A message over the cap (or bytes that never reach a
@@ -690,6 +717,32 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_whose_length_prefix_never_ends_is_read_as_the_message_after_it() {
+        let mut s = shared();
+        let mut reader = Reader::new(HubProtocol::MessagePack.reader(Some(1024)));
+        let receive = HubMessage::invocation(None, "Receive", vec![json!("m")]);
+        let bytes = HubProtocol::MessagePack.encode(&receive);
+        let (prefix, _) = hubspec_wire::msgpack::parse_length_prefix(&bytes)
+            .unwrap()
+            .unwrap();
+        let mut bad = vec![0x80; 5];
+        bad.extend_from_slice(&bytes[prefix..]);
+        let flow = reader.frame(&mut s, Ok(Message::binary(bad)));
+        assert_eq!(
+            flow,
+            Flow {
+                wake: true,
+                stop: false
+            }
+        );
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("m"));
+        assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-FRAMING"]);
+        // The next frame is read as usual.
+        assert!(reader.frame(&mut s, packed(&receive)).wake);
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
+    }
+
+    #[test]
     fn a_close_without_error_then_the_socket_end_is_a_clean_end() {
         let mut s = shared();
         let mut reader = Reader::new(HubProtocol::Json.reader(None));
@@ -950,7 +1003,7 @@ mod tests {
     fn malformed_messagepack_is_a_msgpack_finding_and_a_bad_prefix_stops_the_reading() {
         let mut s = shared();
         let mut reader = Reader::new(HubProtocol::MessagePack.reader(Some(1024)));
-        // Headers that are an array: the message is dropped, the reading goes on.
+        // Headers that are an array: read without them, and the reading goes on.
         let bad = hubspec_wire::msgpack::frame(&[0x96, 0x01, 0x90, 0xc0, 0xa1, b'R', 0x90, 0x90]);
         assert!(!reader.frame(&mut s, Ok(Message::binary(bad))).stop);
         assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-WELL-FORMED"]);
