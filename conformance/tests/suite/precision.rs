@@ -169,22 +169,6 @@ const KNOWN: &[(&str, &[&str])] = &[
             "REC-RESUME-KEEPS-GROUPS",
         ],
     ),
-    // FIXME(PRO-MSGPACK-FRAMING): a length prefix that cannot be read stops the reading for
-    // good (nothing after it can be found again), so every case with a MessagePack connection
-    // is blocked by it; and the two MessagePack probes share one probe, so the stopped reading
-    // fails the other's probe too.
-    (
-        "msgpack-bad-length-prefix",
-        &[
-            "PRO-CLOSE",
-            "PRO-COMPLETION",
-            "PRO-MSGPACK-FRAMING",
-            "PRO-MSGPACK-WELL-FORMED",
-            "PRO-NEGOTIATE",
-            "PRO-PING",
-            "PRO-WELL-FORMED",
-        ],
-    ),
     // FIXME(GRP-REMOVE-ONE): each fault alone meets the bar; together their blocked rules add
     // up to 3 of 57 (5.3 %).
     (
@@ -221,10 +205,10 @@ fn judge(row: &Row) -> Option<String> {
     }
 }
 
-/// Rows that met the bar in the recorded run: 42 of 64 (scenarios, ten rows at a time, on a
-/// loaded machine, load average 10–12), less a margin of 2 for timing rows that wobble under
-/// load. Fewer is a regression.
-const MEETS_BAR_AT_LEAST: usize = 40;
+/// Rows that met the bar in the recorded runs: 45 of 64, twice (scenarios, ten rows at a time,
+/// on a loaded machine, load average 10–14; `ids-reused` met it in one of the two), less a
+/// margin of 2 for the rows that wobble under load. Fewer is a regression.
+const MEETS_BAR_AT_LEAST: usize = 43;
 
 /// Every fault alone and the sampled pairs are blamed on their own rules.
 pub fn every_fault_alone_and_sampled_pairs_are_blamed_on_their_own_rules() {

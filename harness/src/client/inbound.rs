@@ -521,9 +521,11 @@ fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
             target, arguments, ..
         } => {
             if s.received.len() >= s.received_cap {
+                // Dropped at our cap: what the step then misses is this finding's doing.
                 let cap = s.received_cap;
-                s.find(
+                s.unreadable(
                     "PRO-RESPONSIVE",
+                    record,
                     format!(
                         "more than {cap} messages queued without being read; dropped {record:?}"
                     ),

@@ -290,8 +290,8 @@ impl Shared {
         }
     }
 
-    /// A message could not be read and is dropped: a finding of `rule`, and remembered as
-    /// what arrived instead of what was awaited.
+    /// A message is dropped (it could not be read, or the receive queue is full): a finding of
+    /// `rule`, and remembered as what arrived instead of what was awaited.
     pub(super) fn unreadable(&mut self, rule: &'static str, text: &str, detail: String) {
         self.find(rule, detail);
         self.unread = Some(Unread::new(rule, text));
