@@ -17,6 +17,10 @@ pub struct CaseOutcome {
     pub duration: Duration,
     /// Every divergence, with the rules it names.
     pub findings: Vec<Finding>,
+    /// Protocol deviations the harness read past (tolerant observation, see
+    /// [`Divergence::tolerated`]): each a finding of its `PRO-` rule that the suite records
+    /// once, while the case is judged on `findings` alone.
+    pub protocol: Vec<Finding>,
     /// The model's transcript.
     pub expected: Transcript,
     /// The target's transcript (the steps that ran), with results as read where the wire gives
@@ -25,7 +29,7 @@ pub struct CaseOutcome {
 }
 
 impl CaseOutcome {
-    /// No divergence.
+    /// No divergence of the history (a tolerated protocol deviation aside: see `protocol`).
     pub fn passed(&self) -> bool {
         self.findings.is_empty()
     }
@@ -87,19 +91,22 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
     session.close().await;
     // Built only for a failing case: passing ones are most of thousands of walks and histories.
     let replay = || target.replay_command(spec, ops);
-    let (observed, findings) = match result {
+    let (observed, findings, protocol) = match result {
         Ok(report) => {
             let replay = if report.divergences.is_empty() {
                 String::new()
             } else {
                 replay()
             };
-            let findings = report
-                .divergences
-                .iter()
-                .map(|d| finding(name, d, &report.expected, &replay))
-                .collect();
-            (report.observed_text(), findings)
+            let (mut findings, mut protocol) = (Vec::new(), Vec::new());
+            for d in &report.divergences {
+                let f = finding(name, d, &report.expected, &replay);
+                match d.tolerated {
+                    true => protocol.push(f),
+                    false => findings.push(f),
+                }
+            }
+            (report.observed_text(), findings, protocol)
         }
         Err(e) => {
             let rule = match &e {
@@ -129,6 +136,7 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
                     results_as_read: Default::default(),
                 },
                 vec![f],
+                Vec::new(),
             )
         }
     };
@@ -137,6 +145,7 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
         ops: ops.len(),
         duration: start.elapsed(),
         findings,
+        protocol,
         expected,
         observed,
     }

@@ -87,7 +87,7 @@ async fn late_change_at(target: &Target, mut o: CaseOutcome, index: usize) -> Ca
     let key = (blamed(f), f.op_kind.unwrap_or(""), f.kind.name());
     let ops = &o.expected.ops()[..=index];
     let late = experiment(target, key, o.expected.spec, ops, index, |r| {
-        r.divergences.is_empty()
+        r.divergences.iter().all(|d| d.tolerated)
     })
     .await;
     if late {
@@ -128,7 +128,7 @@ pub async fn late_delivery(target: &Target, mut o: CaseOutcome) -> CaseOutcome {
         let upto: Vec<_> = r
             .divergences
             .iter()
-            .filter(|d| d.step <= index + 1)
+            .filter(|d| d.step <= index + 1 && !d.tolerated)
             .collect();
         !upto.is_empty() && upto.iter().all(|d| d.kind == DivergenceKind::Late)
     })

@@ -40,9 +40,11 @@ pub async fn hunt(fault: Fault, cases: u32) -> MutantReport {
     let target = Target::embedded(profile_for(fault), BTreeSet::from([fault]))
         .await
         .expect("the embedded hub starts");
+    // A protocol deviation read past (tolerant observation) names its rule too.
     let names_fault = |o: &CaseOutcome| {
         o.findings
             .iter()
+            .chain(&o.protocol)
             .any(|f| f.rules.iter().any(|r| breaks.contains(r)))
     };
     let mut ops = 0usize;

@@ -149,8 +149,20 @@ pub async fn probe(rule: &'static Rule, target: &Target) -> Option<Finding> {
     let frames: Vec<String> = client.frames().iter().map(|f| f.to_string()).collect();
     let findings = client.take_findings();
     client.shutdown().await;
+    // A check that failed on a connection whose negotiate or handshake already broke its own
+    // rule (read past, e.g. no token, so no stateful reconnect) is that rule's doing first.
+    let setup = findings
+        .iter()
+        .map(|f| f.rule)
+        .find(|r| *r != id && matches!(*r, "PRO-NEGOTIATE" | "PRO-HANDSHAKE"));
     match result {
-        Err((expected, observed)) => Some(fail(target, id, &expected, observed, frames)),
+        Err((expected, observed)) => {
+            let mut f = fail(target, id, &expected, observed, frames);
+            if let Some(rule) = setup {
+                f.rules.insert(0, rule);
+            }
+            Some(f)
+        }
         Ok(()) => findings
             .into_iter()
             .find(|f| f.rule == id)

@@ -260,7 +260,12 @@ pub async fn run_suite(
         let t = tally.get_mut(rule.id).unwrap();
         t.cases += 1;
         t.duration += elapsed;
-        roots.add_case(&probe_findings);
+        // A probe stopped by another rule's deviation leaves its own rule blocked.
+        if let Some(blamed) = roots.add_case(&probe_findings) {
+            if blamed != rule.id {
+                t.blocked_by.insert(blamed);
+            }
+        }
         if let Some(o) = outcome {
             record_case(&mut tally, &mut roots, rule, &o);
         }
@@ -285,6 +290,7 @@ pub async fn run_suite(
             stats.ops += run.ops;
             if let Some(o) = run.failure {
                 let o = crate::diagnosis::late_change(t, o).await;
+                record_protocol(&mut roots, &o);
                 roots.add_case(&o.findings);
                 stats.counterexample = stats
                     .counterexample
@@ -321,6 +327,7 @@ pub async fn run_suite(
             c.ops += run.ops;
             for o in run.failures {
                 let o = crate::diagnosis::late_change(t, o).await;
+                record_protocol(&mut roots, &o);
                 roots.add_case(&o.findings);
             }
         }
@@ -458,6 +465,7 @@ fn record_case(
     rule: &'static Rule,
     o: &CaseOutcome,
 ) {
+    record_protocol(roots, o);
     if o.passed() {
         return;
     }
@@ -470,6 +478,24 @@ fn record_case(
                     t.blocked_by.insert(blamed);
                 }
             }
+        }
+    }
+}
+
+/// The protocol deviations a case read past (tolerant observation): each rule's first one is
+/// a root cause blamed on that rule, so cases with the same deviation at the same kind of
+/// operation are one root cause, recorded once with its count, while the case itself is
+/// judged on the rest of what the server sent. Only deviations before the case's first
+/// divergence count: after it the model and the server are in different states, and what the
+/// server sends then (a socket it should have refused, a replay it should not make) is an echo.
+fn record_protocol(roots: &mut RootCauses, o: &CaseOutcome) {
+    let first = crate::root_causes::first_divergence(&o.findings).map_or(usize::MAX, |f| f.step);
+    let mut seen: Vec<&'static str> = Vec::new();
+    for f in o.protocol.iter().filter(|f| f.step < first) {
+        let rule = crate::root_causes::blamed(f);
+        if !seen.contains(&rule) {
+            seen.push(rule);
+            roots.add(f);
         }
     }
 }
@@ -548,6 +574,7 @@ mod tests {
             ops: expected.steps.len(),
             duration: Duration::ZERO,
             findings: vec![finding],
+            protocol: vec![],
             expected,
             observed: hubspec_harness::ObservedTranscript {
                 transcript: observed,

@@ -44,7 +44,7 @@ mod inbound;
 mod state;
 
 pub use dial::load_ca_file;
-pub use state::{Direction, Finding, FrameKind, RawFrame, Received};
+pub use state::{Direction, Finding, FrameKind, RawFrame, Received, Unread};
 
 use crate::error::ClientError;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -200,6 +200,9 @@ pub struct Client {
     tasks: Vec<JoinHandle<()>>,
     next_id: AtomicU64,
     ws_url: String,
+    /// Whether `ws_url` names the connection (a token from negotiate): only then can a new
+    /// socket resume it.
+    resumable: bool,
     negotiated: Option<NegotiateResponse>,
     stateful: bool,
 }
@@ -246,18 +249,19 @@ impl Client {
             let url = negotiate_url(&base, 1, opts.stateful);
             let response = dial::negotiate(&url, &opts, &shared).await?;
             stateful = opts.stateful && response.use_stateful_reconnect;
-            token = Some(
-                response
-                    .connect_id()
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| {
-                        ClientError::protocol(
-                            "PRO-NEGOTIATE",
-                            "negotiate response has no connectionToken (or connectionId for version 0)",
-                        )
-                    })?
-                    .to_string(),
-            );
+            token = response
+                .connect_id()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if token.is_none() {
+                // Opened without a token, as with skip_negotiation: a new connection the server
+                // numbers itself, which cannot be resumed.
+                stateful = false;
+                lock(&shared).find(
+                    "PRO-NEGOTIATE",
+                    "the negotiate response has no connectionToken (or connectionId for version 0); connected without one, as with skip_negotiation (no stateful reconnect)",
+                );
+            }
             negotiated = Some(response);
         }
         let ws_url = connect_url(&base, token.as_deref());
@@ -274,6 +278,7 @@ impl Client {
             sink: Arc::new(tokio::sync::Mutex::new(Some(sink))),
             tasks: Vec::new(),
             next_id: AtomicU64::new(1),
+            resumable: token.is_some(),
             ws_url,
             negotiated,
             stateful,
@@ -314,7 +319,14 @@ impl Client {
             self.tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(ACK_INTERVAL).await;
-                    let ack = lock(&shared).buffer.as_mut().and_then(|b| b.ack_due());
+                    let ack = {
+                        let mut s = lock(&shared);
+                        let ack = s.buffer.as_mut().and_then(|b| b.ack_due());
+                        if let Some(HubMessage::Ack { sequence_id }) = &ack {
+                            s.last_ack_sent = *sequence_id;
+                        }
+                        ack
+                    };
                     if let Some(ack) = ack {
                         if send_on(&sink, &shared, ack.to_wire(), false, ACK_INTERVAL * 5)
                             .await
@@ -360,17 +372,18 @@ impl Client {
     pub async fn invoke(&self, method: &str, args: Vec<Value>) -> Result<Completion, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
         let (tx, rx) = oneshot::channel();
-        let text = {
+        let (unread_before, text) = {
             let mut s = lock(&self.shared);
             if let Some(e) = s.closed_error() {
                 return Err(e);
             }
             s.pending.insert(id.clone(), tx);
             let message = HubMessage::invocation(Some(&id), method, args);
-            match s.buffer.as_mut() {
+            let text = match s.buffer.as_mut() {
                 Some(b) => b.write(&message),
                 None => message.to_wire(),
-            }
+            };
+            (s.unread_count, text)
         };
         if let Err(e) = self.send_wire(text, false).await {
             lock(&self.shared).pending.remove(&id);
@@ -384,10 +397,23 @@ impl Client {
                 s.pending.remove(&id);
                 // A Completion that comes after we gave up is late, not "never asked for".
                 s.remember_completed(id.clone());
-                Err(ClientError::timeout(
-                    format!("the Completion of {method} (invocation {id})"),
-                    self.opts.invocation_timeout,
-                ))
+                let bound = self.opts.invocation_timeout;
+                // A Completion that may be among what could not be read is not a hang: the
+                // finding names what came instead.
+                Err(match s.unread_since(unread_before) {
+                    Some(unread) => ClientError::protocol(
+                        unread.rule,
+                        format!(
+                            "no Completion of {method} (invocation {id}) within {} ms; what came instead could not be read: {}",
+                            bound.as_millis(),
+                            unread.excerpt
+                        ),
+                    ),
+                    None => ClientError::timeout(
+                        format!("the Completion of {method} (invocation {id})"),
+                        bound,
+                    ),
+                })
             }
         }
     }
@@ -452,6 +478,13 @@ impl Client {
         lock(&self.shared).frames()
     }
 
+    /// How many messages the reader dropped as unreadable since the connection opened, and the
+    /// last of them: a session tells by the count which step lost one.
+    pub fn unread(&self) -> (u64, Option<Unread>) {
+        let s = lock(&self.shared);
+        (s.unread_count, s.unread.clone())
+    }
+
     /// The findings so far, emptying the list.
     pub fn take_findings(&self) -> Vec<Finding> {
         lock(&self.shared).take_findings()
@@ -493,7 +526,7 @@ impl Client {
     /// for the server's Sequence; replays the client already has are dropped by the wire
     /// buffer. A refused resume is [`ClientError::Status`] (404 for an ended connection).
     pub async fn resume(&mut self) -> Result<(), ClientError> {
-        if self.negotiated.is_none() {
+        if !self.resumable {
             return Err(ClientError::NoConnectionToken);
         }
         let ws = dial::open_websocket(&self.ws_url, &self.opts, &self.shared).await?;
@@ -665,6 +698,7 @@ mod tests {
             tasks: Vec::new(),
             next_id: AtomicU64::new(1),
             ws_url: "ws://127.0.0.1:1/hub".into(),
+            resumable: false,
             negotiated: None,
             stateful: false,
             opts,

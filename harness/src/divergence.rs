@@ -71,6 +71,13 @@ pub struct Divergence {
     pub transcript: ObservedTranscript,
     /// The raw frames involved (the last ones of the connections concerned).
     pub frames: Vec<RawFrame>,
+    /// A protocol deviation that did not prevent observation (JSON in a binary frame, a socket
+    /// closed without a Close reply, a record cut short but still readable, a second
+    /// Completion…): recorded as a finding of its `PRO-` rule while the history goes on and is
+    /// judged on what the server sent, so it is never the history's first divergence. A
+    /// message it made unreadable is not tolerated: the divergence that loss causes is blamed
+    /// on the rule first (see `Run::unreadable` in `session/compare.rs`).
+    pub tolerated: bool,
 }
 
 impl Divergence {
@@ -87,6 +94,12 @@ impl fmt::Display for Divergence {
             write!(f, " ({op})")?;
         }
         writeln!(f, ": {}", self.kind.name())?;
+        if self.tolerated {
+            writeln!(
+                f,
+                "  (read past: recorded as a finding of its rule, not as the history's divergence)"
+            )?;
+        }
         writeln!(f, "  expected: {}", self.expected)?;
         writeln!(f, "  observed: {}", self.observed)?;
         writeln!(f, "  observed transcript:")?;

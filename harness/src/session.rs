@@ -107,6 +107,8 @@ struct Live {
     /// When its transport was last dropped: a resume refused after the disconnect timeout
     /// has passed since then is the harness's lateness, not the target's fault.
     dropped_at: Option<Instant>,
+    /// How many messages its client had dropped as unreadable at the last sweep.
+    unread_seen: u64,
 }
 
 /// Whether the run goes on after a step: `Stop` when the target is unusable.
@@ -234,9 +236,12 @@ impl Session {
             run.begin(index);
             let next = self.step(&mut run, index).await?;
             let barrier = self.barrier(&mut run, index).await;
-            self.sweep_findings(&mut run, index);
+            let unreadable = self.sweep_findings(&mut run, index);
             // A delivery or result mismatch carries the raw frames of the run's connections.
             run.compare(index, || self.frames());
+            for rule in unreadable {
+                run.unreadable(index, rule);
+            }
             timings.push(started.elapsed());
             if next == Next::Stop || barrier == Next::Stop {
                 break;
@@ -309,11 +314,13 @@ impl Session {
             }
         };
         if self.spec.profile == Profile::CoreStateful && !client.is_stateful() {
-            let e = ClientError::protocol(
-                "PRO-NEGOTIATE",
-                "the target claims stateful reconnect, but negotiate did not grant useStatefulReconnect",
+            // Recorded here; only a resume needs it, and that is where the case stops.
+            run.note(
+                index,
+                vec!["PRO-NEGOTIATE"],
+                format!("{model_id}: the target claims stateful reconnect, but the connection did not get it (negotiate did not grant useStatefulReconnect, or gave no token)"),
+                client.frames(),
             );
-            run.protocol(index, &e, client.frames());
         }
         let (live_id, state, next) = match client.connection_id().await {
             Ok(id) => (id, State::Connected, Next::Go),
@@ -340,6 +347,7 @@ impl Session {
             live_id,
             state,
             dropped_at: None,
+            unread_seen: 0,
         };
         self.conns.insert(model_id, live);
         next
@@ -397,6 +405,24 @@ impl Session {
             run.set_result(index, OpResult::Error(ErrorKind::ConnectionGone));
             return Next::Go;
         };
+        let stateful_claimed = self.spec.profile == Profile::CoreStateful
+            && self.config.has(Capability::StatefulReconnect);
+        if stateful_claimed && !live.client.is_stateful() {
+            // Negotiate did not make this connection resumable (noted at its connect). A
+            // resume the model refuses is refused all the same; one it accepts cannot tell
+            // anything about the hub's reconnect rules.
+            if run.expected_result(index) != OpResult::Ok {
+                live.state = State::Ended;
+                run.set_result(index, OpResult::Error(ErrorKind::ConnectionGone));
+                return Next::Go;
+            }
+            let e = ClientError::protocol(
+                "PRO-NEGOTIATE",
+                format!("{conn} cannot be resumed: negotiate did not give it stateful reconnect"),
+            );
+            run.protocol(index, &e, live.client.frames());
+            return Next::Stop;
+        }
         let result = match resume_with_retry(&mut live.client, bound).await {
             Ok(()) => {
                 live.state = State::Connected;
@@ -424,9 +450,14 @@ impl Session {
                 live.state = State::Ended;
                 OpResult::Error(ErrorKind::ConnectionGone)
             }
-            Err(e @ ClientError::Protocol { .. }) => {
-                // The transport is up; the protocol slip is reported.
-                run.protocol(index, &e, live.client.frames());
+            Err(ClientError::Protocol { rule, detail }) => {
+                // The transport is up; the protocol slip is recorded and the run goes on.
+                run.note(
+                    index,
+                    vec![rule],
+                    format!("{conn}: {detail}"),
+                    live.client.frames(),
+                );
                 live.state = State::Connected;
                 OpResult::Ok
             }
@@ -463,6 +494,15 @@ impl Session {
                     );
                 }
                 Err(ClientError::Status { .. }) => {}
+                // A connection negotiate did not make resumable (noted at its connect): its
+                // expiry cannot be seen.
+                Err(ClientError::NoConnectionToken) if !live.client.is_stateful() => {
+                    let e = ClientError::protocol(
+                        "PRO-NEGOTIATE",
+                        format!("{conn}'s expiry cannot be checked: negotiate did not give it stateful reconnect"),
+                    );
+                    run.protocol(index, &e, live.client.frames());
+                }
                 Err(e) => run.protocol(index, &e, live.client.frames()),
             }
             live.state = State::Ended;
@@ -591,37 +631,60 @@ impl Session {
         out
     }
 
-    /// Turns what the clients' readers noticed on their own into protocol divergences.
-    fn sweep_findings(&mut self, run: &mut Run<'_>, index: usize) {
+    /// Turns what the clients' readers noticed on their own into findings. A `PRO-` finding is
+    /// a deviation the reader read past (tolerant observation): it is recorded as a tolerated
+    /// protocol divergence and the run goes on with what the server sent; any other rule's (a
+    /// Sequence past what can be replayed) is a divergence of the history. Returns the rule of
+    /// each connection that dropped a message as unreadable during the step: what that step
+    /// then misses is that rule's doing ([`Run::unreadable`]).
+    fn sweep_findings(&mut self, run: &mut Run<'_>, index: usize) -> Vec<&'static str> {
+        let mut unreadable = Vec::new();
         for (id, live) in &mut self.conns {
+            let (count, unread) = live.client.unread();
+            if count > live.unread_seen {
+                live.unread_seen = count;
+                unreadable.extend(unread.map(|u| u.rule));
+            }
             let findings = live.client.take_findings();
             if findings.is_empty() {
                 continue;
             }
             let frames = tail(live.client.frames(), FRAMES_PER_CONN * 2);
-            let mut rules: Vec<&'static str> = Vec::new();
-            for f in &findings {
-                if !rules.contains(&f.rule) {
-                    rules.push(f.rule);
+            let (tolerated, other): (Vec<_>, Vec<_>) =
+                findings.iter().partition(|f| f.rule.starts_with("PRO-"));
+            for (group, tolerated) in [(tolerated, true), (other, false)] {
+                if group.is_empty() {
+                    continue;
+                }
+                let mut rules: Vec<&'static str> = Vec::new();
+                for f in &group {
+                    if !rules.contains(&f.rule) {
+                        rules.push(f.rule);
+                    }
+                }
+                let observed = group
+                    .iter()
+                    .map(|f| format!("{id}: [{}] {}", f.rule, f.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if tolerated {
+                    run.note(index, rules, observed, frames.clone());
+                } else {
+                    run.push(
+                        index,
+                        DivergenceKind::Protocol,
+                        rules,
+                        "the hub protocol, followed to the letter".into(),
+                        observed,
+                        frames.clone(),
+                    );
                 }
             }
-            let observed = findings
-                .iter()
-                .map(|f| format!("{id}: [{}] {}", f.rule, f.detail))
-                .collect::<Vec<_>>()
-                .join("; ");
-            run.push(
-                index,
-                DivergenceKind::Protocol,
-                rules,
-                "the JSON hub protocol over text frames".into(),
-                observed,
-                frames,
-            );
             if !live.client.is_open() && live.state == State::Connected {
                 live.state = State::Ended;
             }
         }
+        unreadable
     }
 
     // ----- a target that stops answering -----

@@ -104,17 +104,12 @@ const KNOWN: &[(&str, &[&str])] = &[
     ),
     // FIXME(ROOM-PER-USER): the extra copy is blamed on SND-EXACTLY-ONCE.
     ("rooms-any-user", &["ROOM-PER-USER", "SND-EXACTLY-ONCE"]),
-    // FIXME(PRO-NEGOTIATE), FIXME(PRO-HANDSHAKE), FIXME(PRO-TEXT-FRAMES),
-    // FIXME(PRO-WELL-FORMED), FIXME(PRO-COMPLETION), FIXME(PRO-CLOSE), FIXME(PRO-SEQUENCE),
-    // FIXME(PRO-RESPONSIVE): a protocol deviation stops the semantic checks instead of being
-    // recorded once while they go on (tolerant observation), so it blocks other rules.
+    // FIXME(PRO-NEGOTIATE): without a token the connection is opened as with skip_negotiation
+    // and the deviation is read past, but no stateful reconnect can be observed, so the
+    // core-stateful resume cases (and the PRO-SEQUENCE probe) are blocked by it (5 of 58).
     ("negotiate-missing-token", &["PRO-NEGOTIATE"]),
-    ("handshake-without-separator", &["PRO-HANDSHAKE"]),
-    ("binary-frames", &["PRO-TEXT-FRAMES"]),
-    ("receive-not-json", &["PRO-WELL-FORMED", "SND-CONNECTION"]),
-    ("completion-twice", &["PRO-COMPLETION"]),
-    ("close-without-message", &["PRO-CLOSE"]),
-    ("sequence-missing-on-resume", &["PRO-SEQUENCE"]),
+    // FIXME(PRO-RESPONSIVE): the probes of the other PRO- rules call GetConnectionId after
+    // AddToGroup, time out, and fail their own rule rather than PRO-RESPONSIVE.
     (
         "get-connection-id-hangs",
         &[
@@ -174,26 +169,6 @@ const KNOWN: &[(&str, &[&str])] = &[
             "REC-RESUME-KEEPS-GROUPS",
         ],
     ),
-    // FIXME(PRO-MSGPACK-FRAMING), FIXME(PRO-MSGPACK-WELL-FORMED): as the JSON protocol rows
-    // above, a protocol deviation stops the semantic checks, so it blocks other rules; the
-    // two MessagePack probes share one probe, so an unreadable prefix (the reading stops and
-    // the probe's invocation times out) fails the other's probe too.
-    (
-        "msgpack-bad-length-prefix",
-        &[
-            "PRO-CLOSE",
-            "PRO-COMPLETION",
-            "PRO-MSGPACK-FRAMING",
-            "PRO-MSGPACK-WELL-FORMED",
-            "PRO-NEGOTIATE",
-            "PRO-PING",
-            "PRO-WELL-FORMED",
-        ],
-    ),
-    (
-        "msgpack-headers-not-a-map",
-        &["PRO-MSGPACK-WELL-FORMED", "PRO-NEGOTIATE", "SND-CONNECTION"],
-    ),
     // FIXME(GRP-REMOVE-ONE): each fault alone meets the bar; together their blocked rules add
     // up to 3 of 57 (5.3 %).
     (
@@ -230,9 +205,10 @@ fn judge(row: &Row) -> Option<String> {
     }
 }
 
-/// Rows that met the bar in the recorded run: 35 of 64 (scenarios, ten rows at a time, on a
-/// quiet machine). Fewer is a regression.
-const MEETS_BAR_AT_LEAST: usize = 33;
+/// Rows that met the bar in the recorded runs: 45 of 64, three times (scenarios, ten rows at
+/// a time, on a loaded machine, load average 10–14; `ids-reused` met it in one of them), less
+/// a margin of 2 for the rows that wobble under load. Fewer is a regression.
+const MEETS_BAR_AT_LEAST: usize = 43;
 
 /// Every fault alone and the sampled pairs are blamed on their own rules.
 pub fn every_fault_alone_and_sampled_pairs_are_blamed_on_their_own_rules() {

@@ -12,7 +12,7 @@ use crate::error::ClientError;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hubspec_wire::handshake::{HandshakeRequest, HandshakeResponse};
-use hubspec_wire::{MessageReader, NegotiateReply, NegotiateResponse, RecordReader};
+use hubspec_wire::{HubProtocol, MessageReader, NegotiateReply, NegotiateResponse, RecordReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
@@ -218,10 +218,17 @@ pub(super) async fn handshake(
             }
         }
     };
-    match HandshakeResponse::parse(&handshake) {
+    let (handshake, run_on) = split_handshake(&handshake, shared);
+    match HandshakeResponse::parse(handshake) {
         Ok(r) if r.is_success() => {
             // What came after `{}` is already in the hub protocol.
             let mut messages = opts.protocol.reader(Some(opts.max_record_bytes));
+            // What ran into the handshake is JSON text, read as a record under JSON; under
+            // MessagePack it cannot be a message of the connection and is left out (the
+            // finding shows it).
+            if let (Some(rest), HubProtocol::Json) = (run_on, opts.protocol) {
+                messages.push(format!("{rest}\u{1e}"));
+            }
             messages.push(reader.take_remaining());
             Ok(messages)
         }
@@ -237,6 +244,27 @@ pub(super) async fn handshake(
             format!("bad handshake response {handshake:?}: {e}"),
         )),
     }
+}
+
+/// The handshake response of a record that holds more than one JSON value (`{}{"type":6}`: a
+/// server that forgot the separator after `{}`), split after the first value, which is a
+/// `PRO-HANDSHAKE` finding; the rest is taken as the first hub message. A record that is one
+/// value, or does not begin with an object, is returned whole for the parser to judge.
+fn split_handshake<'a>(record: &'a str, shared: &Mutex<Shared>) -> (&'a str, Option<&'a str>) {
+    let mut values = serde_json::Deserializer::from_str(record).into_iter::<serde_json::Value>();
+    let end = match values.next() {
+        Some(Ok(serde_json::Value::Object(_))) => values.byte_offset(),
+        _ => return (record, None),
+    };
+    let (first, rest) = record.split_at(end);
+    if rest.trim().is_empty() {
+        return (record, None);
+    }
+    lock(shared).find(
+        "PRO-HANDSHAKE",
+        format!("the handshake response {first:?} has no record separator: {record:?}; read as {first:?} then {rest:?}"),
+    );
+    (first, Some(rest))
 }
 
 /// `POST {url}/negotiate?negotiateVersion=1[&useStatefulReconnect=true]` over HTTP/1.1 (TLS
@@ -276,10 +304,30 @@ pub(super) async fn negotiate(
             "PRO-NEGOTIATE",
             format!("negotiate answered an error: {e}"),
         )),
-        Err(e) => Err(ClientError::protocol(
-            "PRO-NEGOTIATE",
-            format!("bad negotiate response ({e}): {body:?}"),
-        )),
+        Err(e) => match without_token(&body) {
+            // Only the token is missing: the connection can still be opened without one (as
+            // with skip_negotiation); `Client` records the deviation and goes on.
+            Some(r) => Ok(r),
+            None => Err(ClientError::protocol(
+                "PRO-NEGOTIATE",
+                format!("bad negotiate response ({e}): {body:?}"),
+            )),
+        },
+    }
+}
+
+/// A version-1 negotiate response that lacks only its `connectionToken`, read with an empty
+/// one (which `Client` takes as none).
+fn without_token(body: &str) -> Option<NegotiateResponse> {
+    let mut value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let object = value.as_object_mut()?;
+    if object.contains_key("connectionToken") {
+        return None;
+    }
+    object.insert("connectionToken".into(), "".into());
+    match NegotiateReply::parse(&value.to_string()).ok()? {
+        NegotiateReply::Negotiated(r) if r.url.is_none() => Some(r),
+        _ => None,
     }
 }
 

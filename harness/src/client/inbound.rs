@@ -78,6 +78,9 @@ impl Reader {
             Ok(Message::Binary(b)) if self.records.protocol() == HubProtocol::MessagePack => {
                 s.log(Direction::In, FrameKind::MessagePack, &msgpack_text(&b));
                 s.heard();
+                if let Some(wake) = self.past_a_bad_prefix(s, &b) {
+                    return Flow { wake, stop: false };
+                }
                 self.records.push(&b);
                 self.drain(s)
             }
@@ -122,6 +125,30 @@ impl Reader {
         }
     }
 
+    /// A frame that starts a message with a length prefix no reader can end (a VarInt still
+    /// continued at its fifth byte), when the rest of the frame is one whole hub message: read
+    /// as that message, a `PRO-MSGPACK-FRAMING` finding, so the reading goes on (what follows
+    /// an unreadable prefix can be found again only at a frame's start). `None` otherwise:
+    /// the frame goes to the reader, which stops on the prefix as .NET closes.
+    fn past_a_bad_prefix(&mut self, s: &mut Shared, frame: &[u8]) -> Option<bool> {
+        const PREFIX_MAX: usize = 5;
+        if self.records.pending_len() > 0 || frame.len() <= PREFIX_MAX {
+            return None;
+        }
+        let e = hubspec_wire::msgpack::parse_length_prefix(frame).err()?;
+        let message = HubMessage::parse_msgpack(&frame[PREFIX_MAX..]).ok()?;
+        let shown = message.to_wire();
+        let shown = shown.trim_end_matches('\u{1e}');
+        s.find(
+            "PRO-MSGPACK-FRAMING",
+            format!(
+                "a bad length prefix ({e}) in {}; the rest of the frame read as {shown:?}",
+                hex(&frame[..PREFIX_MAX])
+            ),
+        );
+        Some(handle_message(s, message, shown))
+    }
+
     /// Handles every complete message. A message over the cap (or bytes that never reach a
     /// separator) or a bad MessagePack length prefix stops the reading for good, as .NET
     /// closes the connection.
@@ -138,7 +165,11 @@ impl Reader {
                 }
                 Ok(None) => return flow,
                 Err(ProtocolError::InvalidUtf8) => {
-                    s.find("PRO-WELL-FORMED", "a record is not valid UTF-8");
+                    s.unreadable(
+                        "PRO-WELL-FORMED",
+                        "(bytes that are not UTF-8)",
+                        "a record is not valid UTF-8; it was dropped".into(),
+                    );
                 }
                 Err(ProtocolError::RecordTooLarge { limit }) => {
                     let (rule, what) = match protocol {
@@ -299,16 +330,46 @@ pub(super) fn handle_msgpack(s: &mut Shared, payload: &[u8]) -> bool {
             let shown = message.to_wire();
             handle_message(s, message, shown.trim_end_matches('\u{1e}'))
         }
-        Err(e) => {
-            s.find(
-                "PRO-MSGPACK-WELL-FORMED",
-                format!(
-                    "a MessagePack message that is not a hub message ({e}): {}",
-                    hex(payload)
-                ),
-            );
-            false
+        Err(e) => match headers_as_map(payload).and_then(|p| HubMessage::parse_msgpack(&p).ok()) {
+            // Headers are optional (an empty map when there are none): an empty array in their
+            // place hides nothing, so the message is read without them.
+            Some(message) => {
+                let shown = message.to_wire();
+                let shown = shown.trim_end_matches('\u{1e}');
+                s.find(
+                    "PRO-MSGPACK-WELL-FORMED",
+                    format!(
+                        "a MessagePack message whose headers are an empty array, not a map ({e}): {}; read without headers as {shown:?}",
+                        hex(payload)
+                    ),
+                );
+                handle_message(s, message, shown)
+            }
+            None => {
+                s.unreadable(
+                    "PRO-MSGPACK-WELL-FORMED",
+                    &hex(payload),
+                    format!(
+                        "a MessagePack message that is not a hub message ({e}): {}; it was dropped",
+                        hex(payload)
+                    ),
+                );
+                false
+            }
+        },
+    }
+}
+
+/// `payload` with its headers read as an empty map, when they are an empty array: a message
+/// array (`0x91`–`0x9f`), a message type (a positive fixint), then `0x90` where `0x80` belongs.
+fn headers_as_map(payload: &[u8]) -> Option<Vec<u8>> {
+    match payload {
+        [0x91..=0x9f, 0x01..=0x7f, 0x90, ..] => {
+            let mut fixed = payload.to_vec();
+            fixed[2] = 0x80;
+            Some(fixed)
         }
+        _ => None,
     }
 }
 
@@ -317,27 +378,93 @@ pub(super) fn handle_msgpack(s: &mut Shared, payload: &[u8]) -> bool {
 pub(super) fn handle_record(s: &mut Shared, record: &str) -> bool {
     match HubMessage::parse(record) {
         Ok(message) => handle_message(s, message, record),
-        Err(e) => {
-            s.find(
-                "PRO-WELL-FORMED",
-                format!("a record that is not a hub message ({e}): {record:?}"),
-            );
-            false
+        Err(e) => match closed(record).and_then(|r| Some((HubMessage::parse(&r).ok()?, r))) {
+            // Cut short but whole up to its end: read as far as it goes, so what it carried
+            // still counts (the finding is the deviation, not the loss of the message).
+            Some((message, repaired)) => {
+                s.find(
+                    "PRO-WELL-FORMED",
+                    format!("a record cut short ({e}): {record:?}; read as {repaired:?}"),
+                );
+                handle_message(s, message, &repaired)
+            }
+            None => {
+                s.unreadable(
+                    "PRO-WELL-FORMED",
+                    record,
+                    format!("a record that is not a hub message ({e}): {record:?}; it was dropped"),
+                );
+                false
+            }
+        },
+    }
+}
+
+/// A JSON text cut short after a complete value inside its objects and arrays, with the
+/// closing brackets it lacks: `{"a":[1` becomes `{"a":[1]}`. `None` when nothing is open, or
+/// the text ends inside a string, after a key or after a comma (what is missing there cannot
+/// be known).
+fn closed(text: &str) -> Option<String> {
+    let mut open = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    let mut last = ' ';
+    for c in text.chars() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                '"' => in_string = true,
+                '{' => open.push('}'),
+                '[' => open.push(']'),
+                '}' | ']' => {
+                    open.pop()?;
+                }
+                _ => {}
+            }
+        }
+        if !c.is_whitespace() {
+            last = c;
         }
     }
+    if in_string || open.is_empty() || matches!(last, ',' | ':') {
+        return None;
+    }
+    Some(text.chars().chain(open.into_iter().rev()).collect())
 }
 
 /// Routes one parsed message (`record`: how findings show it); returns whether a waiter
 /// should wake.
 fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
+    s.read_since_unread = true;
     let is_sequence = matches!(message, HubMessage::Sequence { .. });
+    let mut resumed = false;
     if s.resume == ResumePhase::AwaitingFirst && !matches!(message, HubMessage::Ping) {
         s.resume = ResumePhase::AwaitingSequence;
         if !is_sequence {
+            // The server replays without saying from where: taken to resume right after the
+            // last message our Acks confirmed, the oldest it may still hold, so what it
+            // replays is still read (and a replay we already had is still dropped).
+            let from = s.last_ack_sent + 1;
             s.find(
                 "PRO-SEQUENCE",
-                format!("the first message after the resume is not a Sequence: {record:?}"),
+                format!(
+                    "the first message after the resume is not a Sequence: {record:?}; read as if a Sequence {from} had come first"
+                ),
             );
+            if let Some(buffer) = s.buffer.as_mut() {
+                if buffer
+                    .receive(&HubMessage::Sequence { sequence_id: from })
+                    .is_ok()
+                {
+                    s.resume = ResumePhase::Resumed;
+                    resumed = true;
+                }
+            }
         }
     }
     if let Some(buffer) = s.buffer.as_mut() {
@@ -349,7 +476,7 @@ fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
                     s.resume = ResumePhase::Resumed;
                     return true;
                 }
-                return false;
+                return resumed;
             }
             Err(e) => {
                 // A Sequence past the next message this client expects is well-formed: it
@@ -362,7 +489,7 @@ fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
                     "PRO-SEQUENCE"
                 };
                 s.find(rule, format!("{e}: {record:?}"));
-                return false;
+                return resumed;
             }
         }
     }
@@ -394,9 +521,11 @@ fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
             target, arguments, ..
         } => {
             if s.received.len() >= s.received_cap {
+                // Dropped at our cap: what the step then misses is this finding's doing.
                 let cap = s.received_cap;
-                s.find(
+                s.unreadable(
                     "PRO-RESPONSIVE",
+                    record,
                     format!(
                         "more than {cap} messages queued without being read; dropped {record:?}"
                     ),
@@ -417,7 +546,7 @@ fn handle_message(s: &mut Shared, message: HubMessage, record: &str) -> bool {
         // ("future protocol changes can add message types").
         _ => {}
     }
-    false
+    resumed
 }
 
 #[cfg(test)]
@@ -523,6 +652,96 @@ mod tests {
         assert!(!handle_record(&mut s, r#"{"type":"#));
         assert!(!handle_record(&mut s, r#"{"type":1,"target":5}"#));
         assert_eq!(rules(&mut s), vec!["PRO-WELL-FORMED", "PRO-WELL-FORMED"]);
+    }
+
+    #[test]
+    fn a_record_cut_short_is_read_as_far_as_it_goes() {
+        let mut s = shared();
+        let cut = r#"{"type":1,"target":"Receive","arguments":["m"]"#;
+        assert!(handle_record(&mut s, cut), "its message still counts");
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("m"));
+        let findings = s.take_findings();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, "PRO-WELL-FORMED");
+        assert!(findings[0].detail.contains("cut short"), "{findings:?}");
+        assert_eq!(s.unread_count, 0, "nothing was lost");
+    }
+
+    #[test]
+    fn only_a_text_cut_after_a_whole_value_is_closed() {
+        assert_eq!(
+            closed(r#"{"a":[1,{"b":"}"}"#).as_deref(),
+            Some(r#"{"a":[1,{"b":"}"}]}"#)
+        );
+        assert_eq!(
+            closed(r#"{"a":"x\"y""#).as_deref(),
+            Some(r#"{"a":"x\"y"}"#),
+            "an escaped quote does not end the string"
+        );
+        assert_eq!(closed(r#"{"a":"open"#), None, "inside a string");
+        assert_eq!(closed(r#"{"a":1,"#), None, "after a comma");
+        assert_eq!(closed(r#"{"a":"#), None, "after a key");
+        assert_eq!(closed(r#"{"a":1}"#), None, "nothing open");
+        assert_eq!(closed(r#"]"a":1}"#), None, "closes what is not open");
+    }
+
+    #[test]
+    fn an_unreadable_record_is_dropped_and_remembered_for_what_waited_on_it() {
+        let mut s = shared();
+        assert!(!handle_record(&mut s, "\u{1}<html>"));
+        assert_eq!(s.unread_count, 1);
+        let unread = s.unread_since(0).expect("what came instead");
+        assert_eq!(unread.rule, "PRO-WELL-FORMED");
+        assert_eq!(unread.excerpt, r#""\u{1}<html>""#);
+        // A readable message since, and nothing unreadable after the wait began: not blamed.
+        handle_record(&mut s, r#"{"type":6}"#);
+        assert!(s.unread_since(1).is_none());
+        let long = "x".repeat(500);
+        assert!(!handle_record(&mut s, &long));
+        let excerpt = &s.unread_since(1).unwrap().excerpt;
+        assert!(excerpt.len() < 100 && excerpt.ends_with("…\""), "{excerpt}");
+    }
+
+    #[test]
+    fn messagepack_headers_sent_as_an_empty_array_are_read_as_none() {
+        let mut s = shared();
+        let receive = HubMessage::invocation(None, "Receive", vec![json!("m")]);
+        let mut bytes = HubProtocol::MessagePack.encode(&receive);
+        let (prefix, _) = hubspec_wire::msgpack::parse_length_prefix(&bytes)
+            .unwrap()
+            .unwrap();
+        assert_eq!(bytes[prefix + 2], 0x80, "an empty headers map");
+        bytes[prefix + 2] = 0x90;
+        assert!(handle_msgpack(&mut s, &bytes[prefix..]));
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("m"));
+        assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-WELL-FORMED"]);
+        assert_eq!(s.unread_count, 0);
+    }
+
+    #[test]
+    fn a_frame_whose_length_prefix_never_ends_is_read_as_the_message_after_it() {
+        let mut s = shared();
+        let mut reader = Reader::new(HubProtocol::MessagePack.reader(Some(1024)));
+        let receive = HubMessage::invocation(None, "Receive", vec![json!("m")]);
+        let bytes = HubProtocol::MessagePack.encode(&receive);
+        let (prefix, _) = hubspec_wire::msgpack::parse_length_prefix(&bytes)
+            .unwrap()
+            .unwrap();
+        let mut bad = vec![0x80; 5];
+        bad.extend_from_slice(&bytes[prefix..]);
+        let flow = reader.frame(&mut s, Ok(Message::binary(bad)));
+        assert_eq!(
+            flow,
+            Flow {
+                wake: true,
+                stop: false
+            }
+        );
+        assert_eq!(s.received.pop_front().unwrap().payload(), Some("m"));
+        assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-FRAMING"]);
+        // The next frame is read as usual.
+        assert!(reader.frame(&mut s, packed(&receive)).wake);
+        assert_eq!(rules(&mut s), Vec::<&str>::new());
     }
 
     #[test]
@@ -669,16 +888,38 @@ mod tests {
     }
 
     #[test]
-    fn a_first_message_after_a_resume_that_is_not_a_sequence_is_pro_sequence() {
+    fn a_first_message_after_a_resume_that_is_not_a_sequence_is_pro_sequence_and_still_read() {
         let mut s = resumed_stateful();
-        let wake = handle_record(&mut s, r#"{"type":1,"target":"Receive","arguments":["m"]}"#);
-        assert!(!wake, "dropped until the Sequence");
-        assert!(s.received.is_empty());
-        assert_eq!(s.resume, ResumePhase::AwaitingSequence);
-        assert_eq!(rules(&mut s), vec!["PRO-SEQUENCE"]);
-        // The Sequence that comes later still completes the resume, with no second finding.
-        assert!(handle_record(&mut s, r#"{"type":9,"sequenceId":1}"#));
+        let m = |n: u8| format!(r#"{{"type":1,"target":"Receive","arguments":["m{n}"]}}"#);
+        // Before the drop: m1 and m2 read, and our Acks confirmed m1 only.
+        s.resume = ResumePhase::Idle;
+        s.buffer = Some(MessageBuffer::default());
+        assert!(handle_record(&mut s, &m(1)) && handle_record(&mut s, &m(2)));
+        s.last_ack_sent = 1;
+        s.resumed();
+        s.buffer.as_mut().unwrap().resend();
+        s.received.clear();
+        // The server replays m2 and m3 without a Sequence: read as if Sequence 2 came first,
+        // so m2 is a replay we had and m3 is new.
+        let wake = handle_record(&mut s, &m(2));
+        assert!(wake, "the resume is complete: its waiter wakes");
         assert_eq!(s.resume, ResumePhase::Resumed);
+        assert!(handle_record(&mut s, &m(3)));
+        let got: Vec<_> = s
+            .received
+            .drain(..)
+            .map(|r| r.payload().map(String::from))
+            .collect();
+        assert_eq!(got, vec![Some("m3".to_string())]);
+        let findings = s.take_findings();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, "PRO-SEQUENCE");
+        assert!(
+            findings[0].detail.contains("as if a Sequence 2"),
+            "{findings:?}"
+        );
+        // A Sequence that comes later anyway is no second finding.
+        handle_record(&mut s, r#"{"type":9,"sequenceId":4}"#);
         assert_eq!(rules(&mut s), Vec::<&str>::new());
     }
 
@@ -764,7 +1005,7 @@ mod tests {
     fn malformed_messagepack_is_a_msgpack_finding_and_a_bad_prefix_stops_the_reading() {
         let mut s = shared();
         let mut reader = Reader::new(HubProtocol::MessagePack.reader(Some(1024)));
-        // Headers that are an array: the message is dropped, the reading goes on.
+        // Headers that are an array: read without them, and the reading goes on.
         let bad = hubspec_wire::msgpack::frame(&[0x96, 0x01, 0x90, 0xc0, 0xa1, b'R', 0x90, 0x90]);
         assert!(!reader.frame(&mut s, Ok(Message::binary(bad))).stop);
         assert_eq!(rules(&mut s), vec!["PRO-MSGPACK-WELL-FORMED"]);

@@ -112,6 +112,35 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// A message the reader had to drop because it could not be read (a record that is not a hub
+/// message and could not be repaired, bytes that are not UTF-8, MessagePack that is not a hub
+/// message): what arrived instead of it, for the finding a lost message or a missing
+/// Completion is then blamed on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unread {
+    /// The rule the unreadable message breaks (`PRO-WELL-FORMED`, `PRO-MSGPACK-WELL-FORMED`).
+    pub rule: &'static str,
+    /// Its first bytes, escaped and cut at [`UNREAD_EXCERPT_MAX`] characters.
+    pub excerpt: String,
+}
+
+/// The most characters of an unreadable message an [`Unread`] keeps.
+pub const UNREAD_EXCERPT_MAX: usize = 80;
+
+impl Unread {
+    /// An unreadable message breaking `rule`, whose text (or hex) is `text`.
+    pub(super) fn new(rule: &'static str, text: &str) -> Self {
+        let mut excerpt: String = text.chars().take(UNREAD_EXCERPT_MAX).collect();
+        if excerpt.len() < text.len() {
+            excerpt.push('…');
+        }
+        Unread {
+            rule,
+            excerpt: format!("{excerpt:?}"),
+        }
+    }
+}
+
 /// Whether the transport is up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Transport {
@@ -173,6 +202,13 @@ pub(super) struct Shared {
     pub(super) received_cap: usize,
     findings: Vec<Finding>,
     findings_dropped: usize,
+    /// The last message dropped as unreadable, and how many were dropped since the connection
+    /// opened: a session compares the count step by step, an invocation before and after it
+    /// waits (see [`Unread`]).
+    pub(super) unread: Option<Unread>,
+    pub(super) unread_count: u64,
+    /// Whether a message was read after the last unreadable one.
+    pub(super) read_since_unread: bool,
     pub(super) transport: Transport,
     /// The server's Close message, if it sent one: (error, allowReconnect).
     pub(super) server_close: Option<(Option<String>, bool)>,
@@ -180,6 +216,9 @@ pub(super) struct Shared {
     /// The stateful reconnect buffer, when stateful reconnect is in use.
     pub(super) buffer: Option<MessageBuffer>,
     pub(super) resume: ResumePhase,
+    /// The highest sequence id our Acks have stated (0: none yet): where a server that
+    /// replays without a Sequence is taken to resume from (see `inbound::handle_message`).
+    pub(super) last_ack_sent: i64,
     /// The hub protocol asked for in the handshake.
     pub(super) protocol: HubProtocol,
 }
@@ -197,6 +236,9 @@ impl Shared {
             received_cap: opts.queue_capacity.max(16),
             findings: Vec::new(),
             findings_dropped: 0,
+            unread: None,
+            unread_count: 0,
+            read_since_unread: true,
             transport: Transport::Open,
             server_close: None,
             ending: Ending::NotYet {
@@ -204,6 +246,7 @@ impl Shared {
             },
             buffer: None,
             resume: ResumePhase::Idle,
+            last_ack_sent: 0,
             protocol: opts.protocol,
         }
     }
@@ -245,6 +288,23 @@ impl Shared {
         } else {
             self.findings_dropped += 1;
         }
+    }
+
+    /// A message is dropped (it could not be read, or the receive queue is full): a finding of
+    /// `rule`, and remembered as what arrived instead of what was awaited.
+    pub(super) fn unreadable(&mut self, rule: &'static str, text: &str, detail: String) {
+        self.find(rule, detail);
+        self.unread = Some(Unread::new(rule, text));
+        self.unread_count += 1;
+        self.read_since_unread = false;
+    }
+
+    /// Why a wait that began when [`Shared::unread_count`] was `before` got nothing: an
+    /// unreadable message came since, or is the last thing the server sent. `None` when
+    /// everything that came was read.
+    pub(super) fn unread_since(&self, before: u64) -> Option<&Unread> {
+        let blame = self.unread_count > before || !self.read_since_unread;
+        self.unread.as_ref().filter(|_| blame)
     }
 
     /// The findings so far, emptying the list; findings over the cap are summed up in one.

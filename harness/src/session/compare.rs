@@ -154,7 +154,50 @@ impl<'a> Run<'a> {
                 results_as_read: BTreeMap::new(),
             },
             frames,
+            tolerated: false,
         });
+    }
+
+    /// Records a protocol deviation at step `index` that did not prevent observation: a
+    /// finding of `rules` (see [`Divergence::tolerated`]), not a divergence of the history.
+    pub(super) fn note(
+        &mut self,
+        index: usize,
+        rules: Vec<&'static str>,
+        observed: String,
+        frames: Vec<RawFrame>,
+    ) {
+        self.push(
+            index,
+            DivergenceKind::Protocol,
+            rules,
+            "the hub protocol, followed to the letter".into(),
+            observed,
+            frames,
+        );
+        self.divergences.last_mut().expect("just pushed").tolerated = true;
+    }
+
+    /// A message of step `index` could not be read (it broke `rule`, a finding of its own): what
+    /// the step misses because of it — an expected message lost, a barrier marker that never
+    /// came, an order that cannot be told — says nothing about the hub's semantics, so those
+    /// divergences of the step are blamed on `rule` first. The case is then judged *blocked*
+    /// by `rule`, never failed on a rule of its own.
+    pub(super) fn unreadable(&mut self, index: usize, rule: &'static str) {
+        let step = index + 1;
+        for d in self.divergences.iter_mut().filter(|d| {
+            d.step == step
+                && !d.tolerated
+                && matches!(
+                    d.kind,
+                    DivergenceKind::Lost
+                        | DivergenceKind::BrokenBarrier
+                        | DivergenceKind::Reordered
+                )
+        }) {
+            d.rules.retain(|r| *r != rule);
+            d.rules.insert(0, rule);
+        }
     }
 
     /// Moves the divergence just pushed (a wrong result) before the broken barriers of its
@@ -773,6 +816,52 @@ mod tests {
         assert_eq!(d.rules, vec!["SND-CALLER"]);
         assert_eq!(d.expected, "c1 <= \"m1\"");
         assert_eq!(d.observed, "c1 receives nothing");
+    }
+
+    /// A send to the caller whose message never comes, with a record of step `unreadable_at`
+    /// (0-based) dropped as unreadable: what the run comes to.
+    fn lost_send_with_an_unreadable_record_at(unreadable_at: usize) -> Finished {
+        let ops = [connect(), send(1, Selector::Caller, "m1")];
+        let expected = expected(Spec::default(), &ops);
+        let names = Names::new(PREFIX.into());
+        let mut run = Run::new(&ops, &expected);
+        for index in 0..ops.len() {
+            play(&mut run, &names, index, &[]);
+            if index == unreadable_at {
+                run.note(
+                    index,
+                    vec!["PRO-WELL-FORMED"],
+                    "c1: not JSON".into(),
+                    no_frames(),
+                );
+                run.unreadable(index, "PRO-WELL-FORMED");
+            }
+        }
+        run.finish()
+    }
+
+    #[test]
+    fn a_loss_at_a_step_that_dropped_an_unreadable_record_is_blamed_on_its_protocol_rule() {
+        let f = lost_send_with_an_unreadable_record_at(1);
+        assert_eq!(
+            kinds(&f),
+            vec![(2, DivergenceKind::Lost), (2, DivergenceKind::Protocol)]
+        );
+        let (lost, note) = (&f.divergences[0], &f.divergences[1]);
+        assert_eq!(lost.rules, vec!["PRO-WELL-FORMED", "SND-CALLER"]);
+        assert!(!lost.tolerated);
+        assert!(note.tolerated, "the deviation itself is read past");
+        assert_eq!(note.rules, vec!["PRO-WELL-FORMED"]);
+    }
+
+    #[test]
+    fn a_step_without_an_unreadable_record_keeps_its_blame() {
+        let f = lost_send_with_an_unreadable_record_at(0);
+        assert_eq!(
+            kinds(&f),
+            vec![(1, DivergenceKind::Protocol), (2, DivergenceKind::Lost)]
+        );
+        assert_eq!(f.divergences[1].rules, vec!["SND-CALLER"]);
     }
 
     #[test]
