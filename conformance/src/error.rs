@@ -8,7 +8,7 @@ use hubspec_harness::HarnessError;
 pub enum SuiteError {
     /// Nothing answers at the target's URL, or it does not speak SignalR well enough to run a
     /// case: `rule` names the `PRO-` rule the first exchange broke, when one does.
-    #[error("the target cannot be reached: {detail}")]
+    #[error("{}", unreachable_text(detail, *rule))]
     Unreachable {
         /// What failed, with the URL.
         detail: String,
@@ -30,4 +30,41 @@ pub enum SuiteError {
     /// The harness refused to run (invalid history, missing capability).
     #[error(transparent)]
     Harness(#[from] HarnessError),
+}
+
+/// A target that broke a protocol rule on its first exchange did answer: say so, and name the
+/// rule, rather than calling it unreachable.
+fn unreachable_text(detail: &str, rule: Option<&'static str>) -> String {
+    match rule {
+        Some(rule) => {
+            format!("the target answers but breaks {rule} before any case can run: {detail}")
+        }
+        None => format!("the target cannot be reached: {detail}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SuiteError;
+
+    #[test]
+    fn a_target_that_answers_with_a_protocol_break_is_not_called_unreachable() {
+        let broke = SuiteError::Unreachable {
+            detail: "http://127.0.0.1:5000/hub: GetConnectionId: got 'garbage'".into(),
+            rule: Some("PRO-WELL-FORMED"),
+        };
+        assert_eq!(
+            broke.to_string(),
+            "the target answers but breaks PRO-WELL-FORMED before any case can run: \
+             http://127.0.0.1:5000/hub: GetConnectionId: got 'garbage'"
+        );
+        let silent = SuiteError::Unreachable {
+            detail: "http://127.0.0.1:1/hub".into(),
+            rule: None,
+        };
+        assert_eq!(
+            silent.to_string(),
+            "the target cannot be reached: http://127.0.0.1:1/hub"
+        );
+    }
 }
