@@ -30,6 +30,8 @@
 //!   they perturb the hub (`FaultState` for `state`, `WireFaults` for `connection` and
 //!   `server`); nothing outside it tests which fault is on.
 //! - [`error`]: the crate's error type, [`RefHubError`].
+//! - [`redis_server`]: a real `redis-server` on a free loopback port, ended on drop, for
+//!   tests and embedded clusters.
 //!
 //! **Architecture invariant:** refhub never decides who is in a group or who receives a
 //! send; it asks the model. Faults perturb the operations given to the model (or the wire),
@@ -47,6 +49,7 @@ mod connection;
 mod dispatch;
 pub mod error;
 pub mod faults;
+pub mod redis_server;
 mod rooms;
 mod server;
 mod state;
