@@ -24,6 +24,12 @@
 //! - Ack `[id: int32]`;
 //! - Completion (client results) `[protocol: str, bin]`.
 //!
+//! One refhub extension, which ASP.NET Core's readers skip ("Any additional items are
+//! discarded"): an Invocation may carry its publishing node's name as the item after the ones
+//! above (`[excluded, map, origin]`, or 5 items with a return address), so that a node that
+//! delivered a send to its own members at once can skip its own publication when Redis echoes
+//! it back.
+//!
 //! Reading follows `RedisProtocol`: an array shorter than its minimum is "Insufficient items in
 //! … array."; longer arrays are accepted and their extra items ignored (a later server may add
 //! some); an Invocation reads its return address only when it has more than 3 items. Anything
@@ -180,6 +186,8 @@ pub struct Invocation {
     pub serializations: Vec<(String, Vec<u8>)>,
     /// Where a client result goes, for an invocation that expects one.
     pub return_address: Option<ReturnAddress>,
+    /// The publishing node's name (refhub's extension item; ASP.NET Core nodes write none).
+    pub origin: Option<String>,
 }
 
 /// The two extra items of an invocation that expects a client result.
@@ -203,7 +211,8 @@ impl Invocation {
     /// The payload's bytes, as `RedisProtocol.WriteInvocation` writes them.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        array_len(&mut out, if self.return_address.is_some() { 4 } else { 2 });
+        let items = if self.return_address.is_some() { 4 } else { 2 };
+        array_len(&mut out, items + usize::from(self.origin.is_some()));
         array_len(&mut out, self.excluded.len());
         for id in &self.excluded {
             string(&mut out, id);
@@ -216,6 +225,9 @@ impl Invocation {
         if let Some(address) = &self.return_address {
             optional_string(&mut out, address.invocation_id.as_deref());
             optional_string(&mut out, address.return_channel.as_deref());
+        }
+        if let Some(origin) = &self.origin {
+            string(&mut out, origin);
         }
         out
     }
@@ -250,10 +262,16 @@ impl Invocation {
         } else {
             None
         };
+        let origin = if length == 3 || length > 4 {
+            read_string(rd, KIND, "origin")?
+        } else {
+            None
+        };
         Ok(Self {
             excluded,
             serializations,
             return_address,
+            origin,
         })
     }
 }
@@ -559,6 +577,7 @@ mod tests {
             excluded: excluded.iter().map(|id| id.to_string()).collect(),
             serializations: vec![("p1".into(), vec![0x2A]), ("p2".into(), vec![0x2A])],
             return_address: None,
+            origin: None,
         };
         (invocation, bytes)
     }
@@ -610,6 +629,23 @@ mod tests {
         let (invocation, mut bytes) = invocation(&["a"]);
         bytes[0] = 0x93;
         bytes.push(0xC0);
+        assert_eq!(Invocation::decode(&bytes), Ok(invocation));
+    }
+
+    #[test]
+    fn refhubs_origin_item_follows_aspnetcores_items_and_round_trips() {
+        let (mut invocation, aspnet) = invocation(&["a"]);
+        invocation.origin = Some("n1".into());
+        let bytes = invocation.encode();
+        assert_eq!(bytes[0], 0x93);
+        assert_eq!(&bytes[1..], [&aspnet[1..], &[0xA2, b'n', b'1']].concat());
+        assert_eq!(Invocation::decode(&bytes).as_ref(), Ok(&invocation));
+        invocation.return_address = Some(ReturnAddress {
+            invocation_id: Some("7".into()),
+            return_channel: Some("r".into()),
+        });
+        let bytes = invocation.encode();
+        assert_eq!(bytes[0], 0x95);
         assert_eq!(Invocation::decode(&bytes), Ok(invocation));
     }
 
@@ -747,6 +783,7 @@ mod tests {
                 excluded,
                 serializations: vec![("json".into(), body.clone()), ("messagepack".into(), body)],
                 return_address: None,
+                origin: None,
             };
             prop_assert_eq!(Invocation::decode(&invocation.encode()), Ok(invocation));
         }
