@@ -237,3 +237,54 @@ async fn a_node_without_redis_fails_to_start_with_the_reason() {
     let error = RefHub::start(config).await.expect_err("no Redis there");
     assert!(error.to_string().contains(&url), "{error}");
 }
+
+/// A `hubspec-refhub` process, killed and waited on drop.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_binary_joins_the_cluster_with_redis_and_node_name() {
+    use std::io::BufRead as _;
+    let cluster = Cluster::start().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hubspec-refhub"))
+        .args(["--listen", "127.0.0.1:0", "--redis", &cluster.redis.url()])
+        .args(["--node-name", "node-bin"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run hubspec-refhub");
+    let stdout = child.stdout.take().unwrap();
+    let _process = Process(child);
+    let read = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| line)
+    });
+    let url = tokio::time::timeout(WAIT, read)
+        .await
+        .expect("the node prints its URL")
+        .unwrap()
+        .unwrap();
+    let mut c = Client::connect(&crate::client::Url(url.trim().to_owned()), None, false).await;
+    cluster.ready(&c).await;
+    let mut redis = cluster.redis().await;
+    let acks: Vec<String> = redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .arg("*:internal:ack:node-bin")
+        .query_async(&mut redis)
+        .await
+        .expect("PUBSUB CHANNELS");
+    assert_eq!(acks, [format!("{DEFAULT_HUB_NAME}:internal:ack:node-bin")]);
+    let mut b1 = Client::connect(&cluster.b, None, false).await;
+    b1.ok("SendToAll", json!(["hello"])).await;
+    assert_eq!(barrier(&mut b1, &mut c, "m1").await, ["hello"]);
+    cluster.shutdown().await;
+}
