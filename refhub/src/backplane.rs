@@ -30,7 +30,8 @@
 //! handshake, so in that moment a remote add by its id is taken for an unknown id (ASP.NET Core
 //! has the same window); `SendToGroups` across nodes gives one copy per listed group, whatever
 //! `groups_fanout` says; a remote add or remove completes out of the order of the caller's later
-//! invocations (they do not wait for its ack).
+//! invocations (they do not wait for its ack); a node whose local connections are all
+//! suspended has no stand-in caller for what other nodes send, so its suspended members miss it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -554,13 +555,19 @@ fn receive(st: &mut State, channel: &str, payload: &[u8]) {
 }
 
 /// A local connection that can stand as the caller of a send that came from another node:
-/// only selectors that do not depend on the caller are used for those.
+/// only selectors that do not depend on the caller are used for those. A core connection is
+/// preferred, as an operation is judged by the profile of its caller's endpoint.
 fn stand_in_caller(st: &State) -> Option<ConnId> {
-    st.entries
-        .keys()
-        .copied()
-        .filter(|id| st.hub.is_connected(*id))
+    let connected = || {
+        st.entries
+            .keys()
+            .copied()
+            .filter(|id| st.hub.is_connected(*id))
+    };
+    connected()
+        .filter(|id| !st.classic.contains(*id))
         .min()
+        .or_else(|| connected().min())
 }
 
 fn local_target(st: &State, id: &str) -> Target {
