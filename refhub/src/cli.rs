@@ -49,6 +49,16 @@ pub struct ServeArgs {
     /// completes as cancelled, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub classic_ack_timeout_ms: u64,
+    /// Serve as a node of a cluster whose nodes share this Redis (`redis://127.0.0.1:6379`),
+    /// speaking ASP.NET Core's Redis backplane protocol.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// This node's server name on the backplane (default: `refhub_` and a random id).
+    #[arg(long, value_name = "NAME", requires = "redis")]
+    pub node_name: Option<String>,
+    /// The backplane's channel prefix: the hub's .NET type name for ASP.NET Core nodes.
+    #[arg(long, value_name = "NAME", requires = "redis", default_value = crate::backplane::DEFAULT_HUB_NAME)]
+    pub backplane_hub: String,
     /// List the faults with the rules each breaks, and exit.
     #[arg(long)]
     pub list_faults: bool,
@@ -70,6 +80,16 @@ impl ServeArgs {
             max_group_name_bytes: self.max_group_name_bytes,
             max_invocations_per_second: self.max_invocations_per_sec,
             classic_ack_timeout: Duration::from_millis(self.classic_ack_timeout_ms),
+            backplane: self.redis.as_ref().map(|url| {
+                let name = self
+                    .node_name
+                    .clone()
+                    .unwrap_or_else(|| format!("refhub_{}", uuid::Uuid::new_v4().simple()));
+                crate::backplane::BackplaneConfig {
+                    hub_name: self.backplane_hub.clone(),
+                    ..crate::backplane::BackplaneConfig::new(url, name)
+                }
+            }),
             ..RefHubConfig::default()
         }
     }

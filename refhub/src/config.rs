@@ -67,6 +67,8 @@ pub struct RefHubConfig {
     /// Classic endpoint: the messages kept per connection for a reconnect's replay (the 2.x
     /// `DefaultMessageBufferSize`, 1000, which is per topic there).
     pub classic_replay_messages: usize,
+    /// A node of a cluster on a Redis backplane (`--redis`); `None`: a single hub.
+    pub backplane: Option<crate::backplane::BackplaneConfig>,
 }
 
 impl Default for RefHubConfig {
@@ -90,6 +92,7 @@ impl Default for RefHubConfig {
             max_queued_messages: 100_000,
             classic_ack_timeout: Duration::from_secs(30),
             classic_replay_messages: hubspec_wire::classic::replay::DEFAULT_CAPACITY,
+            backplane: None,
         }
     }
 }

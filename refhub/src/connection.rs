@@ -604,11 +604,12 @@ fn handle(
         } => {
             let wire = WireFaults(&shared.config.faults);
             let unknown = !dispatch::method_names().any(|m| m.eq_ignore_ascii_case(&target));
-            let performed = match dispatch::bind(&target, &arguments) {
+            let mut performed = match dispatch::bind(&target, &arguments) {
                 Ok(call) => st.invoke(conn, call, &target),
                 Err(error) => crate::state::Performed {
                     completion: Err(error),
                     deferred: None,
+                    remote: None,
                 },
             };
             if let Err(error) = &performed.completion {
@@ -626,7 +627,12 @@ fn handle(
                     .iter()
                     .any(|g| !rooms.is_some_and(|r| r.rooms.iter().any(|x| x == g)))
             });
-            if let Some(id) = invocation_id.filter(|_| wire.answers(&target, unknown, in_group)) {
+            let answer = invocation_id.filter(|_| wire.answers(&target, unknown, in_group));
+            if let Some(change) = performed.remote.take() {
+                // A cluster node's add or remove for another node: answered on its ack.
+                let shared = shared.clone();
+                crate::backplane::complete_later(shared, conn, generation, answer, target, change);
+            } else if let Some(id) = answer {
                 st.push(conn, &completion(&id, &performed.completion), None);
                 st.settle();
             }

@@ -23,6 +23,9 @@
 //! - `state`: the model plus ids, tokens, sockets and replay buffers; contract calls become
 //!   model operations there, and the model's deliveries become frames.
 //! - `rooms`: the rooms records in SQLite.
+//! - [`backplane`]: a node of a cluster on Redis (`--redis`): ASP.NET Core's backplane
+//!   protocol, sends published after the local deliveries, remote adds and removes acked by the
+//!   owner, fail-stop on a lost subscription.
 //! - `classic`: the classic ASP.NET SignalR 2.x endpoint at `/signalr` (WebSockets), on the
 //!   same state: classic and core connections share groups and sends.
 //! - [`cli`]: the flags of `hubspec-refhub` and `hubspec serve`, and serving until a signal.
@@ -30,6 +33,8 @@
 //!   they perturb the hub (`FaultState` for `state`, `WireFaults` for `connection` and
 //!   `server`); nothing outside it tests which fault is on.
 //! - [`error`]: the crate's error type, [`RefHubError`].
+//! - [`redis_server`]: a real `redis-server` on a free loopback port, ended on drop, for
+//!   tests and embedded clusters.
 //!
 //! **Architecture invariant:** refhub never decides who is in a group or who receives a
 //! send; it asks the model. Faults perturb the operations given to the model (or the wire),
@@ -40,6 +45,7 @@
 //! one writer task draining one FIFO queue, so per-connection order is the order of the
 //! model's deliveries.
 
+pub mod backplane;
 mod classic;
 pub mod cli;
 pub mod config;
@@ -47,6 +53,7 @@ mod connection;
 mod dispatch;
 pub mod error;
 pub mod faults;
+pub mod redis_server;
 mod rooms;
 mod server;
 mod state;
@@ -60,6 +67,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use backplane::BackplaneConfig;
 pub use classic::{HUB as CLASSIC_HUB, PATH as CLASSIC_PATH};
 pub use config::RefHubConfig;
 pub use error::RefHubError;
@@ -74,6 +82,8 @@ pub struct RefHub {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    /// A cluster node's publisher and subscriber tasks.
+    backplane: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RefHub {
@@ -109,7 +119,12 @@ impl RefHub {
             addr: config.listen,
             source,
         })?;
+        let backplane_config = config.backplane.clone();
         let shared = Arc::new(Shared::new(config, state));
+        let backplane = match backplane_config {
+            Some(node) => backplane::start(shared.clone(), node).await?,
+            None => Vec::new(),
+        };
         let (stop, mut stopped) = watch::channel(false);
         let app = server::router(shared.clone());
         let server = tokio::spawn(async move {
@@ -133,6 +148,7 @@ impl RefHub {
             stop,
             server,
             sweeper,
+            backplane,
         })
     }
 
@@ -170,6 +186,10 @@ impl RefHub {
 
     /// Closes every connection and stops serving.
     pub async fn shutdown(self) {
+        // First, so that closing the clients is not taken for a lost subscription.
+        for task in &self.backplane {
+            task.abort();
+        }
         let transports = self.shared.lock().restart();
         tracing::info!(
             sockets = transports.len(),

@@ -7,6 +7,7 @@
 //!                [--disconnect-timeout-secs S] [--replay-buffer-bytes N]
 //!                [--max-message-bytes N] [--max-group-name-bytes N]
 //!                [--max-invocations-per-sec N]
+//!                [--redis URL [--node-name NAME] [--backplane-hub NAME]]
 //! ```
 //!
 //! Prints its URL on stdout, logs with `tracing` (`RUST_LOG`, default `info`) on stderr, and

@@ -105,6 +105,9 @@ pub(crate) struct Performed {
     pub(crate) completion: Result<Option<Value>, String>,
     /// `late-membership`: the operation to apply after the Completion is written.
     pub(crate) deferred: Option<Op<Text>>,
+    /// A cluster node's add or remove of a connection another node holds: the Completion
+    /// waits for the owner's ack (`backplane`).
+    pub(crate) remote: Option<crate::backplane::RemoteChange>,
 }
 
 /// The hub's whole state.
@@ -126,6 +129,8 @@ pub(crate) struct State {
     /// The connections made on the classic endpoint (`/signalr`), with what only they have:
     /// cursors, replay logs, the groups their last token carried.
     pub(crate) classic: ClassicConns,
+    /// This hub's part in a cluster (`--redis`); `None` for a single hub.
+    pub(crate) backplane: Option<crate::backplane::Node>,
 }
 
 impl State {
@@ -147,6 +152,7 @@ impl State {
             next_generation: 0,
             overflowed: Vec::new(),
             classic,
+            backplane: None,
         })
     }
 
@@ -335,6 +341,9 @@ impl State {
                 generation,
             },
         );
+        if let Some(node) = &self.backplane {
+            node.connected(&public_id);
+        }
         self.by_public.insert(public_id, id);
         if let Some(token) = token {
             self.tokens.insert(token, Token::Live(id));
@@ -380,6 +389,9 @@ impl State {
         };
         self.apply(&op);
         self.by_public.remove(&entry.public_id);
+        if let Some(node) = &self.backplane {
+            node.ended(&entry.public_id);
+        }
         if let Some(token) = &entry.token {
             self.tokens.remove(token);
             // `core-drop-resumable`: the token stays valid, as a negotiated connection's.
@@ -485,6 +497,9 @@ impl State {
             .drain()
             .filter_map(|(_, e)| e.transport)
             .collect();
+        if let Some(node) = &self.backplane {
+            self.by_public.keys().for_each(|id| node.ended(id));
+        }
         self.by_public.clear();
         self.classic.clear();
         self.tokens.clear();
@@ -548,10 +563,18 @@ impl State {
         let done = |completion| Performed {
             completion,
             deferred: None,
+            remote: None,
         };
         let limit = self.config.max_group_name_bytes;
         if let Some(len) = names_of(&call).map(String::len).find(|len| *len > limit) {
             return done(Err(errors::group_name_too_long(target, len, limit)));
+        }
+        if let Some(remote) = self.remote_change(&call) {
+            return Performed {
+                completion: Ok(None),
+                deferred: None,
+                remote: Some(remote),
+            };
         }
         let op = match self.build(caller, call.clone(), target) {
             Ok(Some(op)) => op,
@@ -565,14 +588,50 @@ impl State {
             return Performed {
                 completion: Ok(None),
                 deferred: Some(op),
+                remote: None,
             };
         }
         let result = self.apply_invocation(&op);
+        if !matches!(result, Some(OpResult::Error(_)) | None) {
+            self.publish(caller, &call);
+        }
         self.settle();
         done(match result {
             Some(OpResult::Error(kind)) => Err(error_text(kind, target)),
             _ => Ok(None),
         })
+    }
+
+    /// A cluster node's add or remove by an id no local connection has (with a non-empty
+    /// group name; the model judges the others): it goes to the owner over the backplane.
+    fn remote_change(&self, call: &Call) -> Option<crate::backplane::RemoteChange> {
+        let node = self.backplane.as_ref()?;
+        let (action, id, group) = match call {
+            Call::AddConnectionToGroup(Some(id), Some(g)) => {
+                (hubspec_wire::backplane::GroupAction::Add, id, g)
+            }
+            Call::RemoveConnectionFromGroup(Some(id), Some(g)) => {
+                (hubspec_wire::backplane::GroupAction::Remove, id, g)
+            }
+            _ => return None,
+        };
+        if group.is_empty() || self.by_public.contains_key(id) {
+            return None;
+        }
+        Some(node.remote_change(action, group, id))
+    }
+
+    /// A cluster node publishes a send its model has delivered locally, for the other nodes.
+    fn publish(&self, caller: ConnId, call: &Call) {
+        let (Some(node), Call::Send(send, payload)) = (&self.backplane, call) else {
+            return;
+        };
+        let Some(caller) = self.entries.get(&caller) else {
+            return;
+        };
+        node.publish_send(&caller.public_id, send, payload, |id| {
+            self.by_public.contains_key(id)
+        });
     }
 
     /// `late-membership`: a deferred operation, applied if its caller is still connected.

@@ -24,11 +24,15 @@
 //! - [`reconnect`]: [`MessageBuffer`], stateful reconnect's numbering, Ack/Sequence handling,
 //!   duplicate dropping, backpressure and resend, as a state machine.
 //! - [`error`]: [`ProtocolError`], whose messages are .NET's own.
+//! - [`backplane`]: ASP.NET Core's Redis backplane, sans I/O: the pub/sub channel names
+//!   ([`Channels`]) and the MessagePack payloads servers of one hub exchange (invocations with
+//!   excluded ids, group commands, acks, client-result completions); its own [`BackplaneError`].
 //! - [`classic`]: classic ASP.NET SignalR 2.x (not ASP.NET Core): negotiate and
 //!   `ProtocolVersion`, the query strings of connect/reconnect/start/abort/send/ping, the
 //!   persistent-response envelope, hub invocations and results, the signed groups token
 //!   ([`GroupsToken`]) and the bounded replay buffer; its own [`ClassicError`].
 
+pub mod backplane;
 pub mod classic;
 pub mod error;
 pub mod framing;
@@ -40,6 +44,7 @@ pub mod negotiate;
 pub mod protocol;
 pub mod reconnect;
 
+pub use backplane::{BackplaneError, Channels};
 pub use classic::{ClassicError, GroupsToken};
 pub use error::{ProtocolError, Result};
 pub use framing::{encode, RecordReader, RECORD_SEPARATOR};

@@ -6,6 +6,8 @@
 //! - `classic`: the classic endpoint (`/signalr`, ASP.NET SignalR 2.x) with a classic client
 //!   built from `hubspec_wire::classic`.
 //! - `client`: the minimal test client.
+//! - `cluster`: two nodes on one real redis-server: sends, adds by id and a lost subscription
+//!   across nodes.
 //! - `cuts`: cut storms through the harness's fault-injecting proxy, every resume exact.
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
@@ -20,6 +22,7 @@ mod bad_input;
 mod binary;
 mod classic;
 mod client;
+mod cluster;
 mod cuts;
 mod faults;
 mod groups;
