@@ -15,6 +15,9 @@
 //! faults that break different rules, each row with the rules declared, failing and blocked,
 //! precision, recall and (with `--exhaustive`) exhaustive coverage.
 //!
+//! `hubspec bench crash` kills `hubspec serve --rooms-db` with SIGKILL `--kills` times during
+//! room churn ([`hubspec_conformance::crash`]) and prints records lost and corrupted databases.
+//!
 //! Client and server share the machine, so the network figures are a floor. Build in release:
 //! `cargo run --release -p hubspec-conformance --bin hubspec -- bench`.
 
@@ -38,6 +41,8 @@ use tokio_tungstenite::tungstenite::Message;
 pub enum BenchOnly {
     /// The precision matrix of the suite over refhub's faults.
     Precision,
+    /// kill -9 of `hubspec serve --rooms-db` during room churn ([`hubspec_conformance::crash`]).
+    Crash,
 }
 
 /// `hubspec bench` arguments.
@@ -55,6 +60,12 @@ pub struct BenchArgs {
     /// Precision matrix: run the exhaustive part too (slow: minutes per row).
     #[arg(long)]
     pub exhaustive: bool,
+    /// Crash durability: kill -9 restarts.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub kills: usize,
+    /// Crash durability: the seed (default: from the clock; printed either way).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// Runs per figure; the median is reported.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub runs: usize,
@@ -477,6 +488,9 @@ pub fn bench(args: BenchArgs) -> Exit {
     if args.only == Some(BenchOnly::Precision) {
         return precision_matrix(&args);
     }
+    if args.only == Some(BenchOnly::Crash) {
+        return crash_durability(&args);
+    }
     println!("hubspec bench: medians of {runs} runs");
     if !args.no_checker {
         let (one, one_runs, unique) = checker_rate(1, runs);
@@ -512,6 +526,29 @@ pub fn bench(args: BenchArgs) -> Exit {
 
 /// `hubspec bench precision`: one row per fault alone, then `--pairs` pairs; a summary line
 /// counts the rows that meet the bar.
+/// `hubspec bench crash`: `--kills` kill -9 restarts of this very binary's `serve`; fails
+/// when a record was lost, a database corrupted or a first connection not restored.
+fn crash_durability(args: &BenchArgs) -> Exit {
+    use hubspec_conformance::crash::{clock_seed, crash_cycles, CrashOptions};
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(Exit::Usage, format!("cannot find the hubspec binary: {e}")),
+    };
+    let seed = args.seed.unwrap_or_else(clock_seed);
+    let dir = std::env::temp_dir().join(format!("hubspec-bench-crash-{}", std::process::id()));
+    println!("hubspec bench crash: {} kills, --seed {seed}", args.kills);
+    let result = crash_cycles(&CrashOptions::new(exe, dir.clone(), args.kills, seed));
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Ok(report) if report.is_clean() => {
+            println!("{report}");
+            Exit::Success
+        }
+        Ok(report) => fail(Exit::Failure, report.to_string()),
+        Err(e) => fail(Exit::Failure, format!("--seed {seed}: {e}")),
+    }
+}
+
 fn precision_matrix(args: &BenchArgs) -> Exit {
     use hubspec_conformance::precision::{row, sample_pairs};
     use hubspec_conformance::Part;
