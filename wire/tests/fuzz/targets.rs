@@ -3,7 +3,7 @@
 //!
 //! Shared by the stable-Rust run in `cargo test` (`wire/tests/fuzz/main.rs`: the committed
 //! corpus plus seeded mutations) and by the coverage-guided cargo-fuzz targets in `fuzz/`,
-//! which include this file by path; so it uses nothing but `hubspec-wire`, serde_json and std.
+//! which include this file by path; so it uses nothing but `hubspec-wire` and std.
 //!
 //! Besides "no panic", each target asserts what must hold of what it read: a record or frame
 //! reader returns the same records however the bytes are cut into chunks, and none longer than
