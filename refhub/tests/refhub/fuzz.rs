@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{start, Client, WAIT};
-use mutate::{mutate, Rng};
+use mutate::{env_u64, mutate, Rng};
 
 /// Panics whose location is in refhub's or wire's sources, and the last one's message.
 static HUB_PANICS: AtomicUsize = AtomicUsize::new(0);
@@ -47,13 +47,6 @@ fn count_hub_panics() {
             previous(info);
         }));
     });
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} is a number")))
-        .unwrap_or(default)
 }
 
 /// A small hub: small limits, so that the oversize paths are reached.

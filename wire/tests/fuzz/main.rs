@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mutate::{mutate, Rng};
+use mutate::{env_u64, mutate, Rng};
 
 /// Mutations per target in a default run.
 const RUNS: u64 = 5000;
@@ -106,13 +106,6 @@ fn corpus(name: &str) -> Vec<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 // The run.
 // ---------------------------------------------------------------------------------------------
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} is a number")))
-        .unwrap_or(default)
-}
 
 /// What one target's run did.
 struct Figures {

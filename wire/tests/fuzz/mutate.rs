@@ -5,6 +5,14 @@
 /// The longest input the mutator makes.
 pub const MAX_LEN: usize = 16 * 1024;
 
+/// A number from the environment (`HUBSPEC_FUZZ_SEED`, `HUBSPEC_FUZZ_RUNS`), or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} is a number")))
+        .unwrap_or(default)
+}
+
 /// xorshift64*: seeded, so a failing mutation is repeated by its seed.
 pub struct Rng(pub u64);
 
