@@ -1,6 +1,7 @@
 //! Fuzzing what a peer reaches over the network: refhub's HTTP paths (negotiate, the WebSocket
-//! upgrade, the classic `/signalr/*` requests) and its WebSocket endpoint (handshake, then
-//! records of either protocol), with seeded mutations of real requests and sessions (the
+//! upgrade, the classic `/signalr/*` requests), its WebSocket endpoint (handshake, then
+//! records of either protocol) and the classic socket (hub invocations after a real negotiate,
+//! connect and start), with seeded mutations of real requests and sessions (the
 //! mutator is wire's, `wire/tests/fuzz/mutate.rs`). The parsers themselves are fuzzed in
 //! `wire/tests/fuzz/`; this is the server around them: routing, query and header handling,
 //! the connection's state machine.
@@ -25,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{start, Client, WAIT};
+use crate::client::{http, start, Client, WAIT};
 use mutate::{env_u64, mutate, Rng};
 
 /// Panics whose location is in refhub's or wire's sources, and the last one's message.
@@ -261,38 +262,62 @@ fn msgpack_frames() -> Vec<Vec<u8>> {
     .collect()
 }
 
-/// One session: `text` (and, for MessagePack, `binary`) sent, then read until the hub closes
-/// or is quiet for a moment (a well-formed session is answered, not closed). Whether the hub
-/// closed it.
-async fn session(host: &str, text: &[u8], binary: Option<&[u8]>) -> Result<bool, String> {
+/// A text frame, or a binary one when the bytes are not UTF-8.
+fn frame(bytes: &[u8]) -> Message {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Message::text(t.to_owned()),
+        Err(_) => Message::binary(bytes.to_vec()),
+    }
+}
+
+/// One session on the core endpoint: `text` (and, for MessagePack, `binary`) sent on a new
+/// socket; see [`drive`].
+async fn session(host: &str, text: &[u8], binary: Option<&[u8]>) -> Result<Ended, String> {
     let url = format!("ws://{host}/hub");
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .map_err(|_| format!("no WebSocket within {WAIT:?}"))?
+        .map_err(|e| e.to_string())?;
+    let mut frames = vec![frame(text)];
+    frames.extend(binary.map(|b| Message::binary(b.to_vec())));
+    drive(ws, frames).await
+}
+
+/// How a session ended.
+#[derive(Default)]
+struct Ended {
+    /// Sessions the hub closed.
+    closed: u64,
+    /// Sessions the hub sent something on.
+    answered: u64,
+}
+
+/// Sends `frames`, then reads until the hub closes or is quiet for a moment (a well-formed
+/// session is answered, not closed), then closes.
+async fn drive(mut ws: crate::client::Ws, frames: Vec<Message>) -> Result<Ended, String> {
     let work = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| e.to_string())?;
-        let first = match std::str::from_utf8(text) {
-            Ok(t) => Message::text(t.to_owned()),
-            Err(_) => Message::binary(text.to_vec()),
-        };
-        // The hub may close first: sending can then fail, which is fine.
-        let _ = ws.send(first).await;
-        if let Some(b) = binary {
-            let _ = ws.send(Message::binary(b.to_vec())).await;
+        for f in frames {
+            // The hub may close first: sending can then fail, which is fine.
+            let _ = ws.send(f).await;
         }
         // Our close frame comes after the data, so the hub reads all of it either way.
-        let closed = loop {
+        let mut ended = Ended::default();
+        loop {
             match tokio::time::timeout(Duration::from_millis(5), ws.next()).await {
-                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break true,
-                Ok(Some(Ok(_))) => continue,
-                Err(_) => break false,
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
+                    ended.closed = 1;
+                    break;
+                }
+                Ok(Some(Ok(_))) => ended.answered = 1,
+                Err(_) => break,
             }
-        };
+        }
         let _ = ws.close(None).await;
-        Ok(closed)
+        ended
     };
     tokio::time::timeout(WAIT, work)
         .await
-        .map_err(|_| format!("the session did not end within {WAIT:?}"))?
+        .map_err(|_| format!("the session did not end within {WAIT:?}"))
 }
 
 #[tokio::test]
@@ -307,13 +332,13 @@ async fn refhub_websocket_endpoint_survives_mutated_sessions() {
     let frames = msgpack_frames();
     let msgpack_hs = b"{\"protocol\":\"messagepack\",\"version\":1}\x1e".to_vec();
     let started = Instant::now();
-    let mut closed_by_hub = 0;
+    let mut total = Ended::default();
     for i in 0..runs {
         let (text, binary) = match rng.below(3) {
             0 => (msgpack_hs.clone(), Some(mutate(&mut rng, &frames))),
             _ => (mutate(&mut rng, &json), None),
         };
-        let closed = session(&host, &text, binary.as_deref())
+        let ended = session(&host, &text, binary.as_deref())
             .await
             .unwrap_or_else(|e| {
                 panic!(
@@ -321,14 +346,100 @@ async fn refhub_websocket_endpoint_survives_mutated_sessions() {
                     String::from_utf8_lossy(&text)
                 )
             });
-        closed_by_hub += u64::from(closed);
+        total.closed += ended.closed;
+        total.answered += ended.answered;
     }
     println!(
-        "refhub WebSocket: {runs} sessions in {:.2} s, {closed_by_hub} closed by the hub \
+        "refhub WebSocket: {runs} sessions in {:.2} s, {} answered, {} closed by the hub \
          (HUBSPEC_FUZZ_SEED={seed})",
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        total.answered,
+        total.closed
     );
     assert_no_hub_panic("WebSocket", seed);
+    still_serves(&hub).await;
+    hub.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The classic socket
+// ---------------------------------------------------------------------------------------------
+
+/// What a classic client sends on its socket: hub invocations of the conformance hub.
+fn classic_calls() -> Vec<Vec<u8>> {
+    use hubspec_refhub::CLASSIC_HUB;
+    use hubspec_wire::classic::HubInvocation;
+    let hub = CLASSIC_HUB.to_lowercase();
+    [
+        ("AddToGroup", vec![json!("g")]),
+        ("SendToGroup", vec![json!("g"), json!("x")]),
+        ("SendToCaller", vec![json!("x")]),
+        ("AddConnectionToGroup", vec![json!("id"), json!("g")]),
+        ("SendToGroups", vec![json!(["g", "h"]), json!("x")]),
+        ("JoinRoom", vec![json!("r")]),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (method, args))| {
+        let mut call = HubInvocation::new(hub.clone(), method, args, i as u64);
+        call.state = Some([("k".to_owned(), json!("v"))].into_iter().collect());
+        call.to_json().into_bytes()
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn refhub_classic_socket_survives_mutated_invocations() {
+    use hubspec_refhub::{CLASSIC_HUB, CLASSIC_PATH};
+    use hubspec_wire::classic::{ClientUrls, NegotiateResponse};
+    count_hub_panics();
+    let hub = hub().await;
+    let base = format!("http://{}", host(&hub));
+    let seed = env_u64("HUBSPEC_FUZZ_SEED", 0x5eed_f00d);
+    let runs = env_u64("HUBSPEC_FUZZ_RUNS", 600) / 4;
+    let mut rng = Rng(seed.rotate_left(33) | 1);
+    let calls = classic_calls();
+    let started = Instant::now();
+    let mut total = Ended::default();
+    for i in 0..runs {
+        let mut urls = ClientUrls::new(CLASSIC_PATH, &[CLASSIC_HUB.to_lowercase()]);
+        urls.qs = Some("user=u".into());
+        let (status, body) = http(&base, "GET", &urls.negotiate()).await;
+        assert_eq!(status, 200, "negotiate: {body}");
+        urls.connection_token = Some(NegotiateResponse::parse(&body).unwrap().connection_token);
+        let url = format!(
+            "{}{}",
+            base.replace("http://", "ws://"),
+            urls.connect(None, 3)
+        );
+        let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        // The init envelope first, so that what is answered below answers the invocation.
+        let init = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("the init envelope");
+        assert!(matches!(init, Some(Ok(Message::Text(_)))), "{init:?}");
+        let _ = http(&base, "GET", &urls.start()).await;
+        let text = mutate(&mut rng, &calls);
+        let ended = drive(ws, vec![frame(&text)]).await.unwrap_or_else(|e| {
+            panic!(
+                "classic session {i} (HUBSPEC_FUZZ_SEED={seed}): {e}: {:?}",
+                String::from_utf8_lossy(&text)
+            )
+        });
+        total.closed += ended.closed;
+        total.answered += ended.answered;
+    }
+    println!(
+        "refhub classic socket: {runs} sessions in {:.2} s, {} answered, {} closed by the hub \
+         (HUBSPEC_FUZZ_SEED={seed})",
+        started.elapsed().as_secs_f64(),
+        total.answered,
+        total.closed
+    );
+    assert_no_hub_panic("classic socket", seed);
     still_serves(&hub).await;
     hub.shutdown().await;
 }

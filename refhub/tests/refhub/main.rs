@@ -9,8 +9,8 @@
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
 //! - `groups`: every contract method, wired to the model.
-//! - `fuzz`: seeded mutations of real HTTP requests and WebSocket sessions: no panic, no 5xx,
-//!   no hang, and the hub still serves.
+//! - `fuzz`: seeded mutations of real HTTP requests, WebSocket sessions and classic socket
+//!   invocations: no panic, no 5xx, no hang, and the hub still serves.
 //! - `msgpack`: the MessagePack protocol next to JSON on one hub, and its bad input.
 //! - `peers`: the official JS client and a Python client (installed on first use).
 //! - `reconnect`: stateful reconnect and the core profile's drop.
