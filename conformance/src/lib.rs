@@ -8,6 +8,8 @@
 //! - [`target`]: the server under test (configured, or the embedded refhub) and its restarter.
 //! - [`case`]: one history run against a target and compared with the model.
 //! - [`scenario`]: each rule's scenarios; which are applicable; allowed variants.
+//! - [`crash`]: kill -9 of a `hubspec serve --rooms-db` process at seeded random moments
+//!   during room churn; records lost, databases corrupted, first connections not restored.
 //! - [`variants`]: the variant a target serves, found by a probe history before the run: an
 //!   unstated one is an allowed variant, a contradicted one a finding; the run goes on under it.
 //! - [`probes`]: the `PRO-` rules, checked with a bare client.
@@ -29,6 +31,7 @@
 //! - [`error`]: [`SuiteError`], why a run produced no verdicts.
 
 pub mod case;
+pub mod crash;
 pub mod diagnosis;
 pub mod error;
 pub mod exhaustive;

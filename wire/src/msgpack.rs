@@ -44,7 +44,7 @@
 //! | float32, float64 | number | float64 (lossy for float32: `0xca` comes back as `0xcb`); NaN and infinities become null |
 //! | array | array | array |
 //! | map with string keys | object | map, keys in sorted order (lossy: key order) |
-//! | map with other keys | object keyed by the key's JSON text | map with string keys (lossy) |
+//! | map with other keys | object keyed by the key's JSON text (at most [`MAX_KEY_TEXT`] bytes, else an error) | map with string keys (lossy) |
 //! | bin | base64 string, as .NET's JSON writes `byte[]` | str (lossy) |
 //! | timestamp ext (-1) | ISO 8601 string, as .NET's JSON writes a UTC `DateTime` | str (lossy) |
 //! | other ext | base64 string of its data | str (lossy) |
@@ -87,6 +87,13 @@ pub const MESSAGEPACK_PROTOCOL_VERSION: i32 = 2;
 /// `MessagePackSecurity.UntrustedData.MaximumObjectGraphDepth`, which ASP.NET Core's default
 /// options use.
 pub const MAX_DEPTH: usize = 500;
+
+/// The longest JSON text a map key that is not a string may convert to. Without a bound a
+/// key that is a map keyed by a map keyed by a map … costs twice the bytes at each level (each
+/// level escapes the quotes and backslashes of the one below): found by fuzzing, a 44-byte
+/// message took 2 MB and a few bytes more would take gigabytes. Ints, floats and small arrays
+/// fit far below it.
+pub const MAX_KEY_TEXT: usize = 256;
 
 /// The longest length prefix: 5 bytes of 7 bits hold `i32::MAX`.
 pub const MAX_LENGTH_PREFIX_SIZE: usize = 5;
@@ -526,12 +533,13 @@ fn read_payload(rd: &mut &[u8], field: &'static str) -> Result<Value> {
 /// One MessagePack value of any type, converted to JSON (see the module documentation).
 fn read_value(rd: &mut &[u8]) -> std::result::Result<Value, ()> {
     let value = rmpv::decode::read_value_with_max_depth(rd, MAX_DEPTH).map_err(|_| ())?;
-    Ok(to_json(&value))
+    to_json(&value).ok_or(())
 }
 
-/// Converts a MessagePack value to JSON as described in the module documentation.
-pub fn to_json(value: &rmpv::Value) -> Value {
-    match value {
+/// Converts a MessagePack value to JSON as described in the module documentation; `None` when
+/// a map key that is not a string has a JSON text longer than [`MAX_KEY_TEXT`].
+pub fn to_json(value: &rmpv::Value) -> Option<Value> {
+    Some(match value {
         rmpv::Value::Nil => Value::Null,
         rmpv::Value::Boolean(b) => Value::Bool(*b),
         rmpv::Value::Integer(n) => match (n.as_u64(), n.as_i64()) {
@@ -543,15 +551,18 @@ pub fn to_json(value: &rmpv::Value) -> Value {
         rmpv::Value::F64(f) => float(*f),
         rmpv::Value::String(s) => Value::String(utf8_lossy(s)),
         rmpv::Value::Binary(bytes) => Value::String(base64(bytes)),
-        rmpv::Value::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        rmpv::Value::Array(items) => {
+            Value::Array(items.iter().map(to_json).collect::<Option<_>>()?)
+        }
         rmpv::Value::Map(pairs) => {
             let mut object = Map::new();
             for (key, value) in pairs {
                 let key = match key {
                     rmpv::Value::String(s) => utf8_lossy(s),
-                    other => to_json(other).to_string(),
+                    other => Some(to_json(other)?.to_string())
+                        .filter(|text| text.len() <= MAX_KEY_TEXT)?,
                 };
-                object.insert(key, to_json(value));
+                object.insert(key, to_json(value)?);
             }
             Value::Object(object)
         }
@@ -560,7 +571,7 @@ pub fn to_json(value: &rmpv::Value) -> Value {
             None => Value::String(base64(data)),
         },
         rmpv::Value::Ext(_, data) => Value::String(base64(data)),
-    }
+    })
 }
 
 fn float(f: f64) -> Value {
@@ -1639,7 +1650,7 @@ mod tests {
             write_json_value(&mut out, &value);
             assert_eq!(out, bytes, "{value}");
             let parsed = rmpv::decode::read_value(&mut &bytes[..]).unwrap();
-            assert_eq!(to_json(&parsed), value);
+            assert_eq!(to_json(&parsed), Some(value));
         }
     }
 
@@ -1660,8 +1671,18 @@ mod tests {
         // 64-bit timestamp: nanoseconds 0x4a3d8b00 >> 2 = 311_386_816 (ticks 3_113_868), 0 s.
         assert_eq!(
             to_json(&value),
-            json!({"1": "//4=", "f": null, "s": "é", "t": "1970-01-01T00:00:00.3113868Z"})
+            Some(json!({"1": "//4=", "f": null, "s": "é", "t": "1970-01-01T00:00:00.3113868Z"}))
         );
+        // Keys that are maps keyed by maps: each level doubles the escapes, so the key text is
+        // bounded, and a longer one fails the payload instead of costing 2^depth bytes.
+        let nested = |depth: usize| {
+            (0..depth).fold(rmpv::Value::from("\""), |key, _| {
+                rmpv::Value::Map(vec![(key, rmpv::Value::Nil)])
+            })
+        };
+        assert_eq!(to_json(&nested(1)), Some(json!({"\"": null})));
+        assert_eq!(to_json(&nested(2)), Some(json!({"{\"\\\"\":null}": null})));
+        assert_eq!(to_json(&nested(60)), None);
         assert_eq!(
             timestamp(&[0xff, 0xff, 0xff, 0xff]).unwrap(),
             "2106-02-07T06:28:15Z"

@@ -21,6 +21,9 @@
 //! faults that break different rules, each row with the rules declared, failing and blocked,
 //! precision, recall and (with `--exhaustive`) exhaustive coverage.
 //!
+//! `hubspec bench crash` kills `hubspec serve --rooms-db` with SIGKILL `--kills` times during
+//! room churn ([`hubspec_conformance::crash`]) and prints records lost and corrupted databases.
+//!
 //! Client and server share the machine, so the network figures are a floor. Build in release:
 //! `cargo run --release -p hubspec-conformance --bin hubspec -- bench`.
 
@@ -46,6 +49,8 @@ pub enum BenchOnly {
     Precision,
     /// Cut storms through a fault-injecting proxy against the reference hub.
     Resilience,
+    /// kill -9 of `hubspec serve --rooms-db` during room churn ([`hubspec_conformance::crash`]).
+    Crash,
 }
 
 /// `hubspec bench` arguments.
@@ -63,6 +68,13 @@ pub struct BenchArgs {
     /// Precision matrix: run the exhaustive part too (slow: minutes per row).
     #[arg(long)]
     pub exhaustive: bool,
+    /// Crash durability: kill -9 restarts.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub kills: usize,
+    /// Crash durability and resilience: the seed (resilience: the first storm's, each run adds
+    /// 1). A new one from the clock when absent; printed either way.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// Runs per figure; the median is reported.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub runs: usize,
@@ -87,10 +99,6 @@ pub struct BenchArgs {
     /// Resilience: cuts per storm.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub cuts: u64,
-    /// Resilience: the first storm's seed (each run adds 1); a new one from the clock when
-    /// absent. Printed either way.
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
     /// Resilience: stateful connections per storm.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub storm_connections: usize,
@@ -501,6 +509,9 @@ pub fn bench(args: BenchArgs) -> Exit {
     if args.only == Some(BenchOnly::Resilience) {
         return resilience(&args);
     }
+    if args.only == Some(BenchOnly::Crash) {
+        return crash_durability(&args);
+    }
     println!("hubspec bench: medians of {runs} runs");
     if !args.no_checker {
         let (one, one_runs, unique) = checker_rate(1, runs);
@@ -536,6 +547,29 @@ pub fn bench(args: BenchArgs) -> Exit {
 
 /// `hubspec bench precision`: one row per fault alone, then `--pairs` pairs; a summary line
 /// counts the rows that meet the bar.
+/// `hubspec bench crash`: `--kills` kill -9 restarts of this very binary's `serve`; fails
+/// when a record was lost, a database corrupted or a first connection not restored.
+fn crash_durability(args: &BenchArgs) -> Exit {
+    use hubspec_conformance::crash::{clock_seed, crash_cycles, CrashOptions};
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(Exit::Usage, format!("cannot find the hubspec binary: {e}")),
+    };
+    let seed = args.seed.unwrap_or_else(clock_seed);
+    let dir = std::env::temp_dir().join(format!("hubspec-bench-crash-{}", std::process::id()));
+    println!("hubspec bench crash: {} kills, --seed {seed}", args.kills);
+    let result = crash_cycles(&CrashOptions::new(exe, dir.clone(), args.kills, seed));
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Ok(report) if report.is_clean() => {
+            println!("{report}");
+            Exit::Success
+        }
+        Ok(report) => fail(Exit::Failure, report.to_string()),
+        Err(e) => fail(Exit::Failure, format!("--seed {seed}: {e}")),
+    }
+}
+
 fn precision_matrix(args: &BenchArgs) -> Exit {
     use hubspec_conformance::precision::{row, sample_pairs};
     use hubspec_conformance::Part;
@@ -587,11 +621,9 @@ fn resilience(args: &BenchArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return fail(Exit::Usage, format!("cannot start the runtime: {e}")),
     };
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
+    let seed = args
+        .seed
+        .unwrap_or_else(hubspec_conformance::crash::clock_seed);
     let disconnect_timeout = Duration::from_secs(5);
     println!(
         "hubspec bench resilience: {} runs of {} cuts, {} stateful connections in {} groups, seeds from {seed} (--seed {seed} replays the choices)",

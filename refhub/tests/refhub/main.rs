@@ -12,6 +12,8 @@
 //! - `protocol`: negotiate, WebSocket endpoint, handshake, invocations, ordering.
 //! - `faults`: every fault is observable through the contract.
 //! - `groups`: every contract method, wired to the model.
+//! - `fuzz`: seeded mutations of real HTTP requests, WebSocket sessions and classic socket
+//!   invocations: no panic, no 5xx, no hang, and the hub still serves.
 //! - `msgpack`: the MessagePack protocol next to JSON on one hub, and its bad input.
 //! - `peers`: the official JS client and a Python client (installed on first use).
 //! - `reconnect`: stateful reconnect and the core profile's drop.
@@ -25,6 +27,7 @@ mod client;
 mod cluster;
 mod cuts;
 mod faults;
+mod fuzz;
 mod groups;
 mod msgpack;
 mod peers;
