@@ -33,13 +33,14 @@ pub enum SuiteError {
 }
 
 /// A target that broke a protocol rule on its first exchange did answer: say so, and name the
-/// rule, rather than calling it unreachable.
+/// rule, rather than calling it unreachable. PRO-RESPONSIVE (refused, or no answer in time) is
+/// the one way of breaking it that is not answering.
 fn unreachable_text(detail: &str, rule: Option<&'static str>) -> String {
     match rule {
-        Some(rule) => {
+        Some(rule) if rule != "PRO-RESPONSIVE" => {
             format!("the target answers but breaks {rule} before any case can run: {detail}")
         }
-        None => format!("the target cannot be reached: {detail}"),
+        _ => format!("the target cannot be reached: {detail}"),
     }
 }
 
@@ -65,6 +66,14 @@ mod tests {
         assert_eq!(
             silent.to_string(),
             "the target cannot be reached: http://127.0.0.1:1/hub"
+        );
+        let refused = SuiteError::Unreachable {
+            detail: "http://127.0.0.1:1/hub: connection refused".into(),
+            rule: Some("PRO-RESPONSIVE"),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "the target cannot be reached: http://127.0.0.1:1/hub: connection refused"
         );
     }
 }
