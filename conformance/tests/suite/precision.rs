@@ -157,18 +157,6 @@ const KNOWN: &[(&str, &[&str])] = &[
         "suspended-ignores-membership+send-completes-before-queue",
         &["REC-RESUME-REPLAYS", "SND-DELIVERED-BEFORE-COMPLETION"],
     ),
-    (
-        "sticky-groups+no-rejoin-on-resume",
-        &[
-            "CON-NEW-NO-GROUPS",
-            "PRO-NEGOTIATE",
-            "PRO-PING",
-            "PRO-RESPONSIVE",
-            "PRO-SEQUENCE",
-            "REC-RECONNECT-IS-NEW",
-            "REC-RESUME-KEEPS-GROUPS",
-        ],
-    ),
     // FIXME(GRP-REMOVE-ONE): each fault alone meets the bar; together their blocked rules add
     // up to 3 of 57 (5.3 %).
     (
