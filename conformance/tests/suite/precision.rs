@@ -151,8 +151,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "SND-GROUPS-FANOUT",
         ],
     ),
-    // The sampled pairs (`sample_pairs` walks `Fault::ALL`, so a new fault changes them),
-    // recorded on a quiet machine.
+    // Pairs of `FIXED_PAIRS`, recorded on a quiet machine.
     (
         "suspended-ignores-membership+send-completes-before-queue",
         &["REC-RESUME-REPLAYS", "SND-DELIVERED-BEFORE-COMPLETION"],
