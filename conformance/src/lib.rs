@@ -8,6 +8,8 @@
 //! - [`target`]: the server under test (configured, or the embedded refhub) and its restarter.
 //! - [`case`]: one history run against a target and compared with the model.
 //! - [`scenario`]: each rule's scenarios; which are applicable; allowed variants.
+//! - [`concurrent`]: the concurrent part: K connections act at once, the recorded history is
+//!   checked at L1 by `hubspec-history`, a failure shrunk to a witness; histories kept as JSONL.
 //! - [`crash`]: kill -9 of a `hubspec serve --rooms-db` process at seeded random moments
 //!   during room churn; records lost, databases corrupted, first connections not restored.
 //! - [`variants`]: the variant a target serves, found by a probe history before the run: an
@@ -31,6 +33,7 @@
 //! - [`error`]: [`SuiteError`], why a run produced no verdicts.
 
 pub mod case;
+pub mod concurrent;
 pub mod crash;
 pub mod diagnosis;
 pub mod error;

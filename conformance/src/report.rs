@@ -330,6 +330,9 @@ pub struct RunReport {
     pub properties: Option<PropertyStats>,
     /// Mutants, when that part ran (embedded refhub only).
     pub mutants: Option<Vec<MutantReport>>,
+    /// The concurrent part, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<crate::concurrent::ConcurrentStats>,
     /// Root causes blamed on rules outside `--only` (their minimal findings, the shortest
     /// ten): kept, and they fail the run, since the target diverged.
     pub unselected_findings: Vec<Finding>,
@@ -362,6 +365,7 @@ impl RunReport {
             || self.coverage.is_some()
             || self.properties.is_some()
             || self.mutants.is_some()
+            || self.concurrent.as_ref().is_some_and(|c| c.histories > 0)
     }
 
     /// Whether every applicable rule passed (or showed an allowed variant), at least one rule

@@ -447,6 +447,7 @@ pub(crate) mod fixtures {
                 shrunk_len: Some(4),
                 counterexample: Some("1. c1 Connect <x>".into()),
             }]),
+            concurrent: None,
             unselected_findings: vec![],
         }
     }

@@ -27,6 +27,8 @@ pub enum Part {
     Exhaustive,
     /// The reference hub with each fault injected (embedded targets only).
     Mutants,
+    /// Several connections at once; the recorded history checked at L1 (`concurrent`).
+    Concurrent,
 }
 
 /// What to run.
@@ -40,6 +42,8 @@ pub struct Plan {
     pub parts: BTreeSet<Part>,
     /// Cases run at once against one target (exclusive ones always run alone).
     pub parallel: usize,
+    /// What the concurrent part records per target.
+    pub concurrent: crate::concurrent::Size,
 }
 
 /// Random histories per target when nothing says otherwise.
@@ -57,15 +61,18 @@ impl Default for Plan {
                 Part::Properties,
                 Part::Exhaustive,
                 Part::Mutants,
+                Part::Concurrent,
             ]
             .into(),
             parallel: 8,
+            concurrent: crate::concurrent::Size::default(),
         }
     }
 }
 
 impl Plan {
-    /// The default plan, with `HUBSPEC_CASES` random histories when that variable is a number.
+    /// The default plan, with `HUBSPEC_CASES` random histories and `HUBSPEC_CC_HISTORIES`
+    /// concurrent histories when those variables are numbers.
     pub fn from_env() -> Plan {
         Plan::from_vars(|name| std::env::var(name).ok())
     }
@@ -76,6 +83,12 @@ impl Plan {
             cases: var("HUBSPEC_CASES")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(DEFAULT_CASES),
+            concurrent: crate::concurrent::Size {
+                histories: var("HUBSPEC_CC_HISTORIES")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(crate::concurrent::DEFAULT_HISTORIES),
+                ..crate::concurrent::Size::default()
+            },
             ..Plan::default()
         }
     }
@@ -347,6 +360,34 @@ pub async fn run_suite(
         mutant_reports = Some(reports);
     }
 
+    // Several connections at once (issue 16): each history checked at L1; a violation is a
+    // root cause of the rule the checker blames, and the CC- rules count its histories.
+    let mut concurrent = None;
+    if plan.parts.contains(&Part::Concurrent) {
+        let mut stats = crate::concurrent::ConcurrentStats::default();
+        for t in targets {
+            let profile = t.config.spec().profile;
+            if profile == hubspec_model::Profile::Classic {
+                continue;
+            }
+            progress.part(
+                &format!("concurrent ({profile})"),
+                u64::from(plan.concurrent.histories),
+            );
+            let (s, findings) = crate::concurrent::run(t, &plan.concurrent, progress).await;
+            for rule in rules.iter().filter(|r| r.area == Area::Concurrency) {
+                if let Some(t) = tally.get_mut(rule.id) {
+                    t.cases += s.histories as usize;
+                }
+            }
+            for f in findings {
+                roots.add_case(&[f]);
+            }
+            stats.merge(s);
+        }
+        concurrent = Some(stats);
+    }
+
     // An id issued to connections of two runs: one finding for the target, not a divergence of
     // every run it touched (see `hubspec_harness::issued`).
     for t in targets {
@@ -423,6 +464,7 @@ pub async fn run_suite(
         coverage,
         properties: prop_stats,
         mutants: mutant_reports,
+        concurrent,
         unselected_findings: unselected,
     };
     if !report.checked_anything() && !report.rules.iter().any(|r| r.verdict.was_checked()) {

@@ -86,7 +86,8 @@ fn world() -> &'static World {
     })
 }
 
-/// The scenario part, run once for every rule test.
+/// The scenario part (and the concurrent one, which alone checks the `CC-` rules), run once
+/// for every rule test.
 fn scenario_report() -> Arc<Result<RunReport, String>> {
     let w = world();
     let mut slot = w.scenarios.lock().unwrap();
@@ -94,7 +95,7 @@ fn scenario_report() -> Arc<Result<RunReport, String>> {
         return r.clone();
     }
     let plan = Plan {
-        parts: [Part::Scenarios].into(),
+        parts: [Part::Scenarios, Part::Concurrent].into(),
         ..Plan::from_env()
     };
     let r = Arc::new(
@@ -125,6 +126,16 @@ fn declared() -> (Vec<TargetConfig>, bool) {
 fn not_applicable(rule: &hubspec_model::Rule, targets: &[TargetConfig]) -> Option<String> {
     let mut reasons = Vec::new();
     for t in targets {
+        if rule.area == Area::Concurrency {
+            if rule.applies_to(t.spec().profile) {
+                return None;
+            }
+            reasons.push(format!(
+                "stated for other profiles than {}",
+                t.spec().profile
+            ));
+            continue;
+        }
         if rule.area == Area::Protocol {
             match hubspec_conformance::probes::applicable(rule, t) {
                 Ok(()) => return None,
@@ -213,6 +224,29 @@ fn properties_test() -> Result<(), Failed> {
     match p.counterexample {
         None => Ok(()),
         Some(f) => Err(format!("minimal failing history:\n{f}").into()),
+    }
+}
+
+fn concurrent_test() -> Result<(), Failed> {
+    let r = part(Part::Concurrent)?;
+    let c = r.concurrent.clone().expect("the part ran");
+    eprintln!(
+        "concurrent: {} histories, {} operations, {} deliveries, worst check {:.1} ms, {} unknown",
+        c.histories, c.ops, c.deliveries, c.worst_check_ms, c.unknown
+    );
+    if c.histories == 0 || c.deliveries == 0 {
+        return Err(format!("the concurrent part checked nothing: {c:?}").into());
+    }
+    match c.failures.first() {
+        None if c.failed == 0 => Ok(()),
+        None => Err(format!("{} histories failed ({} unknown)", c.failed, c.unknown).into()),
+        Some(f) => Err(format!(
+            "{}: {}\n{}",
+            f.name,
+            f.violation,
+            hubspec_history::render(&f.witness, std::slice::from_ref(&f.violation))
+        )
+        .into()),
     }
 }
 
@@ -559,6 +593,7 @@ fn main() {
     }
     trials.push(Trial::test("part::properties", || shared(properties_test)));
     trials.push(Trial::test("part::exhaustive", || shared(exhaustive_test)));
+    trials.push(Trial::test("part::concurrent", || shared(concurrent_test)));
     if embedded {
         trials.push(Trial::test("part::exhaustive-shrinks", || {
             shared(exhaustive_shrinks_test)

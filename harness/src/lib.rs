@@ -49,6 +49,9 @@
 //! - [`restart`]: the [`Restarter`] trait and the command-line [`CommandRestarter`].
 //! - [`proxy`]: a fault-injecting TCP proxy for loopback tests (cut, also mid-frame; reset;
 //!   stall; delay; half-close; hold new connections and release them).
+//! - [`recorder`]: a concurrent history (issue 16): K connections act at once, each
+//!   operation's invocation and completion and every message each connection received are
+//!   recorded on one clock, into the harness's own plain types ([`recorder::Recording`]).
 //! - [`storm`]: a cut storm through the proxy: stateful connections in groups send numbered
 //!   payloads while their links are cut at random (seeded) and resumed; [`storm::StormReport`]
 //!   counts what was lost, duplicated or out of order.
@@ -62,6 +65,7 @@ pub mod error;
 pub mod issued;
 pub mod proxy;
 pub mod reading;
+pub mod recorder;
 pub mod restart;
 pub mod session;
 pub mod storm;

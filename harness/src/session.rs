@@ -29,7 +29,7 @@
 //! classification of a silent target all act on the same live clients and connection states.
 
 mod compare;
-mod wire;
+pub(crate) mod wire;
 
 use crate::client::{Client, ClientOptions, RawFrame, Received};
 use crate::config::TargetConfig;

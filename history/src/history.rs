@@ -47,7 +47,7 @@ pub enum End {
         /// When the recorder gave up (the lane is free again after it).
         ts: u64,
     },
-    /// No end at all: the operation hung (a violation of `CC-COMPLETES`).
+    /// No end at all: the operation hung (a violation of `PRO-RESPONSIVE`).
     Pending,
 }
 

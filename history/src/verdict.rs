@@ -1,21 +1,19 @@
 //! What concurrent behaviour the checker holds a hub to, and what it answers.
 //!
 //! Most findings break a rule the catalog already states for one-at-a-time histories and keep
-//! its ID. Two are new under concurrency and proposed here (issue 16) until each has its docs
-//! page and its entry in `model/src/rules.rs`; their `CC-` prefix is no area of the catalog
-//! yet, so the tidy test does not scan for it.
+//! its ID. Two are new under concurrency: the catalog's `CC-` rules (`model/src/rules.rs`,
+//! area `Concurrency`), named here as constants.
 
 use crate::history::OpId;
 use hubspec_model::ConnId;
 use std::fmt;
 
 /// A send's deliveries fit no point of its own interval for some recipient, even with every
-/// change to that recipient allowed to take effect late: L1's per-recipient atomicity. A new
-/// rule (proposed, not in the catalog yet). ASP.NET Core's manager enumerates a
+/// change to that recipient allowed to take effect late: L1's per-recipient atomicity. ASP.NET Core's manager enumerates a
 /// `ConcurrentDictionary`, which is no snapshot, so only per-recipient atomicity is required,
 /// not one snapshot for all recipients (research §4.4).
 pub const CC_ATOMIC_SEND: &str = "CC-ATOMIC-SEND";
-/// Something arrived on a connection after its stream ended. A new rule (proposed).
+/// Something arrived on a connection after its stream ended.
 pub const CC_AFTER_CLOSE: &str = "CC-AFTER-CLOSE";
 
 /// What the checker found wrong. Each kind is blamed on one rule ID; where the catalog
@@ -172,11 +170,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_blamed_is_in_the_catalog_or_a_proposed_cc_rule() {
+    fn every_rule_blamed_is_in_the_catalog() {
         for a in Anomaly::ALL {
             let id = a.rule();
             assert!(
-                hubspec_model::rule(id).is_some() || [CC_ATOMIC_SEND, CC_AFTER_CLOSE].contains(&id),
+                hubspec_model::rule(id).is_some(),
                 "{a:?} blames {id}, which is not in the catalog"
             );
         }

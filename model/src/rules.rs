@@ -67,6 +67,8 @@ pub enum Area {
     Rooms,
     /// `PRO-`: the wire protocol the suite relies on.
     Protocol,
+    /// `CC-`: what holds while connections act at once (the concurrent part, issue 16).
+    Concurrency,
 }
 
 impl Area {
@@ -80,6 +82,7 @@ impl Area {
             Area::Restart => "RST-",
             Area::Rooms => "ROOM-",
             Area::Protocol => "PRO-",
+            Area::Concurrency => "CC-",
         }
     }
 }
@@ -401,6 +404,18 @@ pub static RULES: &[Rule] = &[
     rule!("PRO-MSGPACK-WELL-FORMED", Protocol,
         "Every MessagePack message the server sends is an array of the shape its type requires: headers a map of strings, ids and targets strings, a Completion's result kind 1, 2 or 3.",
         [MSGPACK_SPEC, MSGPACK_WORKER],
+        CORE_FAMILY, None, None),
+    // [concurrency] Concurrent histories (issue 16): what holds while connections act at once,
+    // checked by the suite's concurrent part (`conformance/src/concurrent.rs`, the checker in
+    // `history/`). Under concurrency the one-at-a-time rules keep their IDs (SND-FIFO,
+    // SND-EXACTLY-ONCE, GRP-EFFECT-BEFORE-COMPLETION, ...); these are what only overlap shows.
+    rule!("CC-ATOMIC-SEND", Concurrency,
+        "Each send takes effect for each recipient at one point between its invocation and its Completion: what a connection receives of it is what the model gives that connection at some such point; different recipients may see it at different points.",
+        [DHLM, "https://learn.microsoft.com/dotnet/api/system.collections.concurrent.concurrentdictionary-2.getenumerator", "https://github.com/Azure/azure-signalr/pull/1778", "https://github.com/Azure/azure-signalr/pull/1779"],
+        CORE_FAMILY, None, None),
+    rule!("CC-AFTER-CLOSE", Concurrency,
+        "Nothing reaches a connection after its stream has ended, whatever other connections do at the time.",
+        [HUB_PROTOCOL, "aspnetcore: src/SignalR/server/Core/src/HubConnectionContext.cs (_connectionAborted) @ 28f53b3eac04a73d624dd5f993c03da83a49cbdb"],
         CORE_FAMILY, None, None),
 ];
 

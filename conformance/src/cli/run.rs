@@ -27,6 +27,8 @@ pub enum PartArg {
     Exhaustive,
     /// The embedded hub with each refhub fault: the suite must catch every one.
     Mutants,
+    /// Several connections at once; each recorded history checked at L1.
+    Concurrent,
 }
 
 impl From<PartArg> for Part {
@@ -36,6 +38,7 @@ impl From<PartArg> for Part {
             PartArg::Properties => Part::Properties,
             PartArg::Exhaustive => Part::Exhaustive,
             PartArg::Mutants => Part::Mutants,
+            PartArg::Concurrent => Part::Concurrent,
         }
     }
 }
@@ -52,6 +55,10 @@ pub struct RunArgs {
     /// Random histories in the property-based part (default: `HUBSPEC_CASES`, else 32).
     #[arg(long, value_name = "N", default_value_t = Plan::from_env().cases)]
     pub cases: u32,
+    /// Concurrent histories per target in the concurrent part (default:
+    /// `HUBSPEC_CC_HISTORIES`, else 16).
+    #[arg(long, value_name = "N", default_value_t = Plan::from_env().concurrent.histories)]
+    pub histories: u32,
     /// Cases run at once against one target (cases that need the hub to themselves always
     /// run alone).
     #[arg(long, value_name = "N", default_value_t = Plan::default().parallel)]
@@ -96,13 +103,18 @@ fn list() -> Exit {
     Exit::Success
 }
 
-/// Writes the three reports; the paths written.
+/// Writes the three reports, and the concurrent part's histories into `concurrent/`; the
+/// reports' paths.
 pub fn write_reports(dir: &Path, report: &RunReport) -> std::io::Result<Vec<PathBuf>> {
-    Ok(vec![
+    let written = vec![
         report_json::write(dir, report)?,
         report_junit::write(dir, report)?,
         report_html::write(dir, report)?,
-    ])
+    ];
+    if let Some(stats) = &report.concurrent {
+        hubspec_conformance::concurrent::write(dir, stats)?;
+    }
+    Ok(written)
 }
 
 /// The exit code of a finished run.
@@ -131,6 +143,10 @@ pub async fn run(args: RunArgs) -> Exit {
         only,
         cases: args.cases,
         parallel: args.jobs.max(1),
+        concurrent: hubspec_conformance::concurrent::Size {
+            histories: args.histories,
+            ..Plan::default().concurrent
+        },
         parts: if parts.is_empty() {
             Plan::default().parts
         } else {

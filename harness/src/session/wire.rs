@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 /// What a received message is, read from its payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Decoded {
+pub(crate) enum Decoded {
     /// A barrier marker of this run (the whole payload), with the connection it was sent to
     /// (`None`: a marker this run never sent).
     Marker {
@@ -31,7 +31,7 @@ pub(super) enum Decoded {
 
 /// The names of one run: its prefix, the ids it made up, the markers it sent.
 #[derive(Debug)]
-pub(super) struct Names {
+pub(crate) struct Names {
     prefix: String,
     /// Random ids for model ids that were never connected, stable within the run.
     ghost_ids: HashMap<ConnId, String>,
@@ -43,7 +43,7 @@ pub(super) struct Names {
 
 impl Names {
     /// The names of a run whose prefix is `prefix`.
-    pub(super) fn new(prefix: String) -> Names {
+    pub(crate) fn new(prefix: String) -> Names {
         Names {
             prefix,
             ghost_ids: HashMap::new(),
@@ -53,13 +53,13 @@ impl Names {
     }
 
     /// The names of a new run of `case`: a prefix made of the case and a random part.
-    pub(super) fn fresh(case: &str) -> Names {
+    pub(crate) fn fresh(case: &str) -> Names {
         let short = uuid::Uuid::new_v4().simple().to_string();
         Names::new(format!("{case}#{}:", &short[..8]))
     }
 
     /// A new barrier marker for step `step`, sent by `to` to itself.
-    pub(super) fn marker(&mut self, step: usize, to: ConnId) -> String {
+    pub(crate) fn marker(&mut self, step: usize, to: ConnId) -> String {
         self.marker_seq += 1;
         let marker = format!("{}~{step}.{}", self.prefix, self.marker_seq);
         self.markers.insert(marker.clone(), to);
@@ -67,7 +67,7 @@ impl Names {
     }
 
     /// The user name `u` as the run sends it.
-    pub(super) fn user(&self, u: &str) -> String {
+    pub(crate) fn user(&self, u: &str) -> String {
         format!("{}{u}", self.prefix)
     }
 
@@ -102,7 +102,7 @@ impl Names {
     /// `live_id` gives the live id of a connected model id.
     ///
     /// Panics if `op` is not an invocation (it has no caller).
-    pub(super) fn invocation(
+    pub(crate) fn invocation(
         &mut self,
         step: usize,
         op: &Op,
@@ -151,7 +151,7 @@ impl Names {
     }
 
     /// What `received` is: a marker, a payload of a step of this run, or foreign.
-    pub(super) fn decode(&self, received: &Received) -> Decoded {
+    pub(crate) fn decode(&self, received: &Received) -> Decoded {
         let Some(p) = received.payload() else {
             return Decoded::Foreign(format!("{}({:?})", received.target, received.arguments));
         };

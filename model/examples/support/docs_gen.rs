@@ -85,6 +85,7 @@ fn area_title(area: Area) -> &'static str {
         Area::Restart => "Restart",
         Area::Rooms => "Rooms",
         Area::Protocol => "Protocol",
+        Area::Concurrency => "Concurrency",
     }
 }
 
@@ -98,10 +99,11 @@ fn area_chapter(area: Area) -> (&'static str, &'static str) {
         Area::Restart => ("Server restart", "../restart.md"),
         Area::Rooms => ("Rooms", "../rooms.md"),
         Area::Protocol => ("The conformance hub contract", "../contract.md"),
+        Area::Concurrency => ("Concurrent histories", "../concurrency.md"),
     }
 }
 
-const AREAS: [Area; 7] = [
+const AREAS: [Area; 8] = [
     Area::Groups,
     Area::Connections,
     Area::Reconnect,
@@ -109,6 +111,7 @@ const AREAS: [Area; 7] = [
     Area::Restart,
     Area::Rooms,
     Area::Protocol,
+    Area::Concurrency,
 ];
 
 fn profile_link(p: Profile) -> String {
@@ -282,7 +285,12 @@ fn fenced(t: &Transcript) -> String {
 pub fn example(rule: &Rule, all: &[Scenario]) -> Result<String, String> {
     let mine: Vec<&Scenario> = all.iter().filter(|s| s.rule == rule.id).collect();
     if mine.is_empty() {
-        return Ok(if rule.area == Area::Protocol {
+        return Ok(if rule.area == Area::Concurrency {
+            "A concurrent rule has no one-at-a-time scenario: the suite's concurrent part records \
+             histories in which connections act at once and checks them against the model. The \
+             history below is a hand-written illustration in the recorder's JSON Lines form.\n"
+                .to_string()
+        } else if rule.area == Area::Protocol {
             "The model does not describe the wire, so this rule has no scenario. The frames below are a \
              hand-written illustration (`\\x1e` is the record separator 0x1E).\n"
                 .to_string()
