@@ -294,6 +294,61 @@ pub async fn run(
     (stats, findings)
 }
 
+/// A race fault hunted by the concurrent part.
+#[derive(Clone, Debug)]
+pub struct Hunt {
+    /// The fault.
+    pub fault: hubspec_refhub::Fault,
+    /// Histories recorded until it was caught (or all of them).
+    pub histories: u32,
+    /// Wall time until it was caught (or of the whole hunt).
+    pub elapsed: Duration,
+    /// The first violation of the history that caught it (`None`: not caught).
+    pub caught: Option<Violation>,
+    /// Histories whose search ran out of its budget on the way.
+    pub unknown: u32,
+}
+
+/// Hunts `fault` with the concurrent part on an embedded hub of its own (profile `core`):
+/// histories from `seed` on until one fails, at most `max`.
+pub async fn hunt(
+    fault: hubspec_refhub::Fault,
+    max: u32,
+    size: &Size,
+    seed: u64,
+) -> Result<Hunt, crate::SuiteError> {
+    let target = Target::embedded(
+        hubspec_model::Profile::Core,
+        std::collections::BTreeSet::from([fault]),
+    )
+    .await?;
+    let start = std::time::Instant::now();
+    let mut hunt = Hunt {
+        fault,
+        histories: 0,
+        elapsed: Duration::ZERO,
+        caught: None,
+        unknown: 0,
+    };
+    for i in 0..u64::from(max) {
+        hunt.histories += 1;
+        let Ok(judged) = record_and_check(&target, seed + i, size).await else {
+            continue;
+        };
+        match judged.report.verdict {
+            Verdict::Violations(vs) => {
+                hunt.caught = vs.into_iter().next();
+                break;
+            }
+            Verdict::Unknown { .. } => hunt.unknown += 1,
+            Verdict::Linearizable => {}
+        }
+    }
+    hunt.elapsed = start.elapsed();
+    target.shutdown().await;
+    Ok(hunt)
+}
+
 /// The divergence kind a violation is grouped under with the suite's root causes.
 fn kind(a: Anomaly) -> DivergenceKind {
     match a {

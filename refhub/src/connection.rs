@@ -610,6 +610,8 @@ fn handle(
                     completion: Err(error),
                     deferred: None,
                     remote: None,
+                    hold: None,
+                    defer_for: None,
                 },
             };
             if let Err(error) = &performed.completion {
@@ -632,6 +634,18 @@ fn handle(
                 // A cluster node's add or remove for another node: answered on its ack.
                 let shared = shared.clone();
                 crate::backplane::complete_later(shared, conn, generation, answer, target, change);
+            } else if let (Some(id), Some(pause)) = (&answer, performed.hold) {
+                // A race fault's window (`faults.rs`): the Completion is written later.
+                let shared = shared.clone();
+                let message = completion(id, &performed.completion);
+                tokio::spawn(async move {
+                    tokio::time::sleep(pause).await;
+                    let mut st = shared.lock();
+                    if st.current(conn, generation).is_some() {
+                        st.push(conn, &message, None);
+                        st.settle();
+                    }
+                });
             } else if let Some(id) = answer {
                 st.push(conn, &completion(&id, &performed.completion), None);
                 st.settle();
@@ -639,8 +653,9 @@ fn handle(
             drop(st);
             if let Some(op) = performed.deferred {
                 let shared = shared.clone();
+                let pause = performed.defer_for.unwrap_or(LATE_MEMBERSHIP_DELAY);
                 tokio::spawn(async move {
-                    tokio::time::sleep(LATE_MEMBERSHIP_DELAY).await;
+                    tokio::time::sleep(pause).await;
                     let mut st = shared.lock();
                     st.apply_deferred(&op);
                 });

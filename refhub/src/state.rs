@@ -108,6 +108,10 @@ pub(crate) struct Performed {
     /// A cluster node's add or remove of a connection another node holds: the Completion
     /// waits for the owner's ack (`backplane`).
     pub(crate) remote: Option<crate::backplane::RemoteChange>,
+    /// A race fault's window: the Completion is written this long after the change applied.
+    pub(crate) hold: Option<std::time::Duration>,
+    /// When a race fault deferred the operation: how long after the Completion it applies.
+    pub(crate) defer_for: Option<std::time::Duration>,
 }
 
 /// The hub's whole state.
@@ -564,6 +568,8 @@ impl State {
             completion,
             deferred: None,
             remote: None,
+            hold: None,
+            defer_for: None,
         };
         let limit = self.config.max_group_name_bytes;
         if let Some(len) = names_of(&call).map(String::len).find(|len| *len > limit) {
@@ -574,6 +580,8 @@ impl State {
                 completion: Ok(None),
                 deferred: None,
                 remote: Some(remote),
+                hold: None,
+                defer_for: None,
             };
         }
         let op = match self.build(caller, call.clone(), target) {
@@ -589,17 +597,23 @@ impl State {
                 completion: Ok(None),
                 deferred: Some(op),
                 remote: None,
+                hold: None,
+                defer_for: self.faults.deferred_for(),
             };
         }
         let result = self.apply_invocation(&op);
-        if !matches!(result, Some(OpResult::Error(_)) | None) {
+        let applied = !matches!(result, Some(OpResult::Error(_)) | None);
+        if applied {
             self.publish(caller, &call);
         }
         self.settle();
-        done(match result {
-            Some(OpResult::Error(kind)) => Err(error_text(kind, target)),
-            _ => Ok(None),
-        })
+        Performed {
+            hold: applied.then(|| self.faults.hold(&op)).flatten(),
+            ..done(match result {
+                Some(OpResult::Error(kind)) => Err(error_text(kind, target)),
+                _ => Ok(None),
+            })
+        }
     }
 
     /// A cluster node's add or remove by an id no local connection has (with a non-empty
