@@ -51,6 +51,9 @@ pub enum BenchOnly {
     Resilience,
     /// kill -9 of `hubspec serve --rooms-db` during room churn ([`hubspec_conformance::crash`]).
     Crash,
+    /// The concurrent part: checker throughput, Unknown and false failures on the correct hub,
+    /// time to catch each race fault (`bench_concurrency.rs`).
+    Concurrency,
 }
 
 /// `hubspec bench` arguments.
@@ -68,6 +71,9 @@ pub struct BenchArgs {
     /// Precision matrix: run the exhaustive part too (slow: minutes per row).
     #[arg(long)]
     pub exhaustive: bool,
+    /// Concurrency: histories per run on the correct hub.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub histories: u32,
     /// Crash durability: kill -9 restarts.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub kills: usize,
@@ -511,6 +517,9 @@ pub fn bench(args: BenchArgs) -> Exit {
     }
     if args.only == Some(BenchOnly::Crash) {
         return crash_durability(&args);
+    }
+    if args.only == Some(BenchOnly::Concurrency) {
+        return super::bench_concurrency::concurrency(&args);
     }
     println!("hubspec bench: medians of {runs} runs");
     if !args.no_checker {

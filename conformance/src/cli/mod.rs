@@ -11,9 +11,11 @@
 //!   `--exit-on-stdin-eof`).
 //! - [`replay`]: `hubspec replay`, one history against a target, expected vs observed.
 //! - [`bench`]: `hubspec bench`, the performance figures in one command.
+//!   `bench_concurrency`: `hubspec bench concurrency`, the concurrent part's figures.
 //! - [`target`]: the target flags shared by `run` and `replay` (URL, config, timeouts).
 
 mod bench;
+mod bench_concurrency;
 mod check;
 mod progress;
 mod replay;
