@@ -73,6 +73,15 @@ tr.verdict-blocked td { color: #57606a; }
 pre { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 10px; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; font: 12.5px/1.4 ui-monospace, monospace; margin: 4px 0 10px; }
 section.finding { border-left: 4px solid var(--fail); padding: 2px 0 2px 14px; margin: 14px 0 22px; }
 .kv { font-family: ui-monospace, monospace; }
+svg.timeline { width: 100%; height: auto; border: 1px solid #d0d7de; border-radius: 6px; background: #fff; font: 11px ui-monospace, monospace; }
+svg.timeline .lane { stroke: #eaeef2; }
+svg.timeline .op { fill: #ddf4ff; stroke: #0969da; }
+svg.timeline .op.send { fill: #fff8c5; stroke: #9a6700; }
+svg.timeline .op.open { stroke-dasharray: 4 3; }
+svg.timeline .op.marked { fill: #ffebe9; stroke: var(--fail); stroke-width: 2; }
+svg.timeline .dlv { fill: #1a7f37; }
+svg.timeline .dlv.marked { fill: var(--fail); }
+svg.timeline .end { stroke: #1f2328; stroke-width: 2; }
 "#;
 
 fn verdict_detail(v: &Verdict) -> String {
@@ -295,8 +304,168 @@ pub fn to_string(report: &RunReport) -> String {
             }
         }
     }
+    if let Some(stats) = &report.concurrent {
+        concurrent_html(&mut out, stats);
+    }
     out.push_str("</main>\n</body>\n</html>\n");
     out
+}
+
+/// The concurrent part's first failing history, as its witness: a timeline per connection.
+fn concurrent_html(out: &mut String, stats: &crate::concurrent::ConcurrentStats) {
+    let _ = writeln!(
+        out,
+        "<h2 id=\"concurrent\">Concurrent histories</h2>\n<p>{} histories, {} operations, {} deliveries; {} failed, {} unknown; worst check {:.1} ms. Each is kept as <code>concurrent/&lt;name&gt;.jsonl</code> in the report directory.</p>",
+        stats.histories,
+        stats.ops,
+        stats.deliveries,
+        stats.failed,
+        stats.unknown,
+        stats.worst_check_ms
+    );
+    let Some(f) = stats.failures.first() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<section class=\"finding\" id=\"concurrent-failure\">\n<h3>{} — witness of <span class=\"kv\">{}</span></h3>\n<p class=\"kv\">{}</p>\n<p class=\"note\">One lane per connection: each operation is a bar from its invocation to its Completion (dashed when it never completed), each message a dot on the lane of the connection that received it, a stream's end a bar across its lane. The violation's operations and messages are red; hover for details. Re-check: <code>{}</code></p>",
+        escape(f.violation.rule),
+        escape(&f.name),
+        escape(&f.violation.to_string()),
+        escape(&crate::concurrent::recheck_command(&f.name))
+    );
+    out.push_str(&timeline_svg(
+        &f.witness,
+        std::slice::from_ref(&f.violation),
+    ));
+    let _ = writeln!(
+        out,
+        "<pre>{}</pre>\n</section>",
+        escape(hubspec_history::render(&f.witness, std::slice::from_ref(&f.violation)).trim_end())
+    );
+}
+
+/// A concurrent history as a static SVG (no script: the page's policy forbids it), with a
+/// `<title>` on every bar and dot for its details.
+pub fn timeline_svg(h: &hubspec_history::History, marks: &[hubspec_history::Violation]) -> String {
+    use hubspec_history::{End, StreamEvent, NEVER};
+    const LEFT: f64 = 60.0;
+    const WIDTH: f64 = 1100.0;
+    const LANE: f64 = 44.0;
+    let marked_ops: Vec<u64> = marks.iter().flat_map(|v| v.ops.iter().copied()).collect();
+    let marked_payloads: Vec<&str> = h
+        .ops
+        .iter()
+        .filter(|o| marked_ops.contains(&o.id))
+        .filter_map(|o| o.payload())
+        .collect();
+    let end_of = |o: &hubspec_history::OpRecord| match o.end {
+        End::Completed { ts, .. } | End::Info { ts } => ts,
+        End::Pending => o.inv,
+    };
+    let times = h
+        .ops
+        .iter()
+        .flat_map(|o| [o.inv, end_of(o)])
+        .chain(h.streams.values().flatten().map(StreamEvent::ts))
+        .filter(|t| *t != NEVER);
+    let (lo, hi) = times.fold((u64::MAX, 0), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    let (lo, hi) = if lo > hi {
+        (0, 1)
+    } else {
+        (lo, hi.max(lo + 1))
+    };
+    let x = |t: u64| LEFT + (t.saturating_sub(lo)) as f64 / (hi - lo) as f64 * WIDTH;
+    let height = LANE * h.conns.len() as f64 + 24.0;
+    let mut s = format!(
+        "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {:.0} {height:.0}\" role=\"img\" aria-label=\"timeline per connection\">\n",
+        LEFT + WIDTH + 20.0
+    );
+    for (i, c) in h.conns.iter().enumerate() {
+        let y = 12.0 + LANE * i as f64;
+        let user = c
+            .user
+            .as_deref()
+            .map(|u| format!(" {u}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "<g class=\"conn\" data-conn=\"{}\"><line class=\"lane\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/><text x=\"4\" y=\"{:.1}\">{}{}</text>",
+            c.id,
+            LEFT + WIDTH,
+            y + LANE / 2.0,
+            y + LANE / 2.0,
+            y + LANE / 2.0 + 4.0,
+            c.id,
+            escape(&user)
+        );
+        for o in h.ops.iter().filter(|o| o.lane() == Some(c.id)) {
+            let (x0, x1) = (x(o.inv), x(end_of(o)).max(x(o.inv) + 2.0));
+            let open = !matches!(o.end, End::Completed { .. });
+            let class = format!(
+                "op{}{}{}",
+                if o.payload().is_some() { " send" } else { "" },
+                if open { " open" } else { "" },
+                if marked_ops.contains(&o.id) {
+                    " marked"
+                } else {
+                    ""
+                }
+            );
+            let result = match &o.end {
+                End::Completed { result, .. } => result.to_string(),
+                End::Info { .. } => "indeterminate".into(),
+                End::Pending => "never completed".into(),
+            };
+            let _ = writeln!(
+                s,
+                "<rect class=\"{class}\" data-op=\"{}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\"><title>#{} {} [{} .. {}] -&gt; {}</title></rect>",
+                o.id,
+                y + 4.0,
+                x1 - x0,
+                o.id,
+                escape(&hubspec_model::format_op(&o.op)),
+                o.inv,
+                end_of(o),
+                escape(&result)
+            );
+        }
+        for e in h.streams.get(&c.id).into_iter().flatten() {
+            match e {
+                StreamEvent::Deliver { ts, payload } => {
+                    let from = h
+                        .send_of(payload)
+                        .map_or("no send".to_string(), |o| format!("#{}", o.id));
+                    let class = if marked_payloads.contains(&payload.as_str()) {
+                        "dlv marked"
+                    } else {
+                        "dlv"
+                    };
+                    let _ = writeln!(
+                        s,
+                        "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>{} received {} ({from}) at {ts}</title></circle>",
+                        x(*ts),
+                        y + 30.0,
+                        c.id,
+                        escape(&format!("{payload:?}"))
+                    );
+                }
+                StreamEvent::Close { ts } => {
+                    let _ = writeln!(
+                        s,
+                        "<line class=\"end\" x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1:.1}\" y2=\"{2:.1}\"><title>{3}'s stream ended at {ts}</title></line>",
+                        x(*ts),
+                        y + 2.0,
+                        y + LANE - 4.0,
+                        c.id
+                    );
+                }
+            }
+        }
+        s.push_str("</g>\n");
+    }
+    s.push_str("</svg>\n");
+    s
 }
 
 /// Writes `report.html` into `dir` (created if missing) and returns its path.
@@ -349,6 +518,57 @@ mod tests {
         assert!(html.contains("&lt;/pre&gt;&lt;b&gt;x&lt;/b&gt;"));
         assert!(!html.contains('\u{1e}') && !html.contains('\u{7}'));
         assert!(html.contains('\u{241e}'));
+    }
+
+    /// A failing concurrent history is drawn: a lane per connection, a bar per operation, a dot
+    /// per message, the violation's in red, and nothing from the target unescaped.
+    #[test]
+    fn a_concurrent_failure_is_drawn_as_a_timeline() {
+        use hubspec_history::{End, History};
+        use hubspec_model::{ConnId, Op, OpResult, Selector, Spec};
+        let mut h = History::new(Spec::default(), &[None, Some("<u>")]);
+        let send = h.op(
+            Op::Send {
+                caller: ConnId(1),
+                selector: Selector::Group(Some("g".into())),
+                payload: "<m>".into(),
+            },
+            30,
+            End::Completed {
+                ts: 40,
+                result: OpResult::Ok,
+            },
+        );
+        h.op(
+            Op::AddToGroup {
+                caller: ConnId(2),
+                group: Some("g".into()),
+            },
+            50,
+            End::Completed {
+                ts: 60,
+                result: OpResult::Ok,
+            },
+        );
+        h.deliver(ConnId(2), 70, "<m>");
+        let hubspec_history::Verdict::Violations(vs) =
+            hubspec_history::check(&h, std::time::Duration::from_secs(5))
+                .unwrap()
+                .verdict
+        else {
+            panic!("the history fails")
+        };
+        assert_eq!(vs[0].rule, "CC-ATOMIC-SEND");
+        assert_eq!(vs[0].ops, [send]);
+        let svg = timeline_svg(&h, &vs);
+        assert_eq!(svg.matches("<g class=\"conn\"").count(), 2);
+        assert_eq!(svg.matches("<rect ").count(), 2);
+        assert_eq!(svg.matches("<circle class=\"dlv marked\"").count(), 1);
+        assert!(
+            svg.contains("class=\"op send marked\" data-op=\"1\""),
+            "{svg}"
+        );
+        assert!(!svg.contains("<m>") && !svg.contains("<u>"), "{svg}");
     }
 
     #[test]

@@ -57,3 +57,48 @@ fn the_html_report_renders_in_headless_chromium() {
     );
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// A failing concurrent history (refhub with a race fault) is drawn in report.html as a
+/// timeline per connection, and Chromium renders it.
+#[test]
+fn a_concurrent_failure_renders_as_a_timeline_in_headless_chromium() {
+    assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is not installed");
+    let dir = fresh_dir("concurrent-html");
+    let out = hubspec(
+        &[
+            "run",
+            "--profile",
+            "core",
+            "--fault",
+            "racy-add-duplicates",
+            "--part",
+            "concurrent",
+            "--histories",
+            "4",
+            "--report-dir",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        std::time::Duration::from_secs(120),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    let kept = std::fs::read_dir(dir.join("concurrent"))
+        .expect("the histories are kept")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".witness.jsonl"))
+        .count();
+    assert!(kept >= 1, "a failing history keeps its witness");
+    let url = format!(
+        "file://{}",
+        dir.join("report.html").canonicalize().unwrap().display()
+    );
+    let dom = chromium(&["--dump-dom", &url], &fresh_dir("chromium-cc-dom"));
+    assert_eq!(dom.code, Some(0), "{dom}");
+    assert!(dom.stdout.contains("id=\"concurrent-failure\""), "{dom}");
+    assert!(dom.stdout.contains("<svg class=\"timeline\""), "{dom}");
+    assert_eq!(
+        dom.stdout.matches("<g class=\"conn\"").count(),
+        5,
+        "one lane per connection: {dom}"
+    );
+    assert!(dom.stdout.contains("class=\"dlv marked\""), "{dom}");
+}
