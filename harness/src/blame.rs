@@ -538,6 +538,17 @@ fn ended_member_of(spec: &Spec, ops: &[Op], index: usize, selector: &Selector) -
     })
 }
 
+/// Whether `selector` addresses groups by name, none of which any op of `history` added a
+/// connection to (or a room joined).
+fn never_joined(history: &[Op], selector: &Selector) -> bool {
+    let groups: Vec<&String> = selector.group_names().collect();
+    !groups.is_empty()
+        && !history.iter().any(|op| {
+            op.membership_change()
+                .is_some_and(|m| m.add && groups.contains(&m.group))
+        })
+}
+
 /// The rules a wrong result at step `index` (0-based) violates.
 pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> {
     let mut rules = Vec::new();
@@ -597,6 +608,11 @@ pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> 
             // ended: the ended connection was not taken out of its groups.
             if ended_member_of(spec, ops, index, selector) {
                 push(&mut rules, "CON-DISCONNECT-LEAVES-GROUPS");
+            }
+            // A send to groups no connection was ever added to (its arguments valid): nothing
+            // but an add creates a group, and one that does not exist yet is an empty one.
+            if rules.is_empty() && never_joined(history, selector) {
+                push(&mut rules, "GRP-CREATE-ON-ADD");
             }
             push(&mut rules, selector_rule(selector));
         }
@@ -906,6 +922,19 @@ mod tests {
         // A member that is still live explains nothing.
         let ops = vec![connect(None), connect(None), add(1, "g"), to_group(2, "g")];
         assert_eq!(result_rules(&Spec::default(), &ops, 3), vec!["SND-GROUP"]);
+    }
+
+    /// A send to a group nobody was ever added to whose result is wrong: the group should
+    /// simply not exist yet, so the rule that says when groups exist decides.
+    #[test]
+    fn a_wrong_result_of_a_send_to_a_never_joined_group_blames_create_on_add() {
+        let ops = vec![connect(None), connect(None), to_group(2, "news")];
+        assert_eq!(
+            result_rules(&Spec::default(), &ops, 2),
+            vec!["GRP-CREATE-ON-ADD", "SND-GROUP"]
+        );
+        let ops = vec![connect(None), add(1, "news"), to_group(1, "news")];
+        assert_eq!(result_rules(&Spec::default(), &ops, 2), vec!["SND-GROUP"]);
     }
 
     #[test]

@@ -869,11 +869,13 @@ impl FaultState {
         if !self.has(Fault::LateMembership) || !call.is_membership() {
             return false;
         }
+        // Only a change the model would make: a null group or id is refused at once.
         match op {
-            Op::AddToGroup { group, .. }
-            | Op::RemoveFromGroup { group, .. }
-            | Op::AddConnectionToGroup { group, .. }
-            | Op::RemoveConnectionFromGroup { group, .. } => group.is_some(),
+            Op::AddToGroup { group, .. } | Op::RemoveFromGroup { group, .. } => group.is_some(),
+            Op::AddConnectionToGroup { group, target, .. }
+            | Op::RemoveConnectionFromGroup { group, target, .. } => {
+                group.is_some() && *target != Target::Null
+            }
             Op::JoinRoom { caller, room } | Op::LeaveRoom { caller, room } => {
                 room.is_some() && hub.conn(*caller).is_some_and(|c| c.user.is_some())
             }
