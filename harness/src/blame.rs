@@ -162,10 +162,19 @@ pub fn delivery_rules(
     {
         push(&mut rules, "SND-GROUPS-FANOUT");
     }
+    let mut explained = None;
     for (rule, to_blame) in HISTORY_RULES {
         if to_blame(&ctx) {
             push(&mut rules, rule);
+            explained = explained.or(Some(*rule));
         }
+    }
+    // A copy a resume does not replay because the history left the recipient out of the
+    // send's group (an add that never took, a change while suspended ignored): the replay was
+    // right to skip it, and the history's rule decides.
+    if let (Op::Resume { .. }, DivergenceKind::Lost, Some(rule)) = (op, kind, explained) {
+        rules.retain(|r| *r != rule);
+        rules.insert(0, rule);
     }
     if matches!(op, Op::Resume { .. }) && !ctx.groups.is_empty() {
         push(&mut rules, "REC-SUSPENDED-KEEPS-GROUPS");
@@ -800,6 +809,45 @@ mod tests {
                 "SND-GROUP"
             ]
         );
+    }
+
+    /// A replay missing a copy the history explains (the recipient's membership was changed
+    /// while it was suspended, or added by id) blames the history's rule, not the replay.
+    #[test]
+    fn a_replay_missing_a_copy_the_history_explains_blames_the_history() {
+        let spec = Spec::new(Profile::CoreStateful);
+        let resume = Op::Resume {
+            conn: c(1),
+            altered_token: false,
+        };
+        let by_id = Op::AddConnectionToGroup {
+            caller: c(2),
+            target: Target::Id(c(1)),
+            group: g("g"),
+        };
+        let ops = vec![
+            connect(None),
+            connect(None),
+            Op::Drop { conn: c(1) },
+            by_id.clone(),
+            to_group(2, "g"),
+            resume.clone(),
+        ];
+        let rules = delivery_rules(&spec, &ops, 5, Lost, c(1), Some(4));
+        assert_eq!(
+            rules[..2],
+            ["REC-SUSPENDED-KEEPS-GROUPS", "REC-RESUME-REPLAYS"]
+        );
+        let ops = vec![
+            connect(None),
+            connect(None),
+            by_id,
+            Op::Drop { conn: c(1) },
+            to_group(2, "g"),
+            resume,
+        ];
+        let rules = delivery_rules(&spec, &ops, 5, Lost, c(1), Some(4));
+        assert_eq!(rules[..2], ["GRP-ADD-BY-ID", "REC-RESUME-REPLAYS"]);
     }
 
     #[test]
