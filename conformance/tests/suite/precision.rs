@@ -47,11 +47,16 @@ const KNOWN: &[(&str, &[&str])] = &[
             "SND-GROUPS-FANOUT",
         ],
     ),
-    // FIXME(REC-RESUME-REPLAYS): a replay missing because the add never took is blamed on the
-    // replay.
+    // FIXME(GRP-ADD-BY-ID): a replay missing because an add by id while the recipient was
+    // suspended never took looks the same as a change while suspended ignored, and is blamed
+    // on REC-SUSPENDED-KEEPS-GROUPS; only another case shows that no add by id ever takes.
     (
         "add-by-id-ignored",
-        &["GRP-ADD-BY-ID", "REC-RESUME-REPLAYS"],
+        &[
+            "GRP-ADD-BY-ID",
+            "REC-RESUME-REPLAYS",
+            "REC-SUSPENDED-KEEPS-GROUPS",
+        ],
     ),
     // FIXME(CON-DISCONNECT-LEAVES-GROUPS): blamed on its own rule alone now, but the
     // scenarios of other rules that send to a group after a member ended are blocked (6 of 56).
@@ -68,13 +73,12 @@ const KNOWN: &[(&str, &[&str])] = &[
         "core-drop-rejoins",
         &["REC-RECONNECT-IS-NEW", "RST-WIPES-MEMBERSHIP"],
     ),
-    // FIXME(REC-SUSPENDED-KEEPS-GROUPS): a change while suspended shows only at the replay,
-    // and is blamed on the replay.
-    ("suspended-ignores-membership", &["REC-RESUME-REPLAYS"]),
     // FIXME(SND-ALL): scenarios of other rules that use SendToAll are blocked (5 of 55).
     ("send-all-skips-caller", &["SND-ALL"]),
-    // FIXME(SND-EXACTLY-ONCE): the barrier marker uses SendToConnection; a caller-send that
-    // reaches others shows on other steps as an extra copy.
+    // FIXME(SND-EXACTLY-ONCE): the caller-send reaches the connections of the cases running
+    // beside it, where it is a message "sent by no op of this case", blamed on
+    // SND-EXACTLY-ONCE; another run's payload should be told apart (session/wire.rs
+    // `Decoded`) and left to the run that sent it.
     ("caller-send-to-others", &["SND-CALLER", "SND-EXACTLY-ONCE"]),
     // FIXME(SND-GROUP): a group send that skips the caller looks like a late change.
     (
@@ -94,7 +98,8 @@ const KNOWN: &[(&str, &[&str])] = &[
         "leave-room-keeps-record",
         &["ROOM-LEAVE-DELETES", "ROOM-NEEDS-USER"],
     ),
-    // FIXME(ROOM-PER-USER): the extra copy is blamed on SND-EXACTLY-ONCE.
+    // FIXME(ROOM-PER-USER): a connection restored to the rooms of another case's user gets
+    // that case's messages, blamed on SND-EXACTLY-ONCE (see caller-send-to-others).
     ("rooms-any-user", &["ROOM-PER-USER", "SND-EXACTLY-ONCE"]),
     // FIXME(PRO-NEGOTIATE): without a token the connection is opened as with skip_negotiation
     // and the deviation is read past, but no stateful reconnect can be observed, so the
@@ -112,10 +117,6 @@ const KNOWN: &[(&str, &[&str])] = &[
         ],
     ),
     // Pairs of `FIXED_PAIRS`, recorded on a quiet machine.
-    (
-        "suspended-ignores-membership+send-completes-before-queue",
-        &["REC-RESUME-REPLAYS", "SND-DELIVERED-BEFORE-COMPLETION"],
-    ),
     // FIXME(GRP-REMOVE-ONE): each fault alone meets the bar; together their blocked rules add
     // up to 3 of 57 (5.3 %).
     (
@@ -152,10 +153,10 @@ fn judge(row: &Row) -> Option<String> {
     }
 }
 
-/// Rows that met the bar in the recorded runs: 45 of 64, three times (scenarios, ten rows at
-/// a time, on a loaded machine, load average 10–14; `ids-reused` met it in one of them), less
-/// a margin of 2 for the rows that wobble under load. Fewer is a regression.
-const MEETS_BAR_AT_LEAST: usize = 47;
+/// Rows that met the bar in the recorded run: 51 of 64 (scenarios, ten rows at a time, on a
+/// loaded machine, load average 17–18), less a margin of 2 for the rows that wobble under
+/// load. Fewer is a regression.
+const MEETS_BAR_AT_LEAST: usize = 49;
 
 /// Every fault alone and the sampled pairs are blamed on their own rules.
 pub fn every_fault_alone_and_sampled_pairs_are_blamed_on_their_own_rules() {
