@@ -21,6 +21,10 @@ pub struct CaseOutcome {
     /// [`Divergence::tolerated`]): each a finding of its `PRO-` rule that the suite records
     /// once, while the case is judged on `findings` alone.
     pub protocol: Vec<Finding>,
+    /// The first divergence of a run of the same history that this one was steered around
+    /// (see [`crate::diagnosis::steered`]): another rule's root cause, recorded as such, while
+    /// the case is judged on `findings`, what the target did once given time.
+    pub steered_around: Vec<Finding>,
     /// The model's transcript.
     pub expected: Transcript,
     /// The target's transcript (the steps that ran), with results as read where the wire gives
@@ -69,10 +73,25 @@ pub fn finding(case: &str, d: &Divergence, expected: &Transcript, replay: &str) 
 /// A session the harness cannot even run (the target refuses connections, a client error
 /// ends it) is a finding too, named by the `PRO-` rule the error breaks.
 pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> CaseOutcome {
+    run_case_paused(target, spec, name, ops, &[]).await
+}
+
+/// [`run_case`] with a pause before each step of `pauses` (0-based indices; see
+/// `Session::settle_before`).
+pub async fn run_case_paused(
+    target: &Target,
+    spec: Spec,
+    name: &str,
+    ops: &[Op],
+    pauses: &[(usize, Duration)],
+) -> CaseOutcome {
     let start = Instant::now();
     let expected = Transcript::run(spec, ops)
         .unwrap_or_else(|e| panic!("case {name} is not a valid history of the model: {e}"));
     let mut session = Session::new(&target.config, spec, name, target.restarter.clone());
+    for (index, pause) in pauses {
+        session.settle_before(*index, *pause);
+    }
     let mut result = session.run(ops).await;
     // A run the harness itself was too slow for says nothing about the target: run it again
     // (twice at most; a third too-slow run is judged as it is).
@@ -146,6 +165,7 @@ pub async fn run_case(target: &Target, spec: Spec, name: &str, ops: &[Op]) -> Ca
         duration: start.elapsed(),
         findings,
         protocol,
+        steered_around: Vec::new(),
         expected,
         observed,
     }

@@ -9,8 +9,30 @@ use hubspec_model::{Profile, Rule};
 use hubspec_wire::{CompletionResult, HubProtocol};
 use std::time::Duration;
 
-/// What a probe found wrong: what the rule expects, and what the target did instead.
-type Mismatch = (String, String);
+/// What a probe found wrong: what the rule expects, what the target did instead, and the
+/// rule the failure itself breaks when that is another than the probe's (a call that never
+/// completes is `PRO-RESPONSIVE`, whichever rule's probe made it): kept typed, so that
+/// another rule's root cause blocks the probe's rule rather than failing it.
+#[derive(Debug)]
+pub struct Mismatch {
+    /// What the rule expects.
+    pub expected: String,
+    /// What the target did.
+    pub observed: String,
+    /// The rule the failure breaks when another than the probe's.
+    pub rule: Option<&'static str>,
+}
+
+impl Mismatch {
+    /// A mismatch of the probe's own rule.
+    fn own(expected: impl Into<String>, observed: impl Into<String>) -> Mismatch {
+        Mismatch {
+            expected: expected.into(),
+            observed: observed.into(),
+            rule: None,
+        }
+    }
+}
 
 /// A probe: it drives a connected client and says what went wrong, if anything.
 type Probe = for<'a> fn(&'a mut Client) -> BoxFuture<'a, Result<(), Mismatch>>;
@@ -28,7 +50,7 @@ pub const PROBES: &[(&str, Probe)] = &[
     ("PRO-PING", |c| Box::pin(pings(c))),
     ("PRO-CLOSE", |c| Box::pin(close(c))),
     ("PRO-SEQUENCE", |c| Box::pin(sequence(c))),
-    ("PRO-RESPONSIVE", |c| Box::pin(invocations(c))),
+    ("PRO-RESPONSIVE", |c| Box::pin(responsive(c))),
     // [msgpack] Run on a MessagePack client (see `probe`).
     ("PRO-MSGPACK-FRAMING", |c| Box::pin(invocations(c))),
     ("PRO-MSGPACK-WELL-FORMED", |c| Box::pin(invocations(c))),
@@ -155,12 +177,12 @@ pub async fn probe(rule: &'static Rule, target: &Target) -> Option<Finding> {
         .iter()
         .map(|f| f.rule)
         .find(|r| *r != id && matches!(*r, "PRO-NEGOTIATE" | "PRO-HANDSHAKE"));
+    let own_seen = findings.iter().any(|f| f.rule == id);
     match result {
-        Err((expected, observed)) => {
-            let mut f = fail(target, id, &expected, observed, frames);
-            if let Some(rule) = setup {
-                f.rules.insert(0, rule);
-            }
+        Err(m) => {
+            let rules = mismatch_rules(id, &m, own_seen, setup);
+            let mut f = fail(target, id, &m.expected, m.observed, frames);
+            f.rules = rules;
             Some(f)
         }
         Ok(()) => findings
@@ -170,15 +192,46 @@ pub async fn probe(rule: &'static Rule, target: &Target) -> Option<Finding> {
     }
 }
 
+/// The rules a failed probe of `id` blames, the first decides: a failure of another rule (a
+/// call that timed out) is that rule's doing first, unless the client saw `id` itself broken
+/// on the way (`own_seen`); a connection whose negotiate or handshake broke its rule
+/// (`setup`) is that rule's doing before anything.
+fn mismatch_rules(
+    id: &'static str,
+    m: &Mismatch,
+    own_seen: bool,
+    setup: Option<&'static str>,
+) -> Vec<&'static str> {
+    let mut rules = vec![id];
+    if let Some(rule) = m.rule.filter(|r| *r != id && !own_seen) {
+        rules.insert(0, rule);
+    }
+    if let Some(rule) = setup {
+        rules.retain(|r| *r != rule);
+        rules.insert(0, rule);
+    }
+    rules
+}
+
+/// `r`, or a mismatch of the rule the client error breaks.
 fn ok<T>(what: &str, r: Result<T, ClientError>) -> Result<T, Mismatch> {
-    r.map_err(|e| (what.to_string(), e.to_string()))
+    r.map_err(|e| Mismatch {
+        expected: what.to_string(),
+        observed: e.to_string(),
+        rule: e.rule(),
+    })
+}
+
+/// `r`, or a mismatch of the probe's own rule: the call that is the probe's subject.
+fn own<T>(what: &str, r: Result<T, ClientError>) -> Result<T, Mismatch> {
+    r.map_err(|e| Mismatch::own(what, e.to_string()))
 }
 
 async fn negotiated(client: &mut Client) -> Result<(), Mismatch> {
     match client.negotiated() {
         Some(n) if !n.connection_id.as_deref().unwrap_or("").is_empty() => Ok(()),
-        other => Err((
-            "a v1 negotiate response with a connectionId".into(),
+        other => Err(Mismatch::own(
+            "a v1 negotiate response with a connectionId",
             format!("{other:?}"),
         )),
     }
@@ -190,13 +243,13 @@ async fn invocations(client: &mut Client) -> Result<(), Mismatch> {
     for _ in 0..3 {
         ok("GetConnectionId completes", client.connection_id().await)?;
     }
+    let id = ok("GetConnectionId completes", client.connection_id().await)?;
     ok(
         "AddToGroup completes",
         client
             .invoke("AddToGroup", vec!["hubspec-probe".into()])
             .await,
     )?;
-    let id = ok("GetConnectionId completes", client.connection_id().await)?;
     ok(
         "SendToConnection completes",
         client
@@ -206,28 +259,50 @@ async fn invocations(client: &mut Client) -> Result<(), Mismatch> {
     Ok(())
 }
 
+/// [`invocations`], then each call again from the group member the connection now is: every
+/// call completes, whatever state the connection is in.
+async fn responsive(client: &mut Client) -> Result<(), Mismatch> {
+    invocations(client).await?;
+    let id = own(
+        "GetConnectionId completes for a group member",
+        client.connection_id().await,
+    )?;
+    own(
+        "SendToConnection completes for a group member",
+        client
+            .invoke("SendToConnection", vec![id.into(), "probe".into()])
+            .await,
+    )?;
+    Ok(())
+}
+
 async fn unknown_method(client: &mut Client) -> Result<(), Mismatch> {
-    match ok(
+    match own(
         "a Completion",
         client.invoke("NoSuchHubspecMethod", vec![]).await,
     )? {
         CompletionResult::Error(_) => {}
-        other => return Err(("a Completion with an error".into(), format!("{other:?}"))),
+        other => {
+            return Err(Mismatch::own(
+                "a Completion with an error",
+                format!("{other:?}"),
+            ))
+        }
     }
-    ok("the connection stays usable", client.connection_id().await).map(|_| ())
+    own("the connection stays usable", client.connection_id().await).map(|_| ())
 }
 
 async fn pings(client: &mut Client) -> Result<(), Mismatch> {
     client
         .send_raw("{\"type\":6}\u{1e}")
         .await
-        .map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
+        .map_err(|e| Mismatch::own("the Ping is accepted", e.to_string()))?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     client
         .send_raw("{\"type\":6}\u{1e}")
         .await
-        .map_err(|e| ("the Ping is accepted".into(), e.to_string()))?;
-    ok(
+        .map_err(|e| Mismatch::own("the Ping is accepted", e.to_string()))?;
+    own(
         "the connection stays open after Pings",
         client.connection_id().await,
     )
@@ -235,15 +310,15 @@ async fn pings(client: &mut Client) -> Result<(), Mismatch> {
 }
 
 async fn close(client: &mut Client) -> Result<(), Mismatch> {
-    ok(
+    own(
         "a client Close is answered with a Close",
         client.close().await,
     )?;
     match client.server_close() {
         Some(_) => Ok(()),
-        None => Err((
-            "a Close from the server".into(),
-            "the socket closed without one".into(),
+        None => Err(Mismatch::own(
+            "a Close from the server",
+            "the socket closed without one",
         )),
     }
 }
@@ -251,19 +326,19 @@ async fn close(client: &mut Client) -> Result<(), Mismatch> {
 async fn sequence(client: &mut Client) -> Result<(), Mismatch> {
     let id = ok("GetConnectionId completes", client.connection_id().await)?;
     client.drop_transport().await;
-    ok(
+    own(
         "the resume succeeds with a Sequence first",
         client.resume().await,
     )?;
-    let again = ok(
+    let again = own(
         "GetConnectionId completes after the resume",
         client.connection_id().await,
     )?;
     if again == id {
         Ok(())
     } else {
-        Err((
-            "the same connection id after the resume".into(),
+        Err(Mismatch::own(
+            "the same connection id after the resume",
             format!("{id} became {again}"),
         ))
     }
@@ -307,6 +382,57 @@ mod tests {
                 (config.ca_file.clone(), 4096)
             );
         }
+    }
+
+    /// A call that never completes in another rule's probe is PRO-RESPONSIVE's root cause:
+    /// the probe's rule is blocked by it, not failed, unless the client saw that rule broken.
+    #[test]
+    fn a_timeout_in_a_probe_blames_responsiveness_first() {
+        let timeout = ClientError::timeout("a Completion", Duration::from_secs(5));
+        let m = ok::<()>("GetConnectionId completes", Err(timeout)).unwrap_err();
+        assert_eq!(m.rule, Some("PRO-RESPONSIVE"));
+        assert_eq!(
+            mismatch_rules("PRO-WELL-FORMED", &m, false, None),
+            vec!["PRO-RESPONSIVE", "PRO-WELL-FORMED"]
+        );
+        assert_eq!(
+            mismatch_rules("PRO-WELL-FORMED", &m, true, None),
+            vec!["PRO-WELL-FORMED"]
+        );
+        assert_eq!(
+            mismatch_rules("PRO-SEQUENCE", &m, false, Some("PRO-NEGOTIATE")),
+            vec!["PRO-NEGOTIATE", "PRO-RESPONSIVE", "PRO-SEQUENCE"]
+        );
+        let m = own::<()>(
+            "a Completion",
+            Err(ClientError::timeout("x", Duration::ZERO)),
+        )
+        .unwrap_err();
+        assert_eq!(
+            mismatch_rules("PRO-UNKNOWN-METHOD", &m, false, None),
+            vec!["PRO-UNKNOWN-METHOD"]
+        );
+    }
+
+    /// A hub whose group members' GetConnectionId hangs breaks PRO-RESPONSIVE's probe and no
+    /// other's: the other probes make every kind of call, none waits on a group member's id.
+    #[tokio::test]
+    async fn a_group_members_hanging_call_fails_only_the_responsiveness_probe() {
+        let mut target = Target::embedded(
+            Profile::Core,
+            BTreeSet::from([hubspec_refhub::Fault::GetConnectionIdHangs]),
+        )
+        .await
+        .unwrap();
+        target.config.timeouts.invocation = Duration::from_millis(300);
+        let responsive = hubspec_model::rule("PRO-RESPONSIVE").unwrap();
+        let f = probe(responsive, &target).await.expect("the hang is found");
+        assert_eq!(f.rules, vec!["PRO-RESPONSIVE"]);
+        for id in ["PRO-WELL-FORMED", "PRO-COMPLETION", "PRO-MSGPACK-FRAMING"] {
+            let rule = hubspec_model::rule(id).unwrap();
+            assert_eq!(probe(rule, &target).await, None, "{id}");
+        }
+        target.shutdown().await;
     }
 
     /// A rule without a probe is our bug: it panics, naming the rule, rather than becoming a

@@ -508,6 +508,9 @@ fn record_case(
     o: &CaseOutcome,
 ) {
     record_protocol(roots, o);
+    // Another rule's root cause the case was steered around: it fails that rule, and this
+    // case is judged on what the steered run showed.
+    roots.add_case(&o.steered_around);
     if o.passed() {
         return;
     }
@@ -617,6 +620,7 @@ mod tests {
             duration: Duration::ZERO,
             findings: vec![finding],
             protocol: vec![],
+            steered_around: vec![],
             expected,
             observed: hubspec_harness::ObservedTranscript {
                 transcript: observed,

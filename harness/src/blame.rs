@@ -162,10 +162,19 @@ pub fn delivery_rules(
     {
         push(&mut rules, "SND-GROUPS-FANOUT");
     }
+    let mut explained = None;
     for (rule, to_blame) in HISTORY_RULES {
         if to_blame(&ctx) {
             push(&mut rules, rule);
+            explained = explained.or(Some(*rule));
         }
+    }
+    // A copy a resume does not replay because the history left the recipient out of the
+    // send's group (an add that never took, a change while suspended ignored): the replay was
+    // right to skip it, and the history's rule decides.
+    if let (Op::Resume { .. }, DivergenceKind::Lost, Some(rule)) = (op, kind, explained) {
+        rules.retain(|r| *r != rule);
+        rules.insert(0, rule);
     }
     if matches!(op, Op::Resume { .. }) && !ctx.groups.is_empty() {
         push(&mut rules, "REC-SUSPENDED-KEEPS-GROUPS");
@@ -538,6 +547,17 @@ fn ended_member_of(spec: &Spec, ops: &[Op], index: usize, selector: &Selector) -
     })
 }
 
+/// Whether `selector` addresses groups by name, none of which any op of `history` added a
+/// connection to (or a room joined).
+fn never_joined(history: &[Op], selector: &Selector) -> bool {
+    let groups: Vec<&String> = selector.group_names().collect();
+    !groups.is_empty()
+        && !history.iter().any(|op| {
+            op.membership_change()
+                .is_some_and(|m| m.add && groups.contains(&m.group))
+        })
+}
+
 /// The rules a wrong result at step `index` (0-based) violates.
 pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> {
     let mut rules = Vec::new();
@@ -597,6 +617,11 @@ pub fn result_rules(spec: &Spec, ops: &[Op], index: usize) -> Vec<&'static str> 
             // ended: the ended connection was not taken out of its groups.
             if ended_member_of(spec, ops, index, selector) {
                 push(&mut rules, "CON-DISCONNECT-LEAVES-GROUPS");
+            }
+            // A send to groups no connection was ever added to (its arguments valid): nothing
+            // but an add creates a group, and one that does not exist yet is an empty one.
+            if rules.is_empty() && never_joined(history, selector) {
+                push(&mut rules, "GRP-CREATE-ON-ADD");
             }
             push(&mut rules, selector_rule(selector));
         }
@@ -786,6 +811,45 @@ mod tests {
         );
     }
 
+    /// A replay missing a copy the history explains (the recipient's membership was changed
+    /// while it was suspended, or added by id) blames the history's rule, not the replay.
+    #[test]
+    fn a_replay_missing_a_copy_the_history_explains_blames_the_history() {
+        let spec = Spec::new(Profile::CoreStateful);
+        let resume = Op::Resume {
+            conn: c(1),
+            altered_token: false,
+        };
+        let by_id = Op::AddConnectionToGroup {
+            caller: c(2),
+            target: Target::Id(c(1)),
+            group: g("g"),
+        };
+        let ops = vec![
+            connect(None),
+            connect(None),
+            Op::Drop { conn: c(1) },
+            by_id.clone(),
+            to_group(2, "g"),
+            resume.clone(),
+        ];
+        let rules = delivery_rules(&spec, &ops, 5, Lost, c(1), Some(4));
+        assert_eq!(
+            rules[..2],
+            ["REC-SUSPENDED-KEEPS-GROUPS", "REC-RESUME-REPLAYS"]
+        );
+        let ops = vec![
+            connect(None),
+            connect(None),
+            by_id,
+            Op::Drop { conn: c(1) },
+            to_group(2, "g"),
+            resume,
+        ];
+        let rules = delivery_rules(&spec, &ops, 5, Lost, c(1), Some(4));
+        assert_eq!(rules[..2], ["GRP-ADD-BY-ID", "REC-RESUME-REPLAYS"]);
+    }
+
     #[test]
     fn membership_surviving_a_restart_blames_the_restart_rule() {
         let ops = vec![
@@ -906,6 +970,19 @@ mod tests {
         // A member that is still live explains nothing.
         let ops = vec![connect(None), connect(None), add(1, "g"), to_group(2, "g")];
         assert_eq!(result_rules(&Spec::default(), &ops, 3), vec!["SND-GROUP"]);
+    }
+
+    /// A send to a group nobody was ever added to whose result is wrong: the group should
+    /// simply not exist yet, so the rule that says when groups exist decides.
+    #[test]
+    fn a_wrong_result_of_a_send_to_a_never_joined_group_blames_create_on_add() {
+        let ops = vec![connect(None), connect(None), to_group(2, "news")];
+        assert_eq!(
+            result_rules(&Spec::default(), &ops, 2),
+            vec!["GRP-CREATE-ON-ADD", "SND-GROUP"]
+        );
+        let ops = vec![connect(None), add(1, "news"), to_group(1, "news")];
+        assert_eq!(result_rules(&Spec::default(), &ops, 2), vec!["SND-GROUP"]);
     }
 
     #[test]

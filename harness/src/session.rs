@@ -130,8 +130,8 @@ pub struct Session {
     seen_ids: HashMap<String, ConnId>,
     next_node: usize,
     connects: u32,
-    /// A pause before one step (its 0-based index): see [`Session::settle_before`].
-    settle: Option<(usize, Duration)>,
+    /// Pauses before steps (their 0-based indices): see [`Session::settle_before`].
+    settle: Vec<(usize, Duration)>,
     /// Set when the harness was too slow for the run to judge the target (see
     /// [`RunReport::too_slow`]).
     too_slow: Option<String>,
@@ -164,16 +164,17 @@ impl Session {
             seen_ids: HashMap::new(),
             next_node: 0,
             connects: 0,
-            settle: None,
+            settle: Vec::new(),
             too_slow: None,
         }
     }
 
     /// Makes every later [`run`](Self::run) wait `pause` before step `index` (0-based) — after
-    /// the barrier of the step before it. A diagnosis, not a test: a divergence that goes away
-    /// when the target is given time before a step was a change that took effect late.
+    /// the barrier of the step before it; each call adds one pause. A diagnosis, not a test: a
+    /// divergence that goes away when the target is given time before a step was a change that
+    /// took effect late (and a run steered around such a target pauses after its changes).
     pub fn settle_before(&mut self, index: usize, pause: Duration) {
-        self.settle = Some((index, pause));
+        self.settle.push((index, pause));
     }
 
     /// The last frames of each client of the current run (up to 24 per connection, in model-id
@@ -227,10 +228,8 @@ impl Session {
         let mut run = Run::new(ops, &expected);
         let mut timings = Vec::with_capacity(ops.len());
         for index in 0..ops.len() {
-            if let Some((at, pause)) = self.settle {
-                if at == index {
-                    tokio::time::sleep(pause).await;
-                }
+            if let Some((_, pause)) = self.settle.iter().find(|(at, _)| *at == index) {
+                tokio::time::sleep(*pause).await;
             }
             let started = Instant::now();
             run.begin(index);

@@ -946,11 +946,13 @@ impl FaultState {
         if !self.has(Fault::LateMembership) || !call.is_membership() {
             return false;
         }
+        // Only a change the model would make: a null group or id is refused at once.
         match op {
-            Op::AddToGroup { group, .. }
-            | Op::RemoveFromGroup { group, .. }
-            | Op::AddConnectionToGroup { group, .. }
-            | Op::RemoveConnectionFromGroup { group, .. } => group.is_some(),
+            Op::AddToGroup { group, .. } | Op::RemoveFromGroup { group, .. } => group.is_some(),
+            Op::AddConnectionToGroup { group, target, .. }
+            | Op::RemoveConnectionFromGroup { group, target, .. } => {
+                group.is_some() && *target != Target::Null
+            }
             Op::JoinRoom { caller, room } | Op::LeaveRoom { caller, room } => {
                 room.is_some() && hub.conn(*caller).is_some_and(|c| c.user.is_some())
             }
@@ -1388,6 +1390,24 @@ impl FromStr for Fault {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    /// `late-membership` defers only a change the model would make: a null connection id is
+    /// refused at once, as a server that validates its arguments before it queues the change.
+    #[test]
+    fn late_membership_refuses_a_null_id_at_once() {
+        let faults = FaultState::new(BTreeSet::from([Fault::LateMembership]));
+        let hub = Hub::new();
+        let g = Some("g".to_string());
+        let by_id = |target| Op::AddConnectionToGroup {
+            caller: ConnId(1),
+            target,
+            group: g.clone(),
+        };
+        let call = Call::AddConnectionToGroup(None, g.clone());
+        assert!(!faults.defers(&hub, &call, &by_id(Target::Null)));
+        let call = Call::AddConnectionToGroup(Some("x".into()), g.clone());
+        assert!(faults.defers(&hub, &call, &by_id(Target::Unknown)));
+    }
 
     #[test]
     fn every_fault_round_trips_through_its_name() {

@@ -33,17 +33,9 @@ const KNOWN: &[(&str, &[&str])] = &[
     // FIXME(REC-RESUME-REPLAYS): this fault answers the resume with a Sequence the harness
     // reads as malformed, not as a gap.
     ("buffer-lost-on-resume", &["PRO-SEQUENCE"]),
-    // FIXME(GRP-EFFECT-BEFORE-COMPLETION): late membership still blocks rules whose minimal
-    // counterexample is not a send after a change of the recipient.
-    (
-        "late-membership",
-        &[
-            "GRP-EFFECT-BEFORE-COMPLETION",
-            "GRP-NULL-CONNECTION-ID",
-            "REC-RESUME-REPLAYS",
-        ],
-    ),
-    // FIXME(GRP-CREATE-ON-ADD): no blame names GRP-CREATE-ON-ADD.
+    // FIXME(GRP-CREATE-ON-ADD): a send to a never-joined group that fails is blamed on
+    // GRP-CREATE-ON-ADD, and SND-GROUP's scenario (the same observation) is blocked by it;
+    // the fault breaks only SendToGroup yet declares both rules for one root cause.
     ("unjoined-group-send-fails", &["SND-GROUP"]),
     // FIXME(REC-RESUME-KEEPS-GROUPS): a lost copy after a resume is blamed on the resume even
     // when the membership was lost before it.
@@ -55,11 +47,16 @@ const KNOWN: &[(&str, &[&str])] = &[
             "SND-GROUPS-FANOUT",
         ],
     ),
-    // FIXME(REC-RESUME-REPLAYS): a replay missing because the add never took is blamed on the
-    // replay.
+    // FIXME(GRP-ADD-BY-ID): a replay missing because an add by id while the recipient was
+    // suspended never took looks the same as a change while suspended ignored, and is blamed
+    // on REC-SUSPENDED-KEEPS-GROUPS; only another case shows that no add by id ever takes.
     (
         "add-by-id-ignored",
-        &["GRP-ADD-BY-ID", "REC-RESUME-REPLAYS"],
+        &[
+            "GRP-ADD-BY-ID",
+            "REC-RESUME-REPLAYS",
+            "REC-SUSPENDED-KEEPS-GROUPS",
+        ],
     ),
     // FIXME(CON-DISCONNECT-LEAVES-GROUPS): blamed on its own rule alone now, but the
     // scenarios of other rules that send to a group after a member ended are blocked (6 of 56).
@@ -76,13 +73,12 @@ const KNOWN: &[(&str, &[&str])] = &[
         "core-drop-rejoins",
         &["REC-RECONNECT-IS-NEW", "RST-WIPES-MEMBERSHIP"],
     ),
-    // FIXME(REC-SUSPENDED-KEEPS-GROUPS): a change while suspended shows only at the replay,
-    // and is blamed on the replay.
-    ("suspended-ignores-membership", &["REC-RESUME-REPLAYS"]),
     // FIXME(SND-ALL): scenarios of other rules that use SendToAll are blocked (5 of 55).
     ("send-all-skips-caller", &["SND-ALL"]),
-    // FIXME(SND-EXACTLY-ONCE): the barrier marker uses SendToConnection; a caller-send that
-    // reaches others shows on other steps as an extra copy.
+    // FIXME(SND-EXACTLY-ONCE): the caller-send reaches the connections of the cases running
+    // beside it, where it is a message "sent by no op of this case", blamed on
+    // SND-EXACTLY-ONCE; another run's payload should be told apart (session/wire.rs
+    // `Decoded`) and left to the run that sent it.
     ("caller-send-to-others", &["SND-CALLER", "SND-EXACTLY-ONCE"]),
     // FIXME(SND-GROUP): a group send that skips the caller looks like a late change.
     (
@@ -102,45 +98,14 @@ const KNOWN: &[(&str, &[&str])] = &[
         "leave-room-keeps-record",
         &["ROOM-LEAVE-DELETES", "ROOM-NEEDS-USER"],
     ),
-    // FIXME(ROOM-PER-USER): the extra copy is blamed on SND-EXACTLY-ONCE.
+    // FIXME(ROOM-PER-USER): a connection restored to the rooms of another case's user gets
+    // that case's messages, blamed on SND-EXACTLY-ONCE (see caller-send-to-others).
     ("rooms-any-user", &["ROOM-PER-USER", "SND-EXACTLY-ONCE"]),
     // FIXME(PRO-NEGOTIATE): without a token the connection is opened as with skip_negotiation
     // and the deviation is read past, but no stateful reconnect can be observed, so the
     // core-stateful resume cases (and the PRO-SEQUENCE probe) are blocked by it (5 of 58).
     ("negotiate-missing-token", &["PRO-NEGOTIATE"]),
-    // FIXME(PRO-RESPONSIVE): the probes of the other PRO- rules call GetConnectionId after
-    // AddToGroup, time out, and fail their own rule rather than PRO-RESPONSIVE.
-    (
-        "get-connection-id-hangs",
-        &[
-            "PRO-COMPLETION",
-            "PRO-HANDSHAKE",
-            "PRO-MSGPACK-FRAMING",
-            "PRO-MSGPACK-WELL-FORMED",
-            "PRO-RESPONSIVE",
-            "PRO-TEXT-FRAMES",
-            "PRO-WELL-FORMED",
-        ],
-    ),
     // Pairs that contain a row above keep its deviations.
-    (
-        "others-in-group-twice+late-membership",
-        &[
-            "GRP-EFFECT-BEFORE-COMPLETION",
-            "GRP-NULL-CONNECTION-ID",
-            "REC-RESUME-REPLAYS",
-        ],
-    ),
-    (
-        "late-membership+core-drop-rejoins",
-        &[
-            "GRP-EFFECT-BEFORE-COMPLETION",
-            "GRP-NULL-CONNECTION-ID",
-            "REC-RECONNECT-IS-NEW",
-            "REC-RESUME-REPLAYS",
-            "RST-WIPES-MEMBERSHIP",
-        ],
-    ),
     (
         "one-group-per-connection+leave-room-keeps-record",
         &[
@@ -152,10 +117,6 @@ const KNOWN: &[(&str, &[&str])] = &[
         ],
     ),
     // Pairs of `FIXED_PAIRS`, recorded on a quiet machine.
-    (
-        "suspended-ignores-membership+send-completes-before-queue",
-        &["REC-RESUME-REPLAYS", "SND-DELIVERED-BEFORE-COMPLETION"],
-    ),
     // FIXME(GRP-REMOVE-ONE): each fault alone meets the bar; together their blocked rules add
     // up to 3 of 57 (5.3 %).
     (
@@ -192,10 +153,17 @@ fn judge(row: &Row) -> Option<String> {
     }
 }
 
-/// Rows that met the bar in the recorded runs: 45 of 64, three times (scenarios, ten rows at
-/// a time, on a loaded machine, load average 10–14; `ids-reused` met it in one of them), less
-/// a margin of 2 for the rows that wobble under load. Fewer is a regression.
-const MEETS_BAR_AT_LEAST: usize = 43;
+/// Rows that met the bar in the recorded run: 51 of 64 (scenarios, ten rows at a time, on a
+/// loaded machine, load average 17–18), less a margin of 2 for the rows that wobble under
+/// load. Fewer is a regression.
+const MEETS_BAR_AT_LEAST: usize = 49;
+
+/// The row of `faults` over the scenarios and probes.
+async fn run_row(faults: Vec<Fault>) -> Row {
+    row(&faults, &[Part::Scenarios], 0)
+        .await
+        .unwrap_or_else(|e| panic!("{faults:?}: {e}"))
+}
 
 /// Every fault alone and the sampled pairs are blamed on their own rules.
 pub fn every_fault_alone_and_sampled_pairs_are_blamed_on_their_own_rules() {
@@ -208,17 +176,24 @@ pub fn every_fault_alone_and_sampled_pairs_are_blamed_on_their_own_rules() {
     rows.extend(sample_pairs(6).into_iter().map(|p| p.to_vec()));
     // Rows wait on sockets and timeouts far more than on the CPU: ten at a time, the slowest
     // first (the protocol faults, last in `Fault::ALL`, make every case wait out a timeout).
+    // A row with late membership changes spends most of its time in the pauses of the cases
+    // steered around them (see `diagnosis::steered`), asleep: those rows run beside the ten
+    // from the start rather than holding a place among them.
     rows.reverse();
-    let results: Vec<Row> = rt.block_on(
+    let (asleep, rows): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|faults| faults.contains(&Fault::LateMembership));
+    let (mut results, others): (Vec<Row>, Vec<Row>) = rt.block_on(futures_util::future::join(
+        stream::iter(asleep)
+            .map(run_row)
+            .buffer_unordered(8)
+            .collect(),
         stream::iter(rows)
-            .map(|faults| async move {
-                row(&faults, &[Part::Scenarios], 0)
-                    .await
-                    .unwrap_or_else(|e| panic!("{faults:?}: {e}"))
-            })
+            .map(run_row)
             .buffer_unordered(10)
             .collect(),
-    );
+    ));
+    results.extend(others);
     let mut problems = Vec::new();
     for r in &results {
         println!("{r}");
